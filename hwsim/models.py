@@ -1,0 +1,281 @@
+"""Model profiles: the shapes that decide FLOPs and bytes, and the parameter counts they imply.
+
+A profile is read from `workloads/models/ID.yaml` or from a HuggingFace `config.json`.
+Parameter counts are computed from the shapes (never stored), so a test can hold every
+shipped profile to its published size.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from hwsim.errors import InputError
+from hwsim.fields import Fields
+
+
+@dataclass(frozen=True)
+class Moe:
+    experts: int  # routed experts per MoE layer
+    top_k: int
+    expert_intermediate_size: int
+    shared_experts: int = 0
+    shared_intermediate_size: int = 0  # per shared expert
+    dense_layers: int = 0  # the first layers use a dense MLP (DeepSeek's first_k_dense_replace)
+
+
+@dataclass(frozen=True)
+class Mla:
+    """Multi-head latent attention (DeepSeek-V2/V3): KV cached as a compressed latent."""
+
+    q_lora_rank: int
+    kv_lora_rank: int
+    qk_nope_head_dim: int
+    qk_rope_head_dim: int
+    v_head_dim: int
+
+
+@dataclass(frozen=True)
+class Model:
+    id: str
+    name: str
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    intermediate_size: int  # dense MLP width
+    vocab_size: int
+    max_positions: int
+    tie_embeddings: bool = False
+    gated_mlp: bool = True  # SwiGLU-style: gate, up and down matrices
+    activation: str = "silu"
+    norm: str = "rmsnorm"
+    learned_positions: bool = False  # OPT: a learned position table instead of rotary
+    bias: str = "none"  # none | qkv | all
+    moe: Moe | None = None
+    mla: Mla | None = None
+    published_parameters: float | None = None
+    published_active_parameters: float | None = None
+    source: str = ""
+
+    # --- shapes -----------------------------------------------------------------------------
+    @property
+    def q_width(self) -> int:
+        if self.mla:
+            return self.num_heads * (self.mla.qk_nope_head_dim + self.mla.qk_rope_head_dim)
+        return self.num_heads * self.head_dim
+
+    @property
+    def kv_width(self) -> int:
+        """Width of K (and of V) per token, before any latent compression."""
+        return self.num_kv_heads * self.head_dim
+
+    @property
+    def attention_output_width(self) -> int:
+        return self.num_heads * (self.mla.v_head_dim if self.mla else self.head_dim)
+
+    def kv_elements_per_token_per_layer(self) -> int:
+        """Elements cached per token per layer: K and V, or MLA's latent plus its rotary key."""
+        if self.mla:
+            return self.mla.kv_lora_rank + self.mla.qk_rope_head_dim
+        return 2 * self.kv_width
+
+    def kv_bytes_per_token(self, kv_bytes_per_element: float) -> float:
+        return self.num_layers * self.kv_elements_per_token_per_layer() * kv_bytes_per_element
+
+    def is_moe_layer(self, layer: int) -> bool:
+        return self.moe is not None and layer >= self.moe.dense_layers
+
+    @property
+    def moe_layers(self) -> int:
+        return 0 if self.moe is None else self.num_layers - self.moe.dense_layers
+
+    @property
+    def dense_layers(self) -> int:
+        return self.num_layers - self.moe_layers
+
+    # --- parameters -------------------------------------------------------------------------
+    def attention_parameters(self) -> int:
+        h = self.hidden_size
+        if self.mla:
+            m = self.mla
+            q = h * m.q_lora_rank + m.q_lora_rank + m.q_lora_rank * self.q_width if m.q_lora_rank else h * self.q_width
+            kv = h * (m.kv_lora_rank + m.qk_rope_head_dim) + m.kv_lora_rank
+            kv += m.kv_lora_rank * self.num_heads * (m.qk_nope_head_dim + m.v_head_dim)
+            return q + kv + self.attention_output_width * h
+        params = h * (self.q_width + 2 * self.kv_width) + self.attention_output_width * h
+        if self.bias in ("qkv", "all"):
+            params += self.q_width + 2 * self.kv_width
+        if self.bias == "all":
+            params += h
+        return params
+
+    def mlp_parameters(self, width: int) -> int:
+        matrices = 3 if self.gated_mlp else 2
+        params = matrices * self.hidden_size * width
+        if self.bias == "all":
+            params += width * (matrices - 1) + self.hidden_size
+        return params
+
+    def norm_parameters(self) -> int:
+        return self.hidden_size * (2 if self.norm == "layernorm" else 1)
+
+    def layer_parameters(self, layer: int, active_only: bool = False) -> int:
+        params = self.attention_parameters() + 2 * self.norm_parameters()
+        if not self.is_moe_layer(layer):
+            return params + self.mlp_parameters(self.intermediate_size)
+        moe = self.moe
+        routed = moe.top_k if active_only else moe.experts
+        params += routed * self.mlp_parameters(moe.expert_intermediate_size)
+        params += moe.shared_experts * self.mlp_parameters(moe.shared_intermediate_size)
+        return params + self.hidden_size * moe.experts  # router
+
+    def embedding_parameters(self) -> int:
+        params = self.vocab_size * self.hidden_size
+        if self.learned_positions:
+            params += (self.max_positions + 2) * self.hidden_size  # OPT keeps 2 offset rows
+        return params
+
+    def lm_head_parameters(self) -> int:
+        return 0 if self.tie_embeddings else self.vocab_size * self.hidden_size
+
+    def parameters(self, active_only: bool = False) -> int:
+        layers = sum(self.layer_parameters(i, active_only) for i in self._layer_kinds())
+        return layers + self.embedding_parameters() + self.lm_head_parameters() + self.norm_parameters()
+
+    def _layer_kinds(self):
+        """One representative index per layer, cheap even for 126 layers."""
+        return range(self.num_layers)
+
+    def weight_bytes(self, bits_per_weight: float) -> float:
+        """All weights stored at `bits_per_weight`; the input embedding table is counted too."""
+        return self.parameters() * bits_per_weight / 8
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+def load_model(fields: Fields) -> Model:
+    hidden = fields.integer("hidden_size")
+    heads = fields.integer("num_heads")
+    moe = None
+    if fields.has("moe"):
+        section = fields.section("moe")
+        moe = Moe(
+            experts=section.integer("experts"),
+            top_k=section.integer("top_k"),
+            expert_intermediate_size=section.integer("expert_intermediate_size"),
+            shared_experts=section.integer("shared_experts", 0, low=0),
+            shared_intermediate_size=section.integer("shared_intermediate_size", 0, low=0),
+            dense_layers=section.integer("dense_layers", 0, low=0),
+        )
+        section.finish()
+        if moe.top_k > moe.experts:
+            raise section.error("top_k", f"must not exceed experts ({moe.experts}); got {moe.top_k}")
+    mla = None
+    if fields.has("mla"):
+        section = fields.section("mla")
+        mla = Mla(
+            q_lora_rank=section.integer("q_lora_rank", 0, low=0),
+            kv_lora_rank=section.integer("kv_lora_rank"),
+            qk_nope_head_dim=section.integer("qk_nope_head_dim"),
+            qk_rope_head_dim=section.integer("qk_rope_head_dim"),
+            v_head_dim=section.integer("v_head_dim"),
+        )
+        section.finish()
+    model = Model(
+        id=fields.string("id"),
+        name=fields.string("name"),
+        hidden_size=hidden,
+        num_layers=fields.integer("num_layers"),
+        num_heads=heads,
+        num_kv_heads=fields.integer("num_kv_heads", heads),
+        head_dim=fields.integer("head_dim", hidden // heads),
+        intermediate_size=fields.integer("intermediate_size"),
+        vocab_size=fields.integer("vocab_size"),
+        max_positions=fields.integer("max_positions"),
+        tie_embeddings=fields.boolean("tie_embeddings", False),
+        gated_mlp=fields.string("mlp", "gated", choices=("gated", "plain")) == "gated",
+        activation=fields.string("activation", "silu", choices=("silu", "gelu", "relu")),
+        norm=fields.string("norm", "rmsnorm", choices=("rmsnorm", "layernorm")),
+        learned_positions=fields.string("position", "rope", choices=("rope", "learned")) == "learned",
+        bias=fields.string("bias", "none", choices=("none", "qkv", "all")),
+        moe=moe,
+        mla=mla,
+        published_parameters=fields.number("published_parameters", None, low=1.0),
+        published_active_parameters=fields.number("published_active_parameters", None, low=1.0),
+        source=fields.string("source", ""),
+    )
+    if heads % model.num_kv_heads:
+        raise fields.error("num_kv_heads", f"must divide num_heads ({heads}); got {model.num_kv_heads}")
+    fields.finish()
+    return model
+
+
+def from_hf_config(path: Path) -> Model:
+    """Build a profile from a HuggingFace `config.json` (Llama, Mistral, Mixtral, Qwen, OPT, DeepSeek)."""
+    try:
+        config = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(str(path), "", "file not found") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(str(path), "", f"not valid JSON: {exc}") from None
+    source = str(path)
+
+    def need(*keys: str):
+        for key in keys:
+            if key in config and config[key] is not None:
+                return config[key]
+        raise InputError(source, keys[0], "missing required field in config.json")
+
+    model_type = str(config.get("model_type", ""))
+    is_opt = model_type == "opt"
+    hidden = int(need("hidden_size", "n_embd", "d_model"))
+    heads = int(need("num_attention_heads", "n_head"))
+    experts = config.get("num_local_experts") or config.get("num_experts") or config.get("n_routed_experts")
+    moe = None
+    if experts:
+        moe = Moe(
+            experts=int(experts),
+            top_k=int(need("num_experts_per_tok")),
+            expert_intermediate_size=int(config.get("moe_intermediate_size") or need("intermediate_size")),
+            shared_experts=int(config.get("n_shared_experts") or 0),
+            shared_intermediate_size=int(config.get("moe_intermediate_size") or 0)
+            if config.get("n_shared_experts")
+            else int(config.get("shared_expert_intermediate_size") or 0),
+            dense_layers=int(config.get("first_k_dense_replace") or 0),
+        )
+        if moe.shared_intermediate_size and not moe.shared_experts:
+            moe = Moe(**{**moe.__dict__, "shared_experts": 1})
+    mla = None
+    if config.get("kv_lora_rank"):
+        mla = Mla(
+            q_lora_rank=int(config.get("q_lora_rank") or 0),
+            kv_lora_rank=int(config["kv_lora_rank"]),
+            qk_nope_head_dim=int(need("qk_nope_head_dim")),
+            qk_rope_head_dim=int(need("qk_rope_head_dim")),
+            v_head_dim=int(need("v_head_dim")),
+        )
+    activation = str(config.get("hidden_act") or config.get("activation_function") or "silu")
+    return Model(
+        id=Path(path).parent.name or Path(path).stem,
+        name=str(config.get("_name_or_path") or Path(path).parent.name or model_type),
+        hidden_size=hidden,
+        num_layers=int(need("num_hidden_layers", "n_layer")),
+        num_heads=heads,
+        num_kv_heads=int(config.get("num_key_value_heads") or heads),
+        head_dim=int(config.get("head_dim") or hidden // heads),
+        intermediate_size=int(need("ffn_dim", "intermediate_size") if is_opt else need("intermediate_size")),
+        vocab_size=int(need("vocab_size")),
+        max_positions=int(need("max_position_embeddings")),
+        tie_embeddings=bool(config.get("tie_word_embeddings", is_opt)),
+        gated_mlp=not is_opt,
+        activation="relu" if "relu" in activation else ("gelu" if "gelu" in activation else "silu"),
+        norm="layernorm" if is_opt else "rmsnorm",
+        learned_positions=is_opt,
+        bias="all" if is_opt else ("qkv" if config.get("attention_bias") or model_type == "qwen2" else "none"),
+        moe=moe,
+        mla=mla,
+        source=source,
+    )

@@ -1,0 +1,106 @@
+"""Quantities with units, parsed into SI floats.
+
+This is the only module that knows unit spellings. Everything else works in SI floats whose
+names carry the unit (`_s`, `_bytes`, `_bytes_per_s`, `_flops_per_s`, `_w`, `_hz`).
+GB means 1e9 bytes and GiB 2**30: both are accepted, and never confused.
+"""
+from __future__ import annotations
+
+import re
+
+_DECIMAL = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
+_BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50}
+
+# dimension -> {unit base spelling: scale to SI}
+_BASES: dict[str, dict[str, float]] = {
+    "bytes": {"B": 1.0},
+    "bytes_per_s": {"B/s": 1.0},
+    "flops_per_s": {"FLOP/s": 1.0, "FLOPS": 1.0, "OP/s": 1.0, "OPS": 1.0},
+    "seconds": {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9},
+    "watts": {"W": 1.0},
+    "hertz": {"Hz": 1.0},
+}
+_EXAMPLES = {
+    "bytes": "'80 GiB' or '50 MB'",
+    "bytes_per_s": "'4.8 TB/s'",
+    "flops_per_s": "'989 TFLOP/s'",
+    "seconds": "'20 us'",
+    "watts": "'700 W'",
+    "hertz": "'1980 MHz'",
+}
+_QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z/]+)\s*$")
+
+
+class UnitError(ValueError):
+    """A value that is not a quantity of the expected dimension."""
+
+
+def example(dimension: str) -> str:
+    return _EXAMPLES[dimension]
+
+
+def parse(text: object, dimension: str) -> float:
+    """Parse `text` such as "4.8 TB/s" into an SI float of `dimension`.
+
+    Raises UnitError with the expectation spelled out when the unit is missing or of the
+    wrong dimension: a bare number is rejected on purpose, since "80" could be GB or GiB.
+    """
+    if dimension not in _BASES:
+        raise KeyError(f"unknown dimension {dimension!r}")
+    if isinstance(text, bool) or not isinstance(text, str):
+        raise UnitError(f"expected a quantity with a unit, like {example(dimension)}; got {text!r}")
+    match = _QUANTITY.match(text)
+    if not match:
+        raise UnitError(f"expected a quantity with a unit, like {example(dimension)}; got {text!r}")
+    number, unit = float(match.group(1)), match.group(2)
+    scale = _unit_scale(unit, dimension)
+    if scale is None:
+        raise UnitError(
+            f"unit {unit!r} is not a unit of {dimension.replace('_', ' ')}; expected e.g. {example(dimension)}"
+        )
+    return number * scale
+
+
+def _unit_scale(unit: str, dimension: str) -> float | None:
+    if unit in _BASES[dimension]:
+        return _BASES[dimension][unit]
+    for base, base_scale in _BASES[dimension].items():
+        if not unit.endswith(base):
+            continue
+        prefix = unit[: -len(base)]
+        if dimension == "seconds":
+            return None  # ms/us/ns are spelled out above; "ks" is not a thing we accept
+        if prefix in _BINARY:
+            return _BINARY[prefix] * base_scale
+        if prefix in _DECIMAL and prefix:
+            return _DECIMAL[prefix] * base_scale
+    return None
+
+
+def format_bytes(value_bytes: float) -> str:
+    """Human form in decimal units (GB = 1e9), matching datasheets."""
+    return _format(value_bytes, "B")
+
+
+def format_rate(value_bytes_per_s: float) -> str:
+    return _format(value_bytes_per_s, "B/s")
+
+
+def format_flops(value_flops_per_s: float) -> str:
+    return _format(value_flops_per_s, "FLOP/s")
+
+
+def format_seconds(value_s: float) -> str:
+    magnitude = abs(value_s)
+    if magnitude >= 1:
+        return f"{value_s:.3f} s"
+    if magnitude >= 1e-3:
+        return f"{value_s * 1e3:.3f} ms"
+    return f"{value_s * 1e6:.2f} us"
+
+
+def _format(value: float, base: str) -> str:
+    for prefix, scale in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {prefix}{base}"
+    return f"{value:.3g} {base}"
