@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import replace
-from importlib import resources
+import importlib
 from pathlib import Path
 
 from hwsim import hardware, models
@@ -23,9 +23,10 @@ HARDWARE_KINDS = ("gpus", "cpus", "storage", "links", "systems")
 def data_dir(name: str) -> Path:
     """The folder of shipped data `name` ("hardware_profiles" or "workloads")."""
     try:
-        return Path(str(resources.files(f"hwsim.{name}")))
+        module = importlib.import_module(f"hwsim.{name}")
     except ModuleNotFoundError:
         return Path(__file__).resolve().parent.parent / name
+    return Path(next(iter(module.__path__)))
 
 
 def _ids(folder: Path) -> dict[str, Path]:

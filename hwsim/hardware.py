@@ -23,11 +23,14 @@ DEFAULT_PERFORMANCE = {
     "attention_efficiency": 0.6,  # fused attention achieved / bf16 peak
     "memory_efficiency": 0.92,  # long streaming reads achieved / datasheet bandwidth
     "gemm_memory_efficiency": 0.85,  # weight streaming by a GEMV/skinny GEMM
-    "copy_efficiency": 0.88,  # read+write kernels (copies, elementwise)
+    "copy_efficiency": 0.88,  # device-to-device copies (read + write)
+    "elementwise_efficiency": 0.6,  # framework elementwise/reduction kernels (casts, broadcasts)
     "kernel_overhead_s": 3e-6,  # GPU-side cost of one kernel: launch, ramp-up, tail
+    "copy_latency_s": 5e-6,  # fixed cost of one device-to-device copy
     "roofline_sharpness": 3.0,  # p of the p-norm that joins compute and memory time
     "eager_dispatch_s": 20e-6,  # host cost of one framework op in eager mode
-    "eager_attention_dispatch_s": 40e-6,
+    "eager_attention_dispatch_s": 40e-6,  # decode attention call
+    "eager_prefill_attention_dispatch_s": 55e-6,  # causal attention call, which waits for its kernel
     "eager_copy_dispatch_s": 9e-6,  # host cost of issuing one copy of many
 }
 
@@ -39,10 +42,13 @@ class Performance:
     memory_efficiency: float
     gemm_memory_efficiency: float
     copy_efficiency: float
+    elementwise_efficiency: float
     kernel_overhead_s: float
+    copy_latency_s: float
     roofline_sharpness: float
     eager_dispatch_s: float
     eager_attention_dispatch_s: float
+    eager_prefill_attention_dispatch_s: float
     eager_copy_dispatch_s: float
     l2_bandwidth_bytes_per_s: float | None = None
 
@@ -225,10 +231,13 @@ def load_performance(fields: Fields, base: Performance | None = None) -> Perform
         memory_efficiency=frac("memory_efficiency"),
         gemm_memory_efficiency=frac("gemm_memory_efficiency"),
         copy_efficiency=frac("copy_efficiency"),
+        elementwise_efficiency=frac("elementwise_efficiency"),
         kernel_overhead_s=secs("kernel_overhead", "kernel_overhead_s"),
+        copy_latency_s=secs("copy_latency", "copy_latency_s"),
         roofline_sharpness=fields.number("roofline_sharpness", base.roofline_sharpness, low=1.0, high=50.0),
         eager_dispatch_s=secs("eager_dispatch", "eager_dispatch_s"),
         eager_attention_dispatch_s=secs("eager_attention_dispatch", "eager_attention_dispatch_s"),
+        eager_prefill_attention_dispatch_s=secs("eager_prefill_attention_dispatch", "eager_prefill_attention_dispatch_s"),
         eager_copy_dispatch_s=secs("eager_copy_dispatch", "eager_copy_dispatch_s"),
         l2_bandwidth_bytes_per_s=fields.quantity("l2_bandwidth", "bytes_per_s", base.l2_bandwidth_bytes_per_s or 0.0)
         or None,

@@ -1,0 +1,230 @@
+"""The `hwsim` command: a thin layer that parses arguments, calls the core, prints results."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from hwsim import calibrate, catalog, estimate, units, validate
+from hwsim.errors import HwsimError
+from hwsim.ops import IMPLEMENTATIONS, Precision
+from hwsim.roofline import LAUNCH_MODES
+from hwsim.step import StepCost
+
+EXAMPLES = {
+    "estimate": "example:\n  hwsim estimate --hardware h100-sxm --model llama-3-8b --batch 8 --prompt 512 --output 128",
+    "validate": "example:\n  hwsim validate measurements/h200-sxm.csv --json validation.json",
+    "calibrate": "example:\n  hwsim calibrate measurements/h200-sxm.csv --hardware h200-sxm -o h200-fit.yaml",
+    "profiles": "example:\n  hwsim profiles\n  hwsim profiles --kind models",
+    "import-model": "example:\n  hwsim import-model path/to/config.json --id my-model -o my-model.yaml",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args)
+    except HwsimError as exc:
+        print(f"hwsim {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hwsim", description="Performance simulator for LLM inference hardware.")
+    sub = parser.add_subparsers(dest="command")
+
+    def command(name: str, help_text: str, run) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text, epilog=EXAMPLES[name],
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(run=run)
+        return p
+
+    p = command("estimate", "Predict prefill, decode and throughput of one batch, with a per-operator table.",
+                _estimate)
+    p.add_argument("--hardware", required=True, help="device or system id (see `hwsim profiles`)")
+    p.add_argument("--model", required=True, help="model id, profile YAML or HuggingFace config.json")
+    p.add_argument("--count", type=int, default=None, help="accelerators, tensor parallel (default 1)")
+    p.add_argument("--dtype", default="bf16", help="weights and compute: fp32 tf32 bf16 fp16 fp8 int8 int4")
+    p.add_argument("--kv-dtype", default=None, help="KV cache dtype when it differs")
+    p.add_argument("--weight-bits", type=float, default=None, help="effective bits per weight (e.g. 4.85)")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--prompt", type=int, default=512, help="prompt tokens per sequence")
+    p.add_argument("--output", type=int, default=128, help="generated tokens per sequence")
+    p.add_argument("--launch", choices=LAUNCH_MODES, default="graph",
+                   help="graph: CUDA-graph replay (engines); eager: PyTorch eager dispatch")
+    p.add_argument("--kernels", choices=sorted(IMPLEMENTATIONS), default="fused",
+                   help="fused: a serving engine's kernels; unfused: plain PyTorch modules")
+    p.add_argument("--calibration", help="overlay written by `hwsim calibrate`")
+    p.add_argument("--ops", choices=("prefill", "decode", "both", "none"), default="both",
+                   help="which per-operator tables to print")
+    p.add_argument("--json", metavar="FILE", help="also write the estimate as JSON")
+
+    p = command("validate", "Predict measurement rows and report the error per row and per kind.", _validate)
+    p.add_argument("files", nargs="+", help="CSV files in the measurement schema")
+    p.add_argument("--calibration", help="overlay written by `hwsim calibrate`")
+    p.add_argument("--json", metavar="FILE", help="write rows and summary as JSON")
+    p.add_argument("--quiet", action="store_true", help="print only the per-kind summary")
+
+    p = command("calibrate", "Fit a device's roofline parameters to kernel rows; write an overlay.", _calibrate)
+    p.add_argument("files", nargs="+")
+    p.add_argument("--hardware", required=True)
+    p.add_argument("-o", "--output", required=True, help="overlay YAML to write")
+
+    p = command("profiles", "List the shipped hardware and model profiles.", _profiles)
+    p.add_argument("--kind", choices=("all", "hardware", "models", "cpus", "storage", "links"), default="all")
+
+    p = command("import-model", "Turn a HuggingFace config.json into a model profile YAML.", _import_model)
+    p.add_argument("config")
+    p.add_argument("--id", required=True)
+    p.add_argument("-o", "--output", help="file to write (default: print)")
+    return parser
+
+
+def _overlay_system(args, system):
+    if getattr(args, "calibration", None):
+        overlays = calibrate.load_overlay(args.calibration)
+        if system.id in overlays:
+            from hwsim.predict import with_performance
+
+            return with_performance(system, overlays[system.id])
+    return system
+
+
+def _estimate(args) -> int:
+    model = catalog.model(args.model)
+    if args.count is not None and args.count < 1:
+        raise HwsimError(f"--count must be at least 1; got {args.count}")
+    system = _overlay_system(args, catalog.system(args.hardware, args.count))
+    precision = Precision(args.dtype, args.kv_dtype, args.weight_bits)
+    result = estimate.estimate(model, system, args.batch, args.prompt, args.output, precision, args.launch,
+                               IMPLEMENTATIONS[args.kernels])
+    n = system.accelerator_count or 1
+    print(f"{model.name} on {n}x {system.device_name}")
+    print(f"  {precision.dtype} weights, {precision.kv_dtype or precision.dtype} KV cache, "
+          f"{args.launch} launch, {args.kernels} kernels")
+    print(f"  batch {args.batch}, prompt {args.prompt} tokens, output {args.output} tokens\n")
+    print(f"memory per device   {result.memory.breakdown()}")
+    print(f"prefill             {units.format_seconds(result.prefill_s)}   "
+          f"({result.prefill_tokens_per_s:,.0f} prompt tokens/s)")
+    print(f"decode per token    {units.format_seconds(result.time_per_output_token_s)}   "
+          f"(mean over the {args.output - 1} steps after the first token)")
+    print(f"end to end          {units.format_seconds(result.end_to_end_s)}")
+    print(f"throughput          {result.output_tokens_per_s:,.1f} output tokens/s")
+    if args.ops in ("prefill", "both"):
+        print(f"\nprefill step, per operator ({units.format_seconds(result.prefill_s)}):")
+        print(_op_table(result.prefill))
+    if args.ops in ("decode", "both"):
+        mid = result.decode_mid
+        print(f"\ndecode step at context {mid.shape.groups[0].kv_len - 1}, per operator "
+              f"({units.format_seconds(mid.time_s)}):")
+        print(_op_table(mid))
+    if args.json:
+        document = {
+            "hardware": system.id, "model": model.id, "count": n, "batch": args.batch, "prompt": args.prompt,
+            "output": args.output, "dtype": precision.dtype, "prefill_s": result.prefill_s,
+            "time_per_output_token_s": result.time_per_output_token_s, "end_to_end_s": result.end_to_end_s,
+            "output_tokens_per_s": result.output_tokens_per_s,
+            "memory": {"weights_bytes": result.memory.weights_bytes, "kv_cache_bytes": result.memory.kv_cache_bytes,
+                       "activation_bytes": result.memory.activation_bytes, "total_bytes": result.memory.total_bytes,
+                       "capacity_bytes": result.memory.capacity_bytes},
+        }
+        Path(args.json).write_text(json.dumps(document, indent=2))
+    return 0
+
+
+def _op_table(cost: StepCost) -> str:
+    lines = [f"  {'operator':<18} {'x':>3} {'GFLOP':>9} {'MB':>9} {'time':>11} {'share':>6} {'roofline':>11}  bound"]
+    for c in cost.costs:
+        op = c.op
+        roofline_text = units.format_seconds(c.roofline_s * op.repeat) if op.kind != "collective" else "-"
+        lines.append(f"  {op.name:<18} {op.repeat:>3} {op.flops * op.repeat / 1e9:>9.2f} "
+                     f"{op.bytes * op.repeat / 1e6:>9.1f} {units.format_seconds(c.time_s):>11} "
+                     f"{c.time_s / cost.time_s:>6.1%} {roofline_text:>11}  {c.bound}")
+    return "\n".join(lines)
+
+
+def _validate(args) -> int:
+    overlays = calibrate.load_overlay(args.calibration) if args.calibration else None
+    rows = validate.validate(args.files, overlays)
+    summary = validate.summarize(rows)
+    if not args.quiet:
+        print(validate.format_rows(rows))
+        print()
+    print(validate.format_summary(summary))
+    if args.json:
+        Path(args.json).write_text(json.dumps(validate.to_json(rows, summary), indent=2))
+    return 0
+
+
+def _calibrate(args) -> int:
+    perf, report = calibrate.fit(args.files, args.hardware)
+    Path(args.output).write_text(calibrate.overlay_yaml(args.hardware, perf, report, args.files))
+    print(f"fitted {report['rows']} kernel rows of {args.hardware}: MAPE {report['mape_before']:.1%} -> "
+          f"{report['mape_after']:.1%}; overlay written to {args.output}")
+    return 0
+
+
+def _profiles(args) -> int:
+    kind = args.kind
+    if kind in ("all", "hardware"):
+        print("hardware (accelerators in a typical server, and reference systems):")
+        for hardware_id in catalog.hardware_ids():
+            system = catalog.system(hardware_id)
+            compute = system.compute
+            bf16 = compute.peak("bf16") or compute.peak("fp16") or compute.peak("fp32")
+            print(f"  {hardware_id:<22} {units.format_bytes(compute.memory_bytes):>9} "
+                  f"{units.format_rate(compute.memory_bandwidth_bytes_per_s):>11} {units.format_flops(bf16):>14}  "
+                  f"{system.name}")
+    for folder, label in (("cpus", "CPUs"), ("storage", "storage"), ("links", "links")):
+        if kind in ("all", folder):
+            print(f"{label}: {', '.join(catalog.hardware_files(folder))}")
+    if kind in ("all", "models"):
+        print("models:")
+        for model_id in catalog.model_ids():
+            model = catalog.model(model_id)
+            active = model.parameters(active_only=True)
+            extra = f" ({active / 1e9:.1f}B active)" if model.moe else ""
+            print(f"  {model_id:<18} {model.parameters() / 1e9:>7.2f}B{extra:<16} {model.name}")
+    return 0
+
+
+def _import_model(args) -> int:
+    from hwsim.models import from_hf_config
+
+    model = from_hf_config(Path(args.config))
+    text = model_yaml(model, args.id)
+    if args.output:
+        Path(args.output).write_text(text)
+        print(f"wrote {args.output}: {model.parameters() / 1e9:.2f}B parameters")
+    else:
+        print(text, end="")
+    return 0
+
+
+def model_yaml(model, model_id: str) -> str:
+    import yaml
+
+    document = {
+        "id": model_id, "name": model.name, "source": model.source, "hidden_size": model.hidden_size,
+        "num_layers": model.num_layers, "num_heads": model.num_heads, "num_kv_heads": model.num_kv_heads,
+        "head_dim": model.head_dim, "intermediate_size": model.intermediate_size, "vocab_size": model.vocab_size,
+        "max_positions": model.max_positions, "tie_embeddings": model.tie_embeddings,
+        "mlp": "gated" if model.gated_mlp else "plain", "activation": model.activation, "norm": model.norm,
+        "position": "learned" if model.learned_positions else "rope", "bias": model.bias,
+    }
+    if model.moe:
+        document["moe"] = {k: v for k, v in model.moe.__dict__.items()}
+    if model.mla:
+        document["mla"] = {k: v for k, v in model.mla.__dict__.items()}
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Analytic estimate of one batch: prefill, then decode token by token, all sequences in step.
+
+This is the closed form the serving simulator must reproduce for a single static batch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hwsim.errors import HwsimError
+from hwsim.hardware import System
+from hwsim.memory import MemoryFit, memory_fit, require_fit
+from hwsim.models import Model
+from hwsim.ops import FUSED, Implementation, Precision, StepShape
+from hwsim.step import StepCost, step_cost
+
+DECODE_SAMPLES = 9  # decode step time is smooth in context length; sample it, integrate exactly
+
+
+@dataclass(frozen=True)
+class Estimate:
+    batch: int
+    prompt_len: int
+    output_len: int
+    prefill: StepCost
+    decode_mid: StepCost  # a representative decode step, at the middle of generation
+    decode_total_s: float  # all decode steps after the first token
+    memory: MemoryFit
+
+    @property
+    def prefill_s(self) -> float:
+        return self.prefill.time_s
+
+    @property
+    def time_per_output_token_s(self) -> float:
+        steps = self.output_len - 1
+        return self.decode_total_s / steps if steps else self.decode_mid.time_s
+
+    @property
+    def end_to_end_s(self) -> float:
+        return self.prefill_s + self.decode_total_s
+
+    @property
+    def output_tokens_per_s(self) -> float:
+        return self.batch * self.output_len / self.end_to_end_s
+
+    @property
+    def prefill_tokens_per_s(self) -> float:
+        return self.batch * self.prompt_len / self.prefill_s
+
+
+def estimate(
+    model: Model,
+    system: System,
+    batch: int,
+    prompt_len: int,
+    output_len: int,
+    precision: Precision = Precision(),
+    launch: str = "graph",
+    implementation: Implementation = FUSED,
+    check_memory: bool = True,
+) -> Estimate:
+    for name, value in (("batch", batch), ("prompt", prompt_len), ("output", output_len)):
+        if value < 1:
+            raise HwsimError(f"{name} must be at least 1; got {value}")
+    if prompt_len + output_len > model.max_positions:
+        raise HwsimError(f"prompt + output = {prompt_len + output_len} tokens exceeds the "
+                         f"{model.max_positions}-token context of {model.id}")
+    fit = memory_fit(model, system, precision, batch, prompt_len + output_len, batch * prompt_len)
+    if check_memory:
+        require_fit(fit, f"{model.id} ({precision.dtype}) with batch {batch} x {prompt_len + output_len} tokens "
+                         f"on {system.accelerator_count or 1}x {system.device_name}")
+
+    def step(shape: StepShape) -> StepCost:
+        return step_cost(model, system, shape, precision, launch, implementation)
+
+    prefill = step(StepShape.prefill(batch, prompt_len))
+    decode_total, mid = decode_time_s(step, batch, prompt_len, output_len)
+    return Estimate(batch, prompt_len, output_len, prefill, mid, decode_total, fit)
+
+
+def decode_time_s(step, batch: int, prompt_len: int, output_len: int) -> tuple[float, StepCost]:
+    """Sum of the decode steps that produce tokens 2..output_len (context prompt..prompt+output-2).
+
+    Step time is piecewise smooth in the context length, so a few samples joined by straight
+    lines integrate it closely; each sample is a full operator-level step.
+    """
+    first, last = prompt_len, prompt_len + output_len - 2
+    mid = step(StepShape.decode(batch, (first + max(first, last)) // 2))
+    if last < first:
+        return 0.0, mid
+    samples = sorted({round(first + (last - first) * i / (DECODE_SAMPLES - 1)) for i in range(DECODE_SAMPLES)})
+    times = [step(StepShape.decode(batch, ctx)).time_s for ctx in samples]
+    total = times[0]
+    for (c0, t0), (c1, t1) in zip(zip(samples, times), zip(samples[1:], times[1:])):
+        total += (c1 - c0) * (t0 + t1) / 2 + (t1 - t0) / 2  # steps c0+1..c1 on the line
+    return total, mid

@@ -1,0 +1,173 @@
+"""Predict one measurement row: the bridge between the measurement schema and the models.
+
+Each kind has one predictor in `PREDICTORS`. A predictor returns the predicted value in the
+row's metric, or raises RowError saying why the row is not predictable.
+
+Implementation convention for `step` rows: a `launch` value (eager or graph) means a plain
+PyTorch module implementation (unfused elementwise kernels), as in the reference H200 rows;
+an empty `launch` means an inference engine's own runtime (fused kernels, negligible launch).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Callable
+
+from hwsim import catalog, roofline
+from hwsim.errors import HwsimError
+from hwsim.hardware import Performance, System
+from hwsim.measurements import Row, RowError
+from hwsim.ops import DTYPE_BYTES, FUSED, UNFUSED, AttnGroup, Op, Precision, StepShape, attention_op
+from hwsim.step import step_cost
+
+Overlays = dict[str, Performance]
+
+
+def with_performance(system: System, performance: Performance) -> System:
+    """`system` whose accelerator (or CPU, when it has none) uses `performance`."""
+    if system.accelerator is not None:
+        acc = system.accelerator
+        return replace(system, accelerator=replace(acc, compute=replace(acc.compute, performance=performance)))
+    cpu = system.cpu
+    return replace(system, cpu=replace(cpu, compute=replace(cpu.compute, performance=performance)))
+
+
+def _system(row: Row, overlays: Overlays) -> System:
+    try:
+        system = catalog.system(row.text("hardware"), row.integer("count", 1))
+    except HwsimError as exc:
+        raise RowError(f"not predictable: {exc}") from None
+    if system.id in overlays:
+        system = with_performance(system, overlays[system.id])
+    return system
+
+
+def _precision(row: Row) -> Precision:
+    dtype = row.text("dtype", "bf16")
+    kv = row.text("kv_dtype", "") or None
+    bits = row.number("weight_bits", 0.0) or None
+    try:
+        return Precision(dtype, kv, bits)
+    except HwsimError as exc:
+        raise RowError(f"not predictable: {exc}") from None
+
+
+def _launch(row: Row) -> str:
+    launch = row.text("launch", "graph")
+    if launch not in roofline.LAUNCH_MODES:
+        raise RowError(f"not predictable: unknown launch {launch!r}")
+    return launch
+
+
+def _seconds_only(row: Row) -> None:
+    if row.metric != "seconds":
+        raise RowError(f"not predictable: metric {row.metric!r} for kind {row.kind} (expected seconds)")
+
+
+def predict_gemm(row: Row, overlays: Overlays) -> float:
+    _seconds_only(row)
+    system = _system(row, overlays)
+    precision = _precision(row)
+    m, n, k = (row.integer(c) for c in ("m", "n", "k"))
+    op = Op("gemm", "gemm", precision.compute_dtype, flops=2.0 * m * n * k,
+            weight_bytes=n * k * precision.weight_bytes_per_param, act_bytes=(m * k + m * n) * precision.act_bytes)
+    return _op_time(op, system, _launch(row))
+
+
+def predict_attention(row: Row, overlays: Overlays) -> float:
+    _seconds_only(row)
+    system = _system(row, overlays)
+    precision = _precision(row)
+    batch, q_len, kv_len = row.integer("batch"), row.integer("q_len", 1), row.integer("kv_len")
+    heads, kv_heads, head_dim = row.integer("heads_q"), row.integer("heads_kv"), row.integer("head_dim")
+    phase = row.text("phase")
+    if phase == "decode":
+        q_len = 1
+    elif phase != "prefill":
+        raise RowError(f"not predictable: phase {phase!r} (expected prefill or decode)")
+    if q_len > kv_len:
+        raise RowError(f"q_len {q_len} exceeds kv_len {kv_len}")
+    shape = StepShape((AttnGroup(batch, q_len, kv_len),))
+    op = attention_op(shape, heads, kv_heads, head_dim, head_dim, 2 * kv_heads * head_dim, precision)
+    return _op_time(op, system, _launch(row))
+
+
+def _op_time(op: Op, system: System, launch: str) -> float:
+    try:
+        return roofline.op_cost(op, system.compute, launch).time_s
+    except HwsimError as exc:
+        raise RowError(f"not predictable: {exc}") from None
+
+
+def predict_copy(row: Row, overlays: Overlays) -> float:
+    _seconds_only(row)
+    system = _system(row, overlays)
+    size = row.number("bytes")
+    src, dst = row.text("src"), row.text("dst")
+    chunk = row.number("chunk_bytes", 0.0) or None
+    ends = {src, dst}
+    known = {"device", "host_pinned", "host_pageable", "disk"}
+    if not ends <= known:
+        raise RowError(f"not predictable: copy endpoints {src}->{dst} (expected {', '.join(sorted(known))})")
+    device = system.compute
+    if ends == {"device"}:
+        copies = size / chunk if chunk else 1.0
+        return copies * roofline.device_copy_s(chunk or size, device)
+    if "disk" in ends:
+        raise RowError("not predictable: disk copies are modeled with the storage tiers (offloading), not yet")
+    if "device" not in ends:
+        raise RowError(f"not predictable: host-to-host copy {src}->{dst}")
+    if system.host_link is None:
+        raise RowError(f"not predictable: {system.id} has no host link")
+    issue_s = device.performance.eager_copy_dispatch_s if _launch(row) == "eager" else 0.0
+    return roofline.transfer_s(size, system.host_link, chunk, pageable="host_pageable" in ends, issue_s=issue_s)
+
+
+def predict_step(row: Row, overlays: Overlays) -> float:
+    _seconds_only(row)
+    system = _system(row, overlays)
+    placement = row.text("placement", "device")
+    if placement != "device":
+        raise RowError(f"not predictable: placement {placement!r} needs the offloading model, not built yet")
+    try:
+        model = catalog.model(row.text("model"))
+    except HwsimError as exc:
+        raise RowError(f"not predictable: {exc}") from None
+    batch = row.integer("batch", 1)
+    phase = row.text("phase")
+    if phase == "prefill":
+        shape = StepShape.prefill(batch, row.integer("prompt_len"))
+    elif phase == "decode":
+        shape = StepShape.decode(batch, row.integer("context_len", 0, minimum=0))
+    else:
+        raise RowError(f"not predictable: phase {phase!r} (expected prefill or decode)")
+    launch_given = row.text("launch", "")
+    implementation = UNFUSED if launch_given else FUSED
+    layers = row.integer("layers", model.num_layers)
+    experts = row.number("active_experts", 0.0) or None
+    try:
+        return step_cost(model, system, shape, _precision(row), launch_given or "graph", implementation,
+                         layers, experts).time_s
+    except HwsimError as exc:
+        raise RowError(f"not predictable: {exc}") from None
+
+
+def predict_serving(row: Row, overlays: Overlays) -> float:
+    raise RowError("not predictable: serving runs need the serving simulator, not built yet")
+
+
+PREDICTORS: dict[str, Callable[[Row, Overlays], float]] = {
+    "gemm": predict_gemm,
+    "attention": predict_attention,
+    "copy": predict_copy,
+    "step": predict_step,
+    "serving": predict_serving,
+}
+
+
+def predict(row: Row, overlays: Overlays | None = None) -> float:
+    predictor = PREDICTORS.get(row.kind)
+    if predictor is None:
+        raise RowError(f"not predictable: unknown kind {row.kind!r} (expected {', '.join(PREDICTORS)})")
+    if row.text("dtype", "bf16") not in DTYPE_BYTES:
+        raise RowError(f"not predictable: unknown dtype {row.text('dtype')!r}")
+    return predictor(row, overlays or {})
