@@ -107,7 +107,7 @@ def _estimate(args) -> int:
                                IMPLEMENTATIONS[args.kernels])
     n = system.accelerator_count or 1
     print(f"{model.name} on {n}x {system.device_name}")
-    print(f"  {precision.dtype} weights, {precision.kv_dtype or precision.dtype} KV cache, "
+    print(f"  {precision.dtype} weights, {precision.kv_dtype_name} KV cache, "
           f"{args.launch} launch, {args.kernels} kernels")
     print(f"  batch {args.batch}, prompt {args.prompt} tokens, output {args.output} tokens\n")
     print(f"memory per device   {result.memory.breakdown()}")

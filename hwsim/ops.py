@@ -52,7 +52,14 @@ class Precision:
 
     @property
     def kv_bytes(self) -> float:
-        return DTYPE_BYTES[self.kv_dtype] if self.kv_dtype else min(DTYPE_BYTES[self.dtype], self.act_bytes)
+        """The cache keeps the activation type unless a KV dtype is given (fp8 KV is opt-in)."""
+        return DTYPE_BYTES[self.kv_dtype] if self.kv_dtype else self.act_bytes
+
+    @property
+    def kv_dtype_name(self) -> str:
+        if self.kv_dtype:
+            return self.kv_dtype
+        return self.dtype if self.dtype in ("fp32", "bf16", "fp16") else ("fp32" if self.dtype == "tf32" else "bf16")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,48 @@
+"""Regenerate the validation table in README.md from `hwsim validate` on the measurement files.
+
+    python benchmarks/validation_table.py ../shared/measurements/*.csv
+
+Prints the table and replaces the block between the VALIDATION markers in README.md.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from hwsim import validate
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+START, END = "<!-- VALIDATION:START -->", "<!-- VALIDATION:END -->"
+
+
+def table(paths: list[str]) -> str:
+    lines = ["| file | kind | rows | predicted | MAPE | median APE | max APE | worst row |",
+             "|---|---|---:|---:|---:|---:|---:|---|"]
+    for path in paths:
+        summary = validate.summarize(validate.validate([path]))
+        for r in summary.to_dict("records"):
+            if r["predicted"]:
+                lines.append(f"| {Path(path).name} | {r['kind']} | {r['rows']} | {r['predicted']} | {r['mape']:.1%} | "
+                             f"{r['median_ape']:.1%} | {r['max_ape']:.1%} | {r['worst']} |")
+            else:
+                lines.append(f"| {Path(path).name} | {r['kind']} | {r['rows']} | 0 | - | - | - | not yet modeled |")
+    return "\n".join(lines)
+
+
+def main(paths: list[str]) -> int:
+    if not paths:
+        print(__doc__)
+        return 2
+    text = table(sorted(paths))
+    print(text)
+    readme = README.read_text()
+    if START in readme and END in readme:
+        head, rest = readme.split(START, 1)
+        _, tail = rest.split(END, 1)
+        command = "python benchmarks/validation_table.py " + " ".join(sorted(paths))
+        README.write_text(f"{head}{START}\n{text}\n\nRegenerate with `{command}`.\n{END}{tail}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,92 @@
+"""Operator FLOPs and bytes, checked against hand-computed figures."""
+import pytest
+
+from hwsim import catalog
+from hwsim.ops import FUSED, UNFUSED, Precision, StepShape, expected_active_experts, step_ops
+
+
+def totals(ops, kind=None):
+    chosen = [op for op in ops if kind is None or op.kind == kind]
+    return (sum(op.flops * op.repeat for op in chosen), sum(op.weight_bytes * op.repeat for op in chosen))
+
+
+def test_llama_3_8b_decode_at_batch_1_reads_about_16_gb_of_weights():
+    model = catalog.model("llama-3-8b")
+    ops = step_ops(model, StepShape.decode(1, 512))
+    _, weight_bytes = totals(ops)
+    # every weight once, except the input embedding table (a gather of one row)
+    expected = 2 * (model.parameters() - model.vocab_size * model.hidden_size)
+    assert weight_bytes == pytest.approx(expected, rel=0.001)
+    assert weight_bytes == pytest.approx(15.0e9, rel=0.02)
+
+
+def test_prefill_gemm_flops_are_two_per_parameter_per_token():
+    model = catalog.model("llama-3-8b")
+    tokens = 1024
+    ops = step_ops(model, StepShape.prefill(1, tokens))
+    linear_params = model.num_layers * (model.layer_parameters(0) - 2 * model.norm_parameters())
+    gemm_flops = sum(op.flops * op.repeat for op in ops if op.kind == "gemm" and op.name != "lm_head")
+    assert gemm_flops == pytest.approx(2 * linear_params * tokens, rel=1e-6)
+
+
+def test_causal_attention_flops_count_the_triangle():
+    model = catalog.model("llama-3-8b")
+    q = 2048
+    attention = next(op for op in step_ops(model, StepShape.prefill(1, q)) if op.kind == "attention")
+    per_layer = 2 * model.num_heads * (q * (q + 1) / 2) * 2 * model.head_dim
+    assert attention.flops == pytest.approx(per_layer)
+
+
+def test_decode_attention_reads_the_whole_kv_cache_once():
+    model = catalog.model("llama-3-8b")
+    attention = next(op for op in step_ops(model, StepShape.decode(32, 4095)) if op.kind == "attention")
+    assert attention.kv_read_bytes == pytest.approx(32 * 4096 * 2 * 8 * 128 * 2)
+
+
+def test_kv_dtype_and_weight_bits_shrink_bytes():
+    model = catalog.model("llama-3-8b")
+    base = step_ops(model, StepShape.decode(8, 1000))
+    small = step_ops(model, StepShape.decode(8, 1000), Precision("int4", "fp8", 4.5))
+    kv = lambda ops: next(op for op in ops if op.kind == "attention").kv_read_bytes
+    assert kv(small) == pytest.approx(kv(base) / 2)
+    assert totals(small)[1] == pytest.approx(totals(base)[1] * 4.5 / 16)
+
+
+def test_tensor_parallel_shards_weights_and_adds_two_allreduces_per_layer():
+    model = catalog.model("llama-3-70b")
+    one = step_ops(model, StepShape.decode(1, 100), tp=1)
+    four = step_ops(model, StepShape.decode(1, 100), tp=4)
+    assert totals(four, "gemm")[1] == pytest.approx(totals(one, "gemm")[1] / 4, rel=1e-3)
+    collectives = [op for op in four if op.kind == "collective"]
+    assert sum(op.repeat for op in collectives) == 2 * model.num_layers
+    assert not [op for op in one if op.kind == "collective"]
+
+
+def test_unfused_implementation_launches_more_kernels_for_the_same_math():
+    model = catalog.model("llama-3-8b")
+    shape = StepShape.prefill(1, 256)
+    fused, unfused = step_ops(model, shape, implementation=FUSED), step_ops(model, shape, implementation=UNFUSED)
+    kernels = lambda ops: sum(op.kernels * op.repeat for op in ops)
+    assert kernels(unfused) > 3 * kernels(fused)
+    assert totals(fused, "gemm") == totals(unfused, "gemm")
+
+
+def test_expected_active_experts_uniform_routing():
+    assert expected_active_experts(8, 2, 1) == pytest.approx(2.0)
+    assert expected_active_experts(8, 2, 2) == pytest.approx(8 * (1 - (6 / 8) ** 2))
+    assert expected_active_experts(8, 2, 64) == pytest.approx(8.0, rel=1e-6)
+
+
+def test_moe_step_reads_only_the_active_experts():
+    model = catalog.model("mixtral-8x7b")
+    expert_bytes = 3 * model.hidden_size * model.moe.expert_intermediate_size * 2
+    ops = step_ops(model, StepShape.decode(1, 100), active_experts=2.0)
+    experts = sum(op.weight_bytes for op in ops if op.name.startswith("experts_"))
+    assert experts == pytest.approx(2 * expert_bytes)
+
+
+def test_mla_caches_one_latent_per_token():
+    model = catalog.model("deepseek-v3")
+    assert model.kv_bytes_per_token(2) == pytest.approx(61 * (512 + 64) * 2)
+    ops = step_ops(model, StepShape.decode(4, 1023), Precision("fp8"))
+    assert any(op.name == "kv_b_proj" for op in ops)
