@@ -19,13 +19,7 @@ def table(paths: list[str]) -> str:
     lines = ["| file | kind | rows | predicted | MAPE | median APE | max APE | worst row |",
              "|---|---|---:|---:|---:|---:|---:|---|"]
     for path in paths:
-        summary = validate.summarize(validate.validate([path]))
-        for r in summary.to_dict("records"):
-            if r["predicted"]:
-                lines.append(f"| {Path(path).name} | {r['kind']} | {r['rows']} | {r['predicted']} | {r['mape']:.1%} | "
-                             f"{r['median_ape']:.1%} | {r['max_ape']:.1%} | {r['worst']} |")
-            else:
-                lines.append(f"| {Path(path).name} | {r['kind']} | {r['rows']} | 0 | - | - | - | not yet modeled |")
+        lines.append(validate.format_summary(validate.summarize(validate.validate([path])), Path(path).name))
     return "\n".join(lines)
 
 

@@ -91,14 +91,21 @@ def format_rows(rows: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def format_summary(summary: pd.DataFrame) -> str:
-    lines = [f"{'kind':<10} {'rows':>5} {'predicted':>9} {'MAPE':>7} {'median':>7} {'max':>7}  worst"]
+def format_summary(summary: pd.DataFrame, markdown_label: str | None = None) -> str:
+    """The per-kind table as text, or as Markdown rows labelled `markdown_label` (a file name)."""
+    if markdown_label is None:
+        line = "{kind:<10} {rows:>5} {predicted:>9} {mape:>7} {median:>7} {max:>7}  {worst}"
+        lines = [line.format(kind="kind", rows="rows", predicted="predicted", mape="MAPE", median="median",
+                             max="max", worst="worst")]
+    else:
+        line = f"| {markdown_label} | {{kind}} | {{rows}} | {{predicted}} | {{mape}} | {{median}} | {{max}} | {{worst}} |"
+        lines = []
     for r in summary.to_dict("records"):
-        if r["predicted"]:
-            lines.append(f"{r['kind']:<10} {r['rows']:>5} {r['predicted']:>9} {r['mape']:>7.1%} "
-                         f"{r['median_ape']:>7.1%} {r['max_ape']:>7.1%}  {r['worst']}")
-        else:
-            lines.append(f"{r['kind']:<10} {r['rows']:>5} {0:>9} {'-':>7} {'-':>7} {'-':>7}")
+        done = bool(r["predicted"])
+        lines.append(line.format(
+            kind=r["kind"], rows=r["rows"], predicted=r["predicted"],
+            mape=f"{r['mape']:.1%}" if done else "-", median=f"{r['median_ape']:.1%}" if done else "-",
+            max=f"{r['max_ape']:.1%}" if done else "-", worst=r["worst"] if done else "not predictable yet"))
     return "\n".join(lines)
 
 
