@@ -181,3 +181,19 @@ def model(name: str) -> Model:
     fields = load_yaml(files[name])
     _checked_id(fields, name)
     return models.load_model(fields)
+
+
+def workload_ids() -> list[str]:
+    return sorted(path.stem for path in data_dir("workloads").glob("*.yaml"))
+
+
+def workload(name: str) -> "Workload":
+    """A workload by preset name (`chat`) or by the path of a workload YAML."""
+    from hwsim.workload import load_workload
+
+    if name.endswith((".yaml", ".yml")):
+        return load_workload(Path(name))
+    path = data_dir("workloads") / f"{name}.yaml"
+    if not path.exists():
+        raise UnknownIdError("workload", name, workload_ids())
+    return load_workload(path)

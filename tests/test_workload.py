@@ -1,0 +1,95 @@
+"""Workloads: arrival processes and length distributions, reproducible from a seed."""
+import math
+
+import numpy as np
+import pytest
+
+from hwsim import catalog
+from hwsim.errors import HwsimError, InputError
+from hwsim.workload import Lengths, Workload, load_workload
+
+
+def write(tmp_path, text, name="w.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("preset", ["chat", "summarization", "code-completion", "rag-long-context"])
+def test_presets_match_their_documented_means(preset):
+    workload = catalog.workload(preset)
+    requests = workload.requests()
+    assert len(requests) == workload.count
+    for lengths, column in ((workload.prompt, "prompt_tokens"), (workload.output, "output_tokens")):
+        documented = lengths.median * math.exp(lengths.sigma**2 / 2)  # lognormal mean, before clipping
+        assert requests[column].mean() == pytest.approx(documented, rel=0.08)
+        assert requests[column].between(lengths.low, lengths.high).all()
+    gaps = np.diff(requests["arrival_s"])
+    assert gaps.mean() == pytest.approx(1 / workload.rate_per_s, rel=0.1)
+
+
+def test_a_fixed_seed_reproduces_the_requests_exactly():
+    first, second = catalog.workload("chat").requests(), catalog.workload("chat").requests()
+    assert first.equals(second)
+
+
+def test_gamma_arrivals_have_the_requested_burstiness():
+    workload = Workload("bursty", "gamma", rate_per_s=10, cv=3.0, count=20000, seed=7)
+    gaps = np.diff(workload.requests()["arrival_s"])
+    assert gaps.mean() == pytest.approx(0.1, rel=0.1)
+    assert gaps.std() / gaps.mean() == pytest.approx(3.0, rel=0.15)
+
+
+def test_offline_and_closed_loop_arrivals():
+    offline = Workload("batch", "offline", count=5, prompt=Lengths("fixed", 100), output=Lengths("fixed", 10))
+    assert (offline.requests()["arrival_s"] == 0).all()
+    closed = Workload("users", "closed_loop", concurrency=4, count=8)
+    assert closed.requests()["arrival_s"].isna().all()
+
+
+def test_duration_bounds_open_loop_arrivals(tmp_path):
+    path = write(tmp_path, "arrival: {kind: poisson, rate: 20}\nduration: 10 s\n"
+                           "prompt_tokens: {kind: uniform, low: 10, high: 20}\noutput_tokens: {kind: fixed, value: 5}\n")
+    requests = load_workload(path).requests()
+    assert requests["arrival_s"].max() < 10 and 150 < len(requests) < 250
+    assert requests["prompt_tokens"].between(10, 20).all()
+
+
+def test_trace_replay_from_csv_and_jsonl(tmp_path):
+    (tmp_path / "t.csv").write_text("timestamp_s,prompt_tokens,output_tokens,user\n5.0,100,20,a\n6.5,50,10,b\n")
+    requests = load_workload(write(tmp_path, "arrival: {kind: trace, file: t.csv}\n")).requests()
+    assert list(requests["arrival_s"]) == [0.0, 1.5] and list(requests["prompt_tokens"]) == [100, 50]
+    (tmp_path / "t.jsonl").write_text('{"timestamp_s": 0, "prompt_tokens": 7, "output_tokens": 3}\n')
+    requests = load_workload(write(tmp_path, "arrival: {kind: trace, file: t.jsonl}\n", "j.yaml")).requests()
+    assert list(requests["output_tokens"]) == [3]
+
+
+def test_empirical_lengths_sample_from_the_file(tmp_path):
+    (tmp_path / "lengths.txt").write_text("10\n20\n30\n")
+    path = write(tmp_path, "arrival: {kind: offline}\nrequests: 200\n"
+                           "prompt_tokens: {kind: empirical, file: lengths.txt}\noutput_tokens: {kind: fixed, value: 1}\n")
+    assert set(load_workload(path).requests()["prompt_tokens"]) == {10, 20, 30}
+
+
+def test_trace_with_missing_column_names_it(tmp_path):
+    (tmp_path / "t.csv").write_text("timestamp_s,prompt_tokens\n0,10\n")
+    with pytest.raises(InputError, match="output_tokens"):
+        load_workload(write(tmp_path, "arrival: {kind: trace, file: t.csv}\n"))
+
+
+def test_rate_of_zero_is_rejected_with_the_field(tmp_path):
+    path = write(tmp_path, "arrival: {kind: poisson, rate: 0}\nrequests: 5\n"
+                           "prompt_tokens: {kind: fixed, value: 1}\noutput_tokens: {kind: fixed, value: 1}\n")
+    with pytest.raises(InputError, match=r"arrival\.rate: must be greater than zero"):
+        load_workload(path)
+
+
+def test_unknown_arrival_kind_lists_the_choices(tmp_path):
+    path = write(tmp_path, "arrival: {kind: sometimes}\nrequests: 5\n")
+    with pytest.raises(InputError, match="poisson, gamma, closed_loop, offline, trace"):
+        load_workload(path)
+
+
+def test_unknown_preset_lists_close_matches():
+    with pytest.raises(HwsimError, match="chat"):
+        catalog.workload("chta")
