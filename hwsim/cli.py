@@ -17,6 +17,7 @@ EXAMPLES = {
     "validate": "example:\n  hwsim validate measurements/h200-sxm.csv --json validation.json",
     "calibrate": "example:\n  hwsim calibrate measurements/h200-sxm.csv --hardware h200-sxm -o h200-fit.yaml",
     "profiles": "example:\n  hwsim profiles\n  hwsim profiles --kind models",
+    "simulate": "example:\n  hwsim simulate scenario.yaml --json summary.json --csv records",
     "import-model": "example:\n  hwsim import-model path/to/config.json --id my-model -o my-model.yaml",
 }
 
@@ -76,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+")
     p.add_argument("--hardware", required=True)
     p.add_argument("-o", "--output", required=True, help="overlay YAML to write")
+
+    p = command("simulate", "Simulate a serving scenario over time and print its summary.", _simulate)
+    p.add_argument("scenario", help="scenario YAML (hardware, model, engine, workload, slo)")
+    p.add_argument("--json", metavar="FILE", help="write the summary as JSON")
+    p.add_argument("--csv", metavar="PREFIX", help="write PREFIX-requests.csv and PREFIX-steps.csv")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
     p = command("profiles", "List the shipped hardware and model profiles.", _profiles)
     p.add_argument("--kind", choices=("all", "hardware", "models", "cpus", "storage", "links"), default="all")
@@ -160,6 +167,34 @@ def _validate(args) -> int:
     print(validate.format_summary(summary))
     if args.json:
         Path(args.json).write_text(json.dumps(validate.to_json(rows, summary), indent=2))
+    return 0
+
+
+def _simulate(args) -> int:
+    from hwsim import metrics
+    from hwsim.scenario import load_scenario
+    from hwsim.simulate import simulate
+
+    scenario = load_scenario(Path(args.scenario))
+
+    def progress(done: int, total: int) -> None:
+        filled = int(30 * done / total)
+        print(f"\r[{'#' * filled}{' ' * (30 - filled)}] {done}/{total} requests", end="", file=sys.stderr,
+              flush=True)
+        if done == total:
+            print(file=sys.stderr)
+
+    show = not args.no_progress and sys.stderr.isatty() and len(scenario.workload.requests()) >= 1000
+    result = simulate(scenario, progress=progress if show else None)
+    n = scenario.system.accelerator_count or 1
+    print(f"{scenario.name}: {scenario.model.name} on {scenario.replicas}x ({n}x {scenario.system.device_name}), "
+          f"{scenario.engine.batching} batching, workload {scenario.workload.name}")
+    print(metrics.format_summary(result.summary))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.summary, indent=2, default=float))
+    if args.csv:
+        result.requests.to_csv(f"{args.csv}-requests.csv", index=False)
+        result.steps.to_csv(f"{args.csv}-steps.csv", index=False)
     return 0
 
 

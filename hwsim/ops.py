@@ -286,12 +286,7 @@ class _Builder:
         return ops
 
     def _attention(self, layers: int, heads: int, kv_heads: int, kv_width_cached: int) -> Op:
-        m = self.m
-        if m.mla:  # scores over the latent (kv_lora + rope) and values from the latent (kv_lora)
-            score_dim, value_dim = m.mla.kv_lora_rank + m.mla.qk_rope_head_dim, m.mla.kv_lora_rank
-        else:
-            score_dim = value_dim = m.head_dim
-        return attention_op(self.shape, heads, kv_heads, score_dim, value_dim, kv_width_cached, self.p, layers)
+        return model_attention_op(self.m, self.shape, self.p, self.tp, layers)
 
     def dense_mlp(self, layers: int, width: int, name: str, experts: float = 1.0, tokens: int | None = None) -> list[Op]:
         m, a = self.m, self.a
@@ -357,3 +352,17 @@ def attention_op(shape: StepShape, heads: int, kv_heads: int, score_dim: int, va
     return Op("attention", "attention", precision.compute_dtype, flops=flops, act_bytes=q_bytes,
               kv_read_bytes=kv_read, repeat=repeat, shape=f"{groups}; {heads} heads / {kv_heads} kv heads",
               causal=any(g.q_len > 1 for g in shape.groups))
+
+
+def model_attention_op(model: Model, shape: StepShape, precision: Precision, tp: int = 1, layers: int | None = None) -> Op:
+    """The attention operator of `model` (GQA or MLA) for `shape`, on one of `tp` shards."""
+    heads = model.num_heads // tp
+    kv_heads = max(1, model.num_kv_heads // tp)
+    if model.mla:  # scores over the latent (kv_lora + rope) and values from the latent (kv_lora)
+        score_dim, value_dim = model.mla.kv_lora_rank + model.mla.qk_rope_head_dim, model.mla.kv_lora_rank
+        kv_width_cached = model.kv_elements_per_token_per_layer()
+    else:
+        score_dim = value_dim = model.head_dim
+        kv_width_cached = 2 * kv_heads * model.head_dim
+    return attention_op(shape, heads, kv_heads, score_dim, value_dim, kv_width_cached, precision,
+                        model.num_layers if layers is None else layers)

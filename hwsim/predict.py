@@ -151,8 +151,54 @@ def predict_step(row: Row, overlays: Overlays) -> float:
         raise RowError(f"not predictable: {exc}") from None
 
 
+SERVING_METRICS = {
+    "output_tokens_per_s": "output_tokens_per_s",
+    "ttft_mean_s": "ttft_mean_s",
+    "itl_mean_s": "itl_mean_s",
+    "e2e_mean_s": "e2e_mean_s",
+}
+
+
 def predict_serving(row: Row, overlays: Overlays) -> float:
-    raise RowError("not predictable: serving runs need the serving simulator, not built yet")
+    """A whole serving run, simulated with the engine defaults (vLLM-like continuous batching)."""
+    from hwsim.scenario import EngineConfig, Scenario
+    from hwsim.simulate import simulate
+    from hwsim.workload import Lengths, Workload
+
+    if row.metric not in SERVING_METRICS:
+        raise RowError(f"not predictable: metric {row.metric!r} for kind serving "
+                       f"(expected {', '.join(SERVING_METRICS)})")
+    system = _system(row, overlays)
+    placement = row.text("placement", "device")
+    if placement != "device":
+        raise RowError(f"not predictable: placement {placement!r} needs the offloading model, not built yet")
+    try:
+        model = catalog.model(row.text("model"))
+    except HwsimError as exc:
+        raise RowError(f"not predictable: {exc}") from None
+    count = row.integer("requests")
+    prompt, output = Lengths("fixed", row.integer("input_len")), Lengths("fixed", row.integer("output_len"))
+    if row.cells.get("concurrency", ""):
+        workload = Workload("row", "closed_loop", concurrency=row.integer("concurrency"), count=count,
+                            prompt=prompt, output=output)
+    else:
+        rate = row.number("request_rate")
+        if rate <= 0:
+            raise RowError(f"column request_rate: expected a positive rate or inf, got {rate:g}")
+        kind = "offline" if rate == float("inf") else "poisson"
+        workload = Workload("row", kind, rate_per_s=rate, count=count, prompt=prompt, output=output)
+    # an engine started for this benchmark sizes its batch limits to it, as vLLM users do
+    seqs = min(EngineConfig.max_num_seqs, workload.concurrency or count)
+    engine = EngineConfig(max_num_seqs=seqs, max_num_batched_tokens=max(seqs, min(EngineConfig.max_num_batched_tokens,
+                                                                                  seqs * prompt.value)))
+    try:
+        result = simulate(Scenario(row.id, system, model, _precision(row), workload, engine=engine))
+    except HwsimError as exc:
+        raise RowError(f"not predictable: {exc}") from None
+    value = result.summary[SERVING_METRICS[row.metric]]
+    if value is None:
+        raise RowError(f"not predictable: {row.metric} is undefined for this run")
+    return value
 
 
 PREDICTORS: dict[str, Callable[[Row, Overlays], float]] = {

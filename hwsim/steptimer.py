@@ -1,0 +1,47 @@
+"""Step times for the serving engine, fast enough to call once per scheduling decision.
+
+With CUDA-graph launch a step's time is the sum of its operators' times. Everything but
+attention depends only on how many tokens and sequences the step carries, so that part is
+memoized by (tokens, sequences); attention depends on every sequence's context and is one
+operator evaluated directly. The sum equals `step.step_cost` for the same shape.
+"""
+from __future__ import annotations
+
+import functools
+
+from hwsim import roofline
+from hwsim.hardware import System
+from hwsim.models import Model
+from hwsim.ops import AttnGroup, Implementation, Precision, StepShape, model_attention_op
+from hwsim.step import step_cost
+
+
+class StepTimer:
+    def __init__(self, model: Model, system: System, precision: Precision, implementation: Implementation):
+        self.model = model
+        self.system = system
+        self.precision = precision
+        self.implementation = implementation
+        self.tp = max(1, system.accelerator_count)
+        self.device = system.compute
+        self._dense = functools.lru_cache(maxsize=65536)(self._dense_uncached)
+
+    def step_s(self, groups: tuple[AttnGroup, ...]) -> float:
+        """Time of one step over these groups (decodes are groups with q_len 1)."""
+        tokens = sum(g.sequences * g.q_len for g in groups)
+        sequences = sum(g.sequences for g in groups)
+        attention = model_attention_op(self.model, StepShape(groups), self.precision, self.tp)
+        return self._dense(tokens, sequences) + roofline.op_cost(attention, self.device).time_s
+
+    def decode_s(self, sequences: int, mean_kv_len: float) -> float:
+        """One decode step of `sequences` sequences whose contexts average `mean_kv_len` (new token included)."""
+        return self.step_s((AttnGroup(sequences, 1, mean_kv_len),))
+
+    def _dense_uncached(self, tokens: int, sequences: int) -> float:
+        if tokens > sequences:
+            shape = StepShape((AttnGroup(1, tokens - sequences + 1, tokens - sequences + 1),)
+                              + ((AttnGroup(sequences - 1, 1, 1),) if sequences > 1 else ()))
+        else:
+            shape = StepShape((AttnGroup(sequences, 1, 1),))
+        cost = step_cost(self.model, self.system, shape, self.precision, "graph", self.implementation)
+        return sum(c.time_s for c in cost.costs if c.op.kind != "attention")
