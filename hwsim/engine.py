@@ -117,10 +117,11 @@ class Replica:
         it waits for, and whether the same decode batch may repeat until something changes."""
         cfg = self.config
         transfer_s = 0.0
+        size = cfg.block_size
         decodes = [s for s in self.running if s.pending == 1 and s.computed > 0]
         while True:  # room for every decode's new token: preempt the newest sequences until there is
-            need = sum(blocks_for(s.computed + 1, cfg.block_size) - s.blocks for s in decodes)
-            if need <= self.pool.free or not self.running:
+            growing = [s for s in decodes if s.computed + 1 > s.blocks * size]
+            if len(growing) <= self.pool.free or not self.running:
                 break
             victim = self.running[-1]
             transfer_s += self._preempt(victim)
@@ -129,13 +130,18 @@ class Replica:
         if cfg.batching == "prefill_first" and self._admissible():
             work = self._admit(cfg.max_num_batched_tokens, whole_prompts=True)  # decodes wait a step
         else:
-            work = [(s, 1) for s in decodes if self._reserve(s, 1)]
+            self.pool.take(len(growing))
+            for seq in growing:
+                seq.blocks += 1
+            work = [(s, 1) for s in decodes]
             budget = cfg.max_num_batched_tokens - len(work)
-            for seq in [s for s in self.running if s not in decodes]:  # prefills under way
-                chunk = self._chunk(seq, budget)
-                if chunk and self._reserve(seq, chunk):
-                    work.append((seq, chunk))
-                    budget -= chunk
+            if len(decodes) < len(self.running):
+                decoding = set(map(id, decodes))
+                for seq in [s for s in self.running if id(s) not in decoding]:  # prefills under way
+                    chunk = self._chunk(seq, budget)
+                    if chunk and self._reserve(seq, chunk):
+                        work.append((seq, chunk))
+                        budget -= chunk
             work += self._admit(budget, whole_prompts=cfg.batching != "mixed")
         if not work:
             return None

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hwsim.errors import InputError
+from hwsim.errors import HwsimError, InputError
 from hwsim.fields import Fields, load_yaml
 
 ARRIVALS = ("poisson", "gamma", "closed_loop", "offline", "trace")
@@ -57,6 +57,14 @@ class Workload:
     seed: int = 0
     trace: pd.DataFrame | None = None
     description: str = ""
+
+    def __post_init__(self):
+        if self.arrival not in ARRIVALS:
+            raise HwsimError(f"workload {self.name}: arrival {self.arrival!r} is not one of {', '.join(ARRIVALS)}")
+        if self.arrival in ("poisson", "gamma") and not self.rate_per_s > 0:
+            raise HwsimError(f"workload {self.name}: arrival rate must be greater than zero; got {self.rate_per_s:g}")
+        if self.arrival == "closed_loop" and self.concurrency < 1:
+            raise HwsimError(f"workload {self.name}: closed_loop concurrency must be at least 1")
 
     def requests(self) -> pd.DataFrame:
         """Columns: request (id), arrival_s, prompt_tokens, output_tokens."""

@@ -72,3 +72,43 @@ def test_installed_package_ships_its_profiles(tmp_path):
                             cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     assert "h200-sxm" in result.stdout and "deepseek-v3" in result.stdout
+
+
+def test_simulate_prints_the_summary_and_writes_records(capsys, tmp_path):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("hardware: l40s\nmodel: mistral-7b\nworkload:\n  arrival: {kind: poisson, rate: 2}\n"
+                        "  requests: 50\n  prompt_tokens: {kind: fixed, value: 300}\n"
+                        "  output_tokens: {kind: fixed, value: 40}\nslo: {ttft: 1 s, tpot: 100 ms}\n")
+    code, out, _ = run(capsys, "simulate", str(scenario), "--json", str(tmp_path / "s.json"),
+                       "--csv", str(tmp_path / "rec"))
+    assert code == 0
+    assert "TTFT" in out and "SLO attainment" in out
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["requests"] == 50
+    import pandas as pd
+
+    requests = pd.read_csv(tmp_path / "rec-requests.csv")
+    assert len(requests) == 50 and {"arrival_s", "first_token_s", "completion_s", "preemptions"} <= set(requests)
+    assert len(pd.read_csv(tmp_path / "rec-steps.csv")) > 0
+
+
+def test_shipped_scenario_runs(capsys):
+    from hwsim.catalog import data_dir
+
+    code, out, _ = run(capsys, "simulate", str(data_dir("workloads") / "scenarios" / "llama3-8b-h100-chat.yaml"))
+    assert code == 0 and "1000 in" in out
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("hardware: h100-sxm\nmodel: llama-3-8b\nworkload: chat\nengine: {batching: greedy}\n",
+     "engine.batching: expected one of mixed, prefill_first, static"),
+    ("hardware: h100-sxm\nmodel: llama-3-8b\nworkload: chta\n", "workload: unknown workload 'chta'"),
+    ("hardware: h100-sxm\nmodel: llama-3-8b\nworkload: chat\nslo: {ttft: 5}\n", "slo.ttft"),
+    ("hardware: h100-sxm\nmodel: llama-3-8b\nworkload: chat\nreplica: 2\n", "replica: unknown field"),
+    ("hardware: h100-sxm\nmodel: llama-3-70b\nworkload: chat\n", "no room for a KV cache"),
+])
+def test_bad_scenarios_fail_up_front_naming_the_field(capsys, tmp_path, text, expected):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    code, _, err = run(capsys, "simulate", str(path))
+    assert code == 2 and expected in err and "Traceback" not in err
