@@ -187,7 +187,9 @@ def _simulate(args) -> int:
     show = not args.no_progress and sys.stderr.isatty() and len(scenario.workload.requests()) >= 1000
     result = simulate(scenario, progress=progress if show else None)
     n = scenario.system.accelerator_count or 1
-    print(f"{scenario.name}: {scenario.model.name} on {scenario.replicas}x ({n}x {scenario.system.device_name}), "
+    replicas = (f"{scenario.disaggregation.prefill_replicas} prefill + {scenario.disaggregation.decode_replicas} decode"
+                if scenario.disaggregation else str(scenario.replicas))
+    print(f"{scenario.name}: {scenario.model.name}, {replicas} replica(s) of {n}x {scenario.system.device_name}, "
           f"{scenario.engine.batching} batching, workload {scenario.workload.name}")
     print(metrics.format_summary(result.summary))
     if args.json:
