@@ -304,6 +304,10 @@ class Replica:
     def _finish(self, seq: Seq, now: float) -> None:
         seq.completion_s = now
         self.running.remove(seq)
+        self._release(seq)
+
+    def _release(self, seq: Seq) -> None:
+        """A finished request gives back its blocks and tells whoever waits for it."""
         self.pool.give(seq.blocks)
         seq.blocks = 0
         self.finished.append(seq)
@@ -366,11 +370,5 @@ class Replica:
             yield self.env.timeout(longest * step_s)
             self._record(start, longest, len(batch), 0, 0.0)
         for seq in batch:
-            self.pool.give(seq.blocks)
-            seq.blocks = 0
-            self.finished.append(seq)
-            if seq.done is not None:
-                seq.done.succeed()
-            if self.on_finish:
-                self.on_finish()
+            self._release(seq)
         self.running = []

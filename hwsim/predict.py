@@ -122,16 +122,21 @@ def predict_copy(row: Row, overlays: Overlays) -> float:
     return roofline.transfer_s(size, system.host_link, chunk, pageable="host_pageable" in ends, issue_s=issue_s)
 
 
-def predict_step(row: Row, overlays: Overlays) -> float:
-    _seconds_only(row)
-    system = _system(row, overlays)
+def _on_device_model(row: Row):
+    """The row's model, when everything lives on the accelerator (the only placement modeled yet)."""
     placement = row.text("placement", "device")
     if placement != "device":
         raise RowError(f"not predictable: placement {placement!r} needs the offloading model, not built yet")
     try:
-        model = catalog.model(row.text("model"))
+        return catalog.model(row.text("model"))
     except HwsimError as exc:
         raise RowError(f"not predictable: {exc}") from None
+
+
+def predict_step(row: Row, overlays: Overlays) -> float:
+    _seconds_only(row)
+    system = _system(row, overlays)
+    model = _on_device_model(row)
     batch = row.integer("batch", 1)
     phase = row.text("phase")
     if phase == "prefill":
@@ -169,13 +174,7 @@ def predict_serving(row: Row, overlays: Overlays) -> float:
         raise RowError(f"not predictable: metric {row.metric!r} for kind serving "
                        f"(expected {', '.join(SERVING_METRICS)})")
     system = _system(row, overlays)
-    placement = row.text("placement", "device")
-    if placement != "device":
-        raise RowError(f"not predictable: placement {placement!r} needs the offloading model, not built yet")
-    try:
-        model = catalog.model(row.text("model"))
-    except HwsimError as exc:
-        raise RowError(f"not predictable: {exc}") from None
+    model = _on_device_model(row)
     count = row.integer("requests")
     prompt, output = Lengths("fixed", row.integer("input_len")), Lengths("fixed", row.integer("output_len"))
     if row.cells.get("concurrency", ""):
