@@ -158,6 +158,11 @@ class System:
         """The device that runs the model by default: the accelerator, else the CPU sockets."""
         if self.accelerator is not None:
             return self.accelerator.compute
+        return self.host_compute
+
+    @property
+    def host_compute(self) -> ComputeSpec:
+        """All CPU sockets together, computing out of host DRAM."""
         return replace(
             self.cpu.compute,
             peak_flops_per_s={k: v * self.sockets for k, v in self.cpu.compute.peak_flops_per_s.items()},

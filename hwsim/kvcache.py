@@ -9,6 +9,7 @@ from hwsim.hardware import System
 from hwsim.memory import RUNTIME_RESERVE_BYTES, memory_fit
 from hwsim.models import Model
 from hwsim.ops import Precision
+from hwsim.placement import Placement, tier_capacity_bytes
 
 
 def block_bytes(model: Model, precision: Precision, block_size: int, tp: int) -> float:
@@ -17,21 +18,32 @@ def block_bytes(model: Model, precision: Precision, block_size: int, tp: int) ->
 
 
 def capacity_blocks(model: Model, system: System, precision: Precision, block_size: int,
-                    gpu_memory_utilization: float, max_num_batched_tokens: int, max_num_seqs: int) -> int:
-    """Blocks that fit in `gpu_memory_utilization` of device memory after weights, the activations
-    of the largest step and the runtime reserve, as vLLM sizes its cache at start-up."""
+                    gpu_memory_utilization: float, max_num_batched_tokens: int, max_num_seqs: int,
+                    placement: Placement = Placement()) -> int:
+    """Blocks that fit, as vLLM sizes its cache at start-up: on the device, `gpu_memory_utilization`
+    of memory after the device's weights, the activations of the largest step and the runtime
+    reserve; in host memory or on disk, what their share of the weights leaves. A cache split
+    over tiers is limited by the tier that fills first."""
     tp = max(1, system.accelerator_count)
     fit = memory_fit(model, system, precision, max_num_seqs, 0, max_num_batched_tokens)
-    budget = system.compute.memory_bytes * gpu_memory_utilization
-    free = budget - fit.weights_bytes - fit.activation_bytes - RUNTIME_RESERVE_BYTES
+    weights = fit.weights_bytes * tp
+    free = {
+        "device": system.compute.memory_bytes * gpu_memory_utilization
+        - weights * placement.share("weights", "device") / tp - fit.activation_bytes - RUNTIME_RESERVE_BYTES,
+        "host": system.dram_bytes * gpu_memory_utilization - weights * placement.share("weights", "host"),
+        "disk": tier_capacity_bytes(system, "disk") - weights * placement.share("weights", "disk"),
+    }
     per_block = block_bytes(model, precision, block_size, tp)
-    if free < per_block:
+    blocks = min(free[tier] / (per_block * placement.share("kv", tier))
+                 for tier in free if placement.share("kv", tier) > 0)
+    if blocks < 1:
+        tier = min((t for t in free if placement.share("kv", t) > 0), key=lambda t: free[t])
         raise DoesNotFitError(
-            f"{model.id} leaves no room for a KV cache on {tp}x {system.device_name}: "
-            f"{units.format_bytes(budget)} usable ({gpu_memory_utilization:.0%}), weights "
-            f"{units.format_bytes(fit.weights_bytes)}, activations {units.format_bytes(fit.activation_bytes)}, "
-            f"reserve {units.format_bytes(RUNTIME_RESERVE_BYTES)}")
-    return int(free // per_block)
+            f"{model.id} leaves no room for a KV cache in the {tier} tier of {tp}x {system.device_name}: "
+            f"device {units.format_bytes(system.compute.memory_bytes * gpu_memory_utilization)} usable "
+            f"({gpu_memory_utilization:.0%}), weights {units.format_bytes(weights)}, activations "
+            f"{units.format_bytes(fit.activation_bytes)}, reserve {units.format_bytes(RUNTIME_RESERVE_BYTES)}")
+    return int(blocks)
 
 
 def blocks_for(tokens: int, block_size: int) -> int:

@@ -17,6 +17,9 @@ from hwsim.errors import HwsimError
 from hwsim.hardware import Performance, System
 from hwsim.measurements import Row, RowError
 from hwsim.ops import DTYPE_BYTES, FUSED, UNFUSED, AttnGroup, Op, Precision, StepShape, attention_op
+from hwsim.offload import OffloadOptions, offload_step
+from hwsim.placement import Placement, check_tiers
+from hwsim.placement import parse as parse_placement
 from hwsim.step import step_cost
 
 Overlays = dict[str, Performance]
@@ -122,21 +125,27 @@ def predict_copy(row: Row, overlays: Overlays) -> float:
     return roofline.transfer_s(size, system.host_link, chunk, pageable="host_pageable" in ends, issue_s=issue_s)
 
 
-def _on_device_model(row: Row):
-    """The row's model, when everything lives on the accelerator (the only placement modeled yet)."""
-    placement = row.text("placement", "device")
-    if placement != "device":
-        raise RowError(f"not predictable: placement {placement!r} needs the offloading model, not built yet")
+def _model(row: Row):
     try:
         return catalog.model(row.text("model"))
     except HwsimError as exc:
         raise RowError(f"not predictable: {exc}") from None
 
 
+def _placement(row: Row, system: System) -> Placement:
+    try:
+        placement = parse_placement(row.text("placement", "device"))
+        check_tiers(placement, system)
+    except HwsimError as exc:
+        raise RowError(f"not predictable: {exc}") from None
+    return placement
+
+
 def predict_step(row: Row, overlays: Overlays) -> float:
     _seconds_only(row)
     system = _system(row, overlays)
-    model = _on_device_model(row)
+    model = _model(row)
+    placement = _placement(row, system)
     batch = row.integer("batch", 1)
     phase = row.text("phase")
     if phase == "prefill":
@@ -150,6 +159,10 @@ def predict_step(row: Row, overlays: Overlays) -> float:
     layers = row.integer("layers", model.num_layers)
     experts = row.number("active_experts", 0.0) or None
     try:
+        if not placement.on_device:
+            options = OffloadOptions(overlap=row.flag("overlap", True))
+            return offload_step(model, system, shape, _precision(row), placement, options, launch_given or "graph",
+                                implementation, layers, experts).time_s
         return step_cost(model, system, shape, _precision(row), launch_given or "graph", implementation,
                          layers, experts).time_s
     except HwsimError as exc:
@@ -174,7 +187,8 @@ def predict_serving(row: Row, overlays: Overlays) -> float:
         raise RowError(f"not predictable: metric {row.metric!r} for kind serving "
                        f"(expected {', '.join(SERVING_METRICS)})")
     system = _system(row, overlays)
-    model = _on_device_model(row)
+    model = _model(row)
+    placement = _placement(row, system)
     count = row.integer("requests")
     prompt, output = Lengths("fixed", row.integer("input_len")), Lengths("fixed", row.integer("output_len"))
     if row.cells.get("concurrency", ""):
@@ -191,9 +205,13 @@ def predict_serving(row: Row, overlays: Overlays) -> float:
     seqs = min(EngineConfig.max_num_seqs, workload.concurrency or count)
     engine = EngineConfig(max_num_seqs=seqs, max_num_batched_tokens=max(seqs, min(EngineConfig.max_num_batched_tokens,
                                                                                   seqs * prompt.value)),
-                          gpu_memory_utilization=0.95)
+                          gpu_memory_utilization=0.95,
+                          # offloading systems (FlexGen) run the whole block of sequences together
+                          batching="mixed" if placement.on_device else "static")
+    options = OffloadOptions(overlap=row.flag("overlap", True))
     try:
-        result = simulate(Scenario(row.id, system, model, _precision(row), workload, engine=engine))
+        result = simulate(Scenario(row.id, system, model, _precision(row), workload, engine=engine,
+                                   placement=placement, offload=options))
     except HwsimError as exc:
         raise RowError(f"not predictable: {exc}") from None
     value = result.summary[SERVING_METRICS[row.metric]]

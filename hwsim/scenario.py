@@ -9,7 +9,9 @@ from hwsim.errors import HwsimError, InputError
 from hwsim.fields import Fields, load_yaml
 from hwsim.hardware import Link, System
 from hwsim.models import Model
+from hwsim.offload import OffloadOptions
 from hwsim.ops import IMPLEMENTATIONS, Precision
+from hwsim.placement import Placement, parse
 from hwsim.workload import Workload, load_workload
 
 BATCHING = ("mixed", "prefill_first", "static")
@@ -60,6 +62,8 @@ class Scenario:
     engine: EngineConfig = field(default_factory=EngineConfig)
     slo: Slo = field(default_factory=Slo)
     disaggregation: Disaggregation | None = None
+    placement: Placement = field(default_factory=Placement)
+    offload: OffloadOptions = field(default_factory=OffloadOptions)
 
     @property
     def tp(self) -> int:
@@ -94,8 +98,15 @@ def load_scenario(path: Path) -> Scenario:
         link = catalog.link(link_id) if link_id else (default_link or system.host_link)
         disaggregation = Disaggregation(section.integer("prefill_replicas"), section.integer("decode_replicas"), link)
         section.finish()
+    try:
+        placement = parse(fields.string("placement", "device"))
+    except HwsimError as exc:
+        raise fields.error("placement", str(exc)) from None
+    offload = OffloadOptions(overlap=fields.boolean("overlap", True), pinned=fields.boolean("pinned", True))
     scenario = Scenario(
         name=fields.string("name", Path(path).stem),
+        placement=placement,
+        offload=offload,
         system=system,
         model=model,
         precision=precision,

@@ -12,7 +12,9 @@ from hwsim import metrics
 from hwsim.engine import Replica, Seq
 from hwsim.errors import HwsimError
 from hwsim.kvcache import block_bytes, blocks_for, capacity_blocks
+from hwsim.offload import OffloadStepTimer
 from hwsim.ops import IMPLEMENTATIONS
+from hwsim.placement import check_tiers
 from hwsim.scenario import Scenario, check
 from hwsim.steptimer import StepTimer
 
@@ -50,10 +52,16 @@ def simulate(scenario: Scenario, requests: pd.DataFrame | None = None, progress=
     if table.empty:
         raise HwsimError("the workload has no requests")
     engine = scenario.engine
-    timer = StepTimer(scenario.model, scenario.system, scenario.precision, IMPLEMENTATIONS[engine.kernels])
+    implementation = IMPLEMENTATIONS[engine.kernels]
+    if scenario.placement.on_device:
+        timer = StepTimer(scenario.model, scenario.system, scenario.precision, implementation)
+    else:
+        check_tiers(scenario.placement, scenario.system)
+        timer = OffloadStepTimer(scenario.model, scenario.system, scenario.precision, implementation,
+                                 scenario.placement, scenario.offload)
     total_blocks = capacity_blocks(scenario.model, scenario.system, scenario.precision, engine.block_size,
                                    engine.gpu_memory_utilization, engine.max_num_batched_tokens,
-                                   engine.max_num_seqs)
+                                   engine.max_num_seqs, scenario.placement)
     longest = int((table["prompt_tokens"] + table["output_tokens"]).max())
     if blocks_for(longest, engine.block_size) > total_blocks:
         raise HwsimError(f"workload: a request of {longest} tokens needs {blocks_for(longest, engine.block_size)} "

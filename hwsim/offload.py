@@ -1,0 +1,182 @@
+"""Steps whose data does not all live on the accelerator: weights, KV cache and activations spread
+over device memory, host DRAM and disk, attention or experts computed by the host CPU.
+
+Per layer, each resource has its own busy time:
+    device  the layer's kernels on the accelerator (less what the host computes)
+    host    attention (and routed experts) computed by the CPU out of DRAM
+    h2d     host-to-device bytes over the host link: offloaded weights, offloaded KV read by the
+            device, activations kept on the host, the host's attention outputs
+    d2h     device-to-host bytes (the link is full duplex): new KV, queries for host attention
+    disk    bytes read from storage (they then also cross the host link)
+Host-computed attention sits on the layer's critical path (its queries come from the device, its
+outputs go back), so compute = device + host. With `overlap` (layer-by-layer prefetch, double
+buffering) a layer takes the longest of compute and the transfers; without it, their sum. When
+the host computes, the thread that computes also issues and waits for the host-link copies, so
+those copies no longer hide behind compute (FlexGen's fitted cost model has the same structure:
+a generation step costs weight loading plus compute). The step is every layer plus the
+embedding and the LM head.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from hwsim import roofline
+from hwsim.errors import HwsimError
+from hwsim.hardware import System
+from hwsim.models import Model
+from hwsim.ops import FUSED, AttnGroup, Implementation, Precision, StepShape
+from hwsim.placement import Placement, check_capacity, check_tiers
+from hwsim.step import step_cost
+
+COPIES_PER_LAYER = 4  # one copy per weight tensor group of a layer: each pays the link latency
+
+
+@dataclass(frozen=True)
+class OffloadOptions:
+    overlap: bool = True
+    pinned: bool = True  # host buffers page-locked: full link bandwidth
+
+
+@dataclass(frozen=True)
+class TierStep:
+    time_s: float
+    layer_s: float
+    parts_s: dict  # one layer: device, host, h2d, d2h, disk
+    bytes_per_step: dict  # h2d, d2h, disk
+    bound: str
+
+
+def offload_step(model: Model, system: System, shape: StepShape, precision: Precision, placement: Placement,
+                 options: OffloadOptions = OffloadOptions(), launch: str = "graph",
+                 implementation: Implementation = FUSED, layers: int | None = None,
+                 active_experts: float | None = None) -> TierStep:
+    check_tiers(placement, system)
+    layers = model.num_layers if layers is None else layers
+    cost = step_cost(model, system, shape, precision, launch, implementation, layers, active_experts)
+    host = system.host_compute
+    parts = {"device": 0.0, "host": 0.0, "h2d": 0.0, "d2h": 0.0, "disk": 0.0}
+    moved = {"h2d": 0.0, "d2h": 0.0, "disk": 0.0}
+    outside_s = 0.0  # embedding and head: on the device, their weights follow the weight placement
+    outside_weights = 0.0
+    a, tokens = precision.act_bytes, shape.tokens
+    for c in cost.costs:
+        op = c.op
+        if op.repeat != layers and op.kind != "collective" and not op.name.startswith(("experts_", "router")):
+            outside_s += c.time_s
+            outside_weights += op.weight_bytes * op.repeat
+            continue
+        share = layers / op.repeat if op.repeat else 0.0  # ops of only some layers (MoE), spread evenly
+        per_layer = 1.0 / share if share else 0.0
+        # host attention serves decode, where the cache is read; a prefill's KV is born on the device
+        on_host = ((op.kind == "attention" and placement.attention_compute == "host" and shape.is_decode_only)
+                   or (op.name.startswith("experts_") and placement.experts_compute == "host"))
+        if on_host:
+            parts["host"] += roofline.op_cost(op, host).time_s / layers
+        else:
+            parts["device"] += c.time_s / layers
+        what = "experts" if op.name.startswith("experts_") else "weights"
+        offloaded = 1.0 - placement.share(what, "device")
+        if op.weight_bytes and not on_host:
+            moved["h2d"] += op.weight_bytes * offloaded * per_layer
+            moved["disk"] += op.weight_bytes * placement.share(what, "disk") * per_layer
+        if op.kind == "attention":
+            kv_away = 1.0 - placement.share("kv", "device")
+            if on_host:  # queries and new K/V go to the host, outputs come back
+                moved["d2h"] += tokens * model.q_width / max(1, system.accelerator_count) * a
+                moved["h2d"] += tokens * model.attention_output_width * a
+                moved["disk"] += op.kv_read_bytes * placement.share("kv", "disk") * per_layer
+            elif not op.causal or any(g.kv_len > g.q_len for g in shape.groups):  # a cached prefix is read
+                moved["h2d"] += op.kv_read_bytes * kv_away * per_layer
+                moved["disk"] += op.kv_read_bytes * placement.share("kv", "disk") * per_layer
+        if op.name == "kv_cache_write":
+            moved["d2h"] += op.kv_write_bytes * (1.0 - placement.share("kv", "device")) * per_layer
+    act_away = 1.0 - placement.share("act", "device")
+    moved["h2d"] += tokens * model.hidden_size * a * act_away
+    moved["d2h"] += tokens * model.hidden_size * a * act_away
+    link = system.host_link
+    if link is None and (moved["h2d"] or moved["d2h"]):
+        raise HwsimError(f"{system.id} has no host link to move offloaded data over")
+    for direction in ("h2d", "d2h"):
+        if moved[direction]:
+            parts[direction] = COPIES_PER_LAYER * roofline.transfer_s(
+                moved[direction] / COPIES_PER_LAYER, link, pageable=not options.pinned)
+    if moved["disk"]:
+        parts["disk"] = disk_read_s(system, moved["disk"])
+    compute_s = parts["device"] + parts["host"]
+    if not options.overlap:
+        layer_s = compute_s + parts["h2d"] + parts["d2h"] + parts["disk"]
+    elif parts["host"]:
+        layer_s = max(compute_s + parts["h2d"], parts["d2h"], parts["disk"])
+    else:
+        layer_s = max(compute_s, parts["h2d"], parts["d2h"], parts["disk"])
+    head_away = outside_weights * (1.0 - placement.share("weights", "device"))
+    head_s = outside_s + (roofline.transfer_s(head_away, link, pageable=not options.pinned) if head_away else 0.0)
+    bound = max(parts, key=parts.get)
+    per_step = {k: v * layers for k, v in moved.items()}
+    per_step["h2d"] += head_away
+    return TierStep(layers * layer_s + head_s, layer_s, parts, per_step, bound)
+
+
+def disk_read_s(system: System, bytes_read: float, request_bytes: float | None = None, queue_depth: int = 32) -> float:
+    """Large reads striped over all drives; see `storage_read_bytes_per_s` for the curve."""
+    drives = [(drive, count) for drive, count in system.storage]
+    if not drives:
+        raise HwsimError(f"{system.id} has no storage to read from")
+    rate = sum(storage_read_bytes_per_s(d, request_bytes or 1 << 20, queue_depth) * n for d, n in drives)
+    return drives[0][0].read_latency_s + bytes_read / rate
+
+
+def storage_read_bytes_per_s(drive, request_bytes: float, queue_depth: int) -> float:
+    """Read throughput of one drive for requests of `request_bytes` with `queue_depth` in flight.
+
+    Each request waits the drive's latency to first byte, then streams; with `queue_depth`
+    requests in flight the drive delivers queue_depth x size / (latency + size / bandwidth), capped
+    by its sequential bandwidth and by its IOPS limit. Small random reads are latency-bound.
+    """
+    per_request_s = drive.read_latency_s + request_bytes / drive.read_bandwidth_bytes_per_s
+    return min(drive.read_bandwidth_bytes_per_s,
+               queue_depth * request_bytes / per_request_s,
+               drive.random_read_iops * request_bytes)
+
+
+def tier_needs(model: Model, precision: Precision, placement: Placement, batch: int, context_tokens: int,
+               tp: int = 1) -> dict[str, float]:
+    """Bytes each tier must hold: weights and KV by their shares (activations are small)."""
+    weights = model.weight_bytes(8 * precision.weight_bytes_per_param)
+    kv = batch * context_tokens * model.kv_bytes_per_token(precision.kv_bytes)
+    needs: dict[str, float] = {}
+    for tier in ("device", "host", "disk"):
+        need = weights * placement.share("weights", tier) + kv * placement.share("kv", tier)
+        if tier == "device":
+            need /= tp
+        if need:
+            needs[tier] = need
+    return needs
+
+
+def check_fit(model: Model, system: System, precision: Precision, placement: Placement, batch: int,
+              context_tokens: int) -> None:
+    check_tiers(placement, system)
+    check_capacity(tier_needs(model, precision, placement, batch, context_tokens,
+                              max(1, system.accelerator_count)), system)
+
+
+class OffloadStepTimer:
+    """The serving engine's step-time interface for offloaded deployments (memoized by shape)."""
+
+    def __init__(self, model: Model, system: System, precision: Precision, implementation: Implementation,
+                 placement: Placement, options: OffloadOptions = OffloadOptions()):
+        self.args = (model, system, precision, placement, options, "graph", implementation)
+        self._step = functools.lru_cache(maxsize=4096)(self._uncached)
+
+    def _uncached(self, groups: tuple) -> float:
+        model, system, precision, placement, options, launch, implementation = self.args
+        return offload_step(model, system, StepShape(groups), precision, placement, options, launch,
+                            implementation).time_s
+
+    def step_s(self, groups: tuple) -> float:
+        return self._step(tuple(groups))
+
+    def decode_s(self, sequences: int, mean_kv_len: float) -> float:
+        return self.step_s((AttnGroup(sequences, 1, round(mean_kv_len)),))

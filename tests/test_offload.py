@@ -1,0 +1,145 @@
+"""Memory tiers: placement syntax, offloaded step costs, capacities."""
+import pytest
+
+from hwsim import catalog
+from hwsim.errors import DoesNotFitError, HwsimError
+from hwsim.offload import OffloadOptions, check_fit, offload_step, storage_read_bytes_per_s
+from hwsim.ops import Precision, StepShape
+from hwsim.placement import Placement, parse
+from hwsim.step import step_cost
+
+LLAMA = catalog.model("llama-3-8b")
+H200 = catalog.system("h200-sxm")
+
+
+def test_placement_syntax_of_the_measurement_schema():
+    placement = parse("weights=device:0.2,host:0.8;kv=host;act=host")
+    assert placement.share("weights", "host") == 0.8 and placement.share("weights", "device") == 0.2
+    assert placement.share("kv", "host") == 1.0 and placement.share("act", "device") == 0.0
+    assert placement.attention_compute == "host"  # KV wholly in host memory: the CPU attends
+    assert parse("experts=host;experts_compute=host").experts_compute == "host"
+    assert parse("kv=host;attention_compute=device").attention_compute == "device"
+    assert parse("") == Placement() and parse("device").on_device
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("weights=device:0.5,host:0.4", "add up to 1"),
+    ("weights=gpu", "unknown tier 'gpu'"),
+    ("cache=host", "unknown class 'cache'"),
+    ("weights=device:x,host:0.5", "is not a number"),
+    ("weights=device,host", "give a fraction for every tier"),
+    ("attention_compute=fpga", "expected one of device, host"),
+])
+def test_bad_placements_name_the_problem(text, expected):
+    with pytest.raises(HwsimError, match=expected):
+        parse(text)
+
+
+def test_weights_streamed_over_pcie5_take_bytes_over_achieved_bandwidth():
+    """Decode at batch 1 with every weight in host memory: the link, not compute, sets the pace."""
+    step = offload_step(LLAMA, H200, StepShape.decode(1, 512), Precision(), parse("weights=host"))
+    link = H200.host_link
+    weight_bytes = sum(c.op.weight_bytes * c.op.repeat for c in
+                       step_cost(LLAMA, H200, StepShape.decode(1, 512)).costs if c.op.kind == "gemm")
+    assert step.bytes_per_step["h2d"] == pytest.approx(weight_bytes, rel=0.01)
+    assert step.time_s == pytest.approx(weight_bytes / link.achieved_bytes_per_s, rel=0.03)
+    assert step.bound == "h2d"
+
+
+def test_overlap_takes_the_max_and_copy_then_compute_the_sum():
+    shape = StepShape.prefill(4, 2048)  # enough compute to matter next to the transfers
+    overlapped = offload_step(LLAMA, H200, shape, Precision(), parse("weights=host"), OffloadOptions(overlap=True))
+    serial = offload_step(LLAMA, H200, shape, Precision(), parse("weights=host"), OffloadOptions(overlap=False))
+    parts = overlapped.parts_s
+    assert overlapped.layer_s == pytest.approx(max(parts["device"], parts["h2d"]))
+    assert serial.layer_s == pytest.approx(parts["device"] + parts["h2d"])
+    assert serial.time_s > overlapped.time_s
+
+
+def test_pageable_host_memory_is_slower_than_pinned():
+    shape = StepShape.decode(1, 100)
+    pinned = offload_step(LLAMA, H200, shape, Precision(), parse("weights=host"), OffloadOptions(pinned=True))
+    pageable = offload_step(LLAMA, H200, shape, Precision(), parse("weights=host"), OffloadOptions(pinned=False))
+    assert pageable.time_s > 3 * pinned.time_s
+
+
+def test_host_attention_reads_dram_and_moves_only_queries_and_outputs():
+    system = catalog.system("flexgen-t4")
+    model = catalog.model("opt-30b")
+    shape = StepShape.decode(144, 530)
+    on_host = offload_step(model, system, shape, Precision("fp16"), parse("weights=device:0.2,host:0.8;kv=host"))
+    kv_to_device = offload_step(model, system, shape, Precision("fp16"),
+                                parse("weights=device:0.2,host:0.8;kv=host;attention_compute=device"))
+    assert on_host.parts_s["host"] > 0 and kv_to_device.parts_s["host"] == 0
+    cache_bytes = 144 * 531 * model.num_layers * 2 * model.hidden_size * 2  # the KV read each step
+    extra = kv_to_device.bytes_per_step["h2d"] - on_host.bytes_per_step["h2d"]
+    assert extra == pytest.approx(cache_bytes, rel=0.02)
+
+
+def test_gh200_streams_weights_over_nvlink_c2c_much_faster_than_pcie():
+    shape = StepShape.decode(1, 512)
+    c2c = offload_step(LLAMA, catalog.system("gh200"), shape, Precision(), parse("weights=host"))
+    pcie = offload_step(LLAMA, catalog.system("h100-sxm"), shape, Precision(), parse("weights=host"))
+    assert pcie.time_s > 5 * c2c.time_s
+
+
+def test_disk_tier_reads_through_the_drive():
+    step = offload_step(LLAMA, catalog.system("zero-inference-a6000"), StepShape.decode(1, 100), Precision(),
+                        parse("weights=device:0.5,disk:0.5"))
+    assert step.bound == "disk"
+    assert step.bytes_per_step["disk"] == pytest.approx(step.bytes_per_step["h2d"] - 0.5 * 2 * LLAMA.vocab_size
+                                                        * LLAMA.hidden_size, rel=0.05)
+
+
+def test_small_random_flash_reads_are_latency_bound():
+    ssd = catalog.storage("nvme-pcie4")
+    small = storage_read_bytes_per_s(ssd, 4096, queue_depth=1)
+    assert small == pytest.approx(4096 / (ssd.read_latency_s + 4096 / ssd.read_bandwidth_bytes_per_s))
+    assert small < 0.15e9
+    assert storage_read_bytes_per_s(ssd, 4 << 20, queue_depth=32) == pytest.approx(ssd.read_bandwidth_bytes_per_s)
+
+
+def test_a_tier_the_system_lacks_is_an_error():
+    with pytest.raises(HwsimError, match="has no storage"):
+        offload_step(LLAMA, catalog.system("h100-sxm").__class__(**{**catalog.system("h100-sxm").__dict__,
+                                                                      "storage": ()}),
+                     StepShape.decode(1, 10), Precision(), parse("weights=disk"))
+    with pytest.raises(HwsimError, match="no accelerator"):
+        check_fit(LLAMA, catalog.system("ryzen-7950x"), Precision(), parse("weights=device:0.5,host:0.5"), 1, 100)
+
+
+def test_capacity_exceeded_names_the_tier_and_bytes():
+    with pytest.raises(DoesNotFitError, match=r"host tier of flexgen-t4 is over capacity: needs 349 GB, has 208 GB"):
+        check_fit(catalog.model("opt-175b"), catalog.system("flexgen-t4"), Precision("fp16"), parse("weights=host"),
+                  1, 100)
+    check_fit(catalog.model("opt-30b"), catalog.system("flexgen-t4"), Precision("fp16"),
+              parse("weights=device:0.2,host:0.8;kv=host"), 144, 544)
+
+
+def test_offloaded_step_rows_are_predicted(tmp_path):
+    from hwsim import validate
+
+    path = tmp_path / "rows.csv"
+    path.write_text("id,kind,hardware,model,dtype,phase,batch,context_len,placement,overlap,launch,metric,value\n"
+                    "o-1,step,h200-sxm,llama-3-8b,bf16,decode,1,512,weights=host,true,graph,seconds,0.3\n"
+                    "o-2,step,h200-sxm,llama-3-8b,bf16,decode,1,512,weights=host,false,graph,seconds,0.3\n"
+                    "o-3,step,h200-sxm,llama-3-8b,bf16,decode,1,512,weights=moon,true,graph,seconds,0.3\n")
+    rows = validate.validate([str(path)]).set_index("id")
+    assert rows.loc["o-1", "predicted"] == pytest.approx(15.0e9 / 55.4e9 + 0.02, rel=0.1)
+    assert rows.loc["o-2", "predicted"] > rows.loc["o-1", "predicted"]
+    assert "unknown tier 'moon'" in rows.loc["o-3", "reason"]
+
+
+def test_offloaded_serving_runs_and_keeps_kv_in_host_memory():
+    from hwsim.scenario import EngineConfig, Scenario
+    from hwsim.simulate import simulate
+    from hwsim.workload import Lengths, Workload
+
+    workload = Workload("block", "offline", count=16, prompt=Lengths("fixed", 512), output=Lengths("fixed", 8))
+    scenario = Scenario("off", catalog.system("flexgen-t4"), catalog.model("opt-30b"), Precision("fp16"), workload,
+                        engine=EngineConfig(batching="static", max_num_seqs=16),
+                        placement=parse("weights=device:0.2,host:0.8;kv=host;act=host"))
+    result = simulate(scenario)
+    assert result.kv_blocks_total > 16 * (520 // 16)  # host DRAM holds the cache, not the 16 GB T4
+    assert result.summary["output_tokens_per_s"] > 0
+
