@@ -8,7 +8,9 @@ from pathlib import Path
 
 from hwsim import calibrate, catalog, estimate, units, validate
 from hwsim.errors import HwsimError
+from hwsim.offload import OffloadOptions
 from hwsim.ops import IMPLEMENTATIONS, Precision
+from hwsim.placement import parse as parse_placement
 from hwsim.roofline import LAUNCH_MODES
 from hwsim.step import StepCost
 
@@ -18,6 +20,7 @@ EXAMPLES = {
     "calibrate": "example:\n  hwsim calibrate measurements/h200-sxm.csv --hardware h200-sxm -o h200-fit.yaml",
     "profiles": "example:\n  hwsim profiles\n  hwsim profiles --kind models",
     "simulate": "example:\n  hwsim simulate scenario.yaml --json summary.json --csv records",
+    "offload-plan": "example:\n  hwsim offload-plan --hardware flexgen-t4 --model opt-30b --dtype fp16 --prompt 512 --output 32",
     "import-model": "example:\n  hwsim import-model path/to/config.json --id my-model -o my-model.yaml",
 }
 
@@ -63,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--kernels", choices=sorted(IMPLEMENTATIONS), default="fused",
                    help="fused: a serving engine's kernels; unfused: plain PyTorch modules")
     p.add_argument("--calibration", help="overlay written by `hwsim calibrate`")
+    p.add_argument("--placement", default="device",
+                   help="where data lives, e.g. 'weights=device:0.2,host:0.8;kv=host' (see README)")
+    p.add_argument("--no-overlap", action="store_true", help="copy offloaded data, then compute (no prefetch)")
+    p.add_argument("--pageable", action="store_true", help="offloaded host buffers are not pinned")
     p.add_argument("--ops", choices=("prefill", "decode", "both", "none"), default="both",
                    help="which per-operator tables to print")
     p.add_argument("--json", metavar="FILE", help="also write the estimate as JSON")
@@ -83,6 +90,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="write the summary as JSON")
     p.add_argument("--csv", metavar="PREFIX", help="write PREFIX-requests.csv and PREFIX-steps.csv")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+    p = command("offload-plan", "Search weight/KV/activation placements and batch sizes for the best "
+                "offloaded throughput.", _offload_plan)
+    p.add_argument("--hardware", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--dtype", default="bf16")
+    p.add_argument("--kv-dtype", default=None)
+    p.add_argument("--prompt", type=int, default=512)
+    p.add_argument("--output", type=int, default=32)
+    p.add_argument("--no-overlap", action="store_true")
+    p.add_argument("--show", type=int, default=8, help="runner-up policies to list")
 
     p = command("profiles", "List the shipped hardware and model profiles.", _profiles)
     p.add_argument("--kind", choices=("all", "hardware", "models", "cpus", "storage", "links"), default="all")
@@ -110,20 +128,32 @@ def _estimate(args) -> int:
         raise HwsimError(f"--count must be at least 1; got {args.count}")
     system = _overlay_system(args, catalog.system(args.hardware, args.count))
     precision = Precision(args.dtype, args.kv_dtype, args.weight_bits)
+    placement = parse_placement(args.placement)
+    options = OffloadOptions(overlap=not args.no_overlap, pinned=not args.pageable)
     result = estimate.estimate(model, system, args.batch, args.prompt, args.output, precision, args.launch,
-                               IMPLEMENTATIONS[args.kernels])
+                               IMPLEMENTATIONS[args.kernels], placement=placement, offload=options)
     n = system.accelerator_count or 1
     print(f"{model.name} on {n}x {system.device_name}")
     print(f"  {precision.dtype} weights, {precision.kv_dtype_name} KV cache, "
           f"{args.launch} launch, {args.kernels} kernels")
     print(f"  batch {args.batch}, prompt {args.prompt} tokens, output {args.output} tokens\n")
-    print(f"memory per device   {result.memory.breakdown()}")
+    if result.tier_needs is None:
+        print(f"memory per device   {result.memory.breakdown()}")
+    else:
+        print(f"placement           {placement.describe()}")
+        print("memory by tier      " + ", ".join(f"{tier} {units.format_bytes(need)}"
+                                                 for tier, need in result.tier_needs.items()))
     print(f"prefill             {units.format_seconds(result.prefill_s)}   "
           f"({result.prefill_tokens_per_s:,.0f} prompt tokens/s)")
     print(f"decode per token    {units.format_seconds(result.time_per_output_token_s)}   "
           f"(mean over the {args.output - 1} steps after the first token)")
     print(f"end to end          {units.format_seconds(result.end_to_end_s)}")
     print(f"throughput          {result.output_tokens_per_s:,.1f} output tokens/s")
+    if result.tier_needs is not None:
+        print(f"\nper layer (overlap {'on' if options.overlap else 'off'}):")
+        print(_tier_table("prefill", result.prefill))
+        print(_tier_table("decode", result.decode_mid))
+        args.ops = "none"
     if args.ops in ("prefill", "both"):
         print(f"\nprefill step, per operator ({units.format_seconds(result.prefill_s)}):")
         print(_op_table(result.prefill))
@@ -144,6 +174,13 @@ def _estimate(args) -> int:
         }
         Path(args.json).write_text(json.dumps(document, indent=2))
     return 0
+
+
+def _tier_table(name: str, step) -> str:
+    parts = "  ".join(f"{k} {units.format_seconds(v)}" for k, v in step.parts_s.items() if v)
+    moved = ", ".join(f"{k} {units.format_bytes(v)}" for k, v in step.bytes_per_step.items() if v)
+    return (f"  {name:<8} layer {units.format_seconds(step.layer_s)} ({parts}); bound: {step.bound}; "
+            f"per step: {moved}")
 
 
 def _op_table(cost: StepCost) -> str:
@@ -197,6 +234,27 @@ def _simulate(args) -> int:
     if args.csv:
         result.requests.to_csv(f"{args.csv}-requests.csv", index=False)
         result.steps.to_csv(f"{args.csv}-steps.csv", index=False)
+    return 0
+
+
+def _offload_plan(args) -> int:
+    from hwsim import offload_plan
+
+    model = catalog.model(args.model)
+    system = catalog.system(args.hardware)
+    precision = Precision(args.dtype, args.kv_dtype)
+    ranked = offload_plan.search(model, system, args.prompt, args.output, precision,
+                                 OffloadOptions(overlap=not args.no_overlap))
+    best = ranked[0]
+    print(f"{model.name} on {system.name}: prompt {args.prompt}, output {args.output} tokens, {precision.dtype}\n")
+    print(f"best: {best.placement.describe()}, batch {best.batch}: {best.throughput:,.2f} output tokens/s")
+    print(f"      {best.why()}")
+    if best.result.tier_needs:
+        print("      memory: " + ", ".join(f"{t} {units.format_bytes(b)}" for t, b in best.result.tier_needs.items()))
+    print(f"\nrunner-ups ({len(ranked) - 1} more feasible policies, each at its best batch):")
+    for c in ranked[1:1 + args.show]:
+        print(f"  {c.throughput:>9,.2f} tok/s ({c.throughput / best.throughput - 1:+.1%})  batch {c.batch:<5} "
+              f"{c.placement.describe()}\n      {c.why()}")
     return 0
 
 

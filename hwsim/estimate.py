@@ -10,7 +10,9 @@ from hwsim.errors import HwsimError
 from hwsim.hardware import System
 from hwsim.memory import MemoryFit, memory_fit, require_fit
 from hwsim.models import Model
+from hwsim.offload import OffloadOptions, TierStep, check_fit, offload_step, tier_needs
 from hwsim.ops import FUSED, Implementation, Precision, StepShape
+from hwsim.placement import Placement
 from hwsim.step import StepCost, step_cost
 
 DECODE_SAMPLES = 9  # decode step time is smooth in context length; sample it, integrate exactly
@@ -21,10 +23,11 @@ class Estimate:
     batch: int
     prompt_len: int
     output_len: int
-    prefill: StepCost
-    decode_mid: StepCost  # a representative decode step, at the middle of generation
+    prefill: StepCost | TierStep  # TierStep when data lives outside the accelerator
+    decode_mid: StepCost | TierStep  # a representative decode step, at the middle of generation
     decode_total_s: float  # all decode steps after the first token
     memory: MemoryFit
+    tier_needs: dict | None = None  # bytes per tier, for an offloaded placement
 
     @property
     def prefill_s(self) -> float:
@@ -58,6 +61,8 @@ def estimate(
     launch: str = "graph",
     implementation: Implementation = FUSED,
     check_memory: bool = True,
+    placement: Placement = Placement(),
+    offload: OffloadOptions = OffloadOptions(),
 ) -> Estimate:
     for name, value in (("batch", batch), ("prompt", prompt_len), ("output", output_len)):
         if value < 1:
@@ -66,16 +71,26 @@ def estimate(
         raise HwsimError(f"prompt + output = {prompt_len + output_len} tokens exceeds the "
                          f"{model.max_positions}-token context of {model.id}")
     fit = memory_fit(model, system, precision, batch, prompt_len + output_len, batch * prompt_len)
-    if check_memory:
-        require_fit(fit, f"{model.id} ({precision.dtype}) with batch {batch} x {prompt_len + output_len} tokens "
-                         f"on {system.accelerator_count or 1}x {system.device_name}")
+    needs = None
+    if not placement.on_device:
+        needs = tier_needs(model, precision, placement, batch, prompt_len + output_len,
+                           max(1, system.accelerator_count))
+        if check_memory:
+            check_fit(model, system, precision, placement, batch, prompt_len + output_len)
 
-    def step(shape: StepShape) -> StepCost:
-        return step_cost(model, system, shape, precision, launch, implementation)
+        def step(shape: StepShape):
+            return offload_step(model, system, shape, precision, placement, offload, launch, implementation)
+    else:
+        if check_memory:
+            require_fit(fit, f"{model.id} ({precision.dtype}) with batch {batch} x {prompt_len + output_len} "
+                             f"tokens on {system.accelerator_count or 1}x {system.device_name}")
+
+        def step(shape: StepShape):
+            return step_cost(model, system, shape, precision, launch, implementation)
 
     prefill = step(StepShape.prefill(batch, prompt_len))
     decode_total, mid = decode_time_s(step, batch, prompt_len, output_len)
-    return Estimate(batch, prompt_len, output_len, prefill, mid, decode_total, fit)
+    return Estimate(batch, prompt_len, output_len, prefill, mid, decode_total, fit, needs)
 
 
 def decode_time_s(step, batch: int, prompt_len: int, output_len: int) -> tuple[float, StepCost]:

@@ -52,7 +52,7 @@ def test_validate_prints_rows_and_summary(capsys, data_dir):
 
 
 def test_every_command_help_shows_an_example():
-    for command in ("estimate", "validate", "calibrate", "profiles", "import-model", "simulate"):
+    for command in ("estimate", "validate", "calibrate", "profiles", "import-model", "simulate", "offload-plan"):
         result = subprocess.run([sys.executable, "-m", "hwsim.cli", command, "--help"], capture_output=True, text=True)
         assert result.returncode == 0 and "example:" in result.stdout
 
@@ -112,3 +112,15 @@ def test_bad_scenarios_fail_up_front_naming_the_field(capsys, tmp_path, text, ex
     path.write_text(text)
     code, _, err = run(capsys, "simulate", str(path))
     assert code == 2 and expected in err and "Traceback" not in err
+
+
+def test_offload_plan_prints_best_and_runner_ups(capsys):
+    code, out, _ = run(capsys, "offload-plan", "--hardware", "flexgen-t4", "--model", "opt-13b", "--dtype", "fp16",
+                       "--show", "2")
+    assert code == 0 and "best:" in out and "runner-ups" in out and "bound by" in out
+
+
+def test_estimate_with_a_placement_shows_tiers(capsys):
+    code, out, _ = run(capsys, "estimate", "--hardware", "h200-sxm", "--model", "llama-3-8b", "--placement",
+                       "weights=host", "--output", "8")
+    assert code == 0 and "memory by tier" in out and "bound: h2d" in out

@@ -143,3 +143,24 @@ def test_offloaded_serving_runs_and_keeps_kv_in_host_memory():
     assert result.kv_blocks_total > 16 * (520 // 16)  # host DRAM holds the cache, not the 16 GB T4
     assert result.summary["output_tokens_per_s"] > 0
 
+
+
+def test_offload_plan_finds_feasible_policies_and_ranks_them():
+    from hwsim.offload_plan import search
+
+    model, system = catalog.model("opt-30b"), catalog.system("flexgen-t4")
+    ranked = search(model, system, 512, 32, Precision("fp16"))
+    best = ranked[0]
+    assert best.throughput == max(c.throughput for c in ranked)
+    assert best.placement.share("weights", "device") < 1.0  # 60 GB of weights cannot live on a 16 GB T4
+    assert best.batch >= 64  # a large batch amortizes each weight transfer
+    for candidate in ranked:
+        check_fit(model, system, Precision("fp16"), candidate.placement, candidate.batch, 544)
+        assert "bound by" in candidate.why()
+
+
+def test_offload_plan_prefers_the_device_when_everything_fits():
+    from hwsim.offload_plan import search
+
+    ranked = search(LLAMA, catalog.system("h100-sxm"), 512, 64, batches=(1, 8, 64))
+    assert ranked[0].placement.on_device and ranked[0].batch == 64
