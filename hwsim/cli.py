@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from hwsim import calibrate, catalog, estimate, units, validate
@@ -20,6 +21,7 @@ EXAMPLES = {
     "calibrate": "example:\n  hwsim calibrate measurements/h200-sxm.csv --hardware h200-sxm -o h200-fit.yaml",
     "profiles": "example:\n  hwsim profiles\n  hwsim profiles --kind models",
     "simulate": "example:\n  hwsim simulate scenario.yaml --json summary.json --csv records",
+    "flash": "example:\n  hwsim flash --hardware m1-max-laptop --model opt-6.7b --dtype fp32",
     "offload-plan": "example:\n  hwsim offload-plan --hardware flexgen-t4 --model opt-30b --dtype fp16 --prompt 512 --output 32",
     "import-model": "example:\n  hwsim import-model path/to/config.json --id my-model -o my-model.yaml",
 }
@@ -101,6 +103,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=int, default=32)
     p.add_argument("--no-overlap", action="store_true")
     p.add_argument("--show", type=int, default=8, help="runner-up policies to list")
+
+    p = command("flash", "Per-token latency with FFN weights on flash and DRAM as a neuron cache "
+                "(LLM in a flash), against the naive and partial variants.", _flash)
+    p.add_argument("--hardware", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--dtype", default="fp16")
+    p.add_argument("--context", type=int, default=512)
+    p.add_argument("--active", type=float, default=0.10, help="FFN neurons predicted active per token")
+    p.add_argument("--new", type=float, default=0.024, help="share of neurons a token must load (windowing)")
+    p.add_argument("--no-bundle", action="store_true", help="rows and columns read separately")
+    p.add_argument("--threads", type=int, default=32, help="parallel reads in flight")
 
     p = command("profiles", "List the shipped hardware and model profiles.", _profiles)
     p.add_argument("--kind", choices=("all", "hardware", "models", "cpus", "storage", "links"), default="all")
@@ -234,6 +247,35 @@ def _simulate(args) -> int:
     if args.csv:
         result.requests.to_csv(f"{args.csv}-requests.csv", index=False)
         result.steps.to_csv(f"{args.csv}-steps.csv", index=False)
+    return 0
+
+
+def _flash(args) -> int:
+    from hwsim import flash
+
+    model = catalog.model(args.model)
+    system = catalog.system(args.hardware)
+    precision = Precision(args.dtype)
+    base = flash.FlashOptions(active_fraction=args.active, new_fraction=args.new, bundle=not args.no_bundle,
+                              reader_threads=args.threads)
+    variants = [
+        ("this configuration", flash.flash_token(model, system, args.context, precision, base)),
+        ("without bundling", flash.flash_token(model, system, args.context, precision,
+                                               replace(base, bundle=False))),
+        ("without windowing", flash.flash_token(model, system, args.context, precision,
+                                                replace(base, new_fraction=base.active_fraction))),
+        ("naive (whole FFN)", flash.naive_token(model, system, args.context, precision, args.threads)),
+    ]
+    chosen = variants[0][1]
+    print(f"{model.name} ({precision.dtype}) on {system.name}, context {args.context}")
+    print(f"  FFN neurons active {args.active:.1%}, loaded per token {args.new:.1%}, "
+          f"reads of {units.format_bytes(chosen.request_bytes)} x{args.threads} at "
+          f"{units.format_rate(chosen.read_bytes_per_s)}; DRAM holds {units.format_bytes(chosen.dram_bytes)}\n")
+    print(f"  {'':<20} {'flash load':>11} {'mem. mgmt':>11} {'compute':>11} {'total':>11} {'read/token':>11}")
+    for name, token in variants:
+        print(f"  {name:<20} {units.format_seconds(token.flash_load_s):>11} "
+              f"{units.format_seconds(token.memory_management_s):>11} {units.format_seconds(token.compute_s):>11} "
+              f"{units.format_seconds(token.total_s):>11} {units.format_bytes(token.bytes_read):>11}")
     return 0
 
 

@@ -7,7 +7,9 @@ Per layer, each resource has its own busy time:
     h2d     host-to-device bytes over the host link: offloaded weights, offloaded KV read by the
             device, activations kept on the host, the host's attention outputs
     d2h     device-to-host bytes (the link is full duplex): new KV, queries for host attention
-    disk    bytes read from storage (they then also cross the host link)
+    disk    bytes read from (and KV written to) storage; read bytes then also cross the host link
+    storage attention computed inside computational storage drives at their internal flash
+            bandwidth and on-card compute; only queries and outputs cross the drives' links
 Host-computed attention sits on the layer's critical path (its queries come from the device, its
 outputs go back), so compute = device + host. With `overlap` (layer-by-layer prefetch, double
 buffering) a layer takes the longest of compute and the transfers; without it, their sum. When
@@ -19,7 +21,7 @@ embedding and the LM head.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hwsim import roofline
 from hwsim.errors import HwsimError
@@ -55,8 +57,8 @@ def offload_step(model: Model, system: System, shape: StepShape, precision: Prec
     layers = model.num_layers if layers is None else layers
     cost = step_cost(model, system, shape, precision, launch, implementation, layers, active_experts)
     host = system.host_compute
-    parts = {"device": 0.0, "host": 0.0, "h2d": 0.0, "d2h": 0.0, "disk": 0.0}
-    moved = {"h2d": 0.0, "d2h": 0.0, "disk": 0.0}
+    parts = {"device": 0.0, "host": 0.0, "storage": 0.0, "h2d": 0.0, "d2h": 0.0, "disk": 0.0}
+    moved = {"h2d": 0.0, "d2h": 0.0, "disk": 0.0, "disk_write": 0.0, "csd_link": 0.0}
     outside_s = 0.0  # embedding and head: on the device, their weights follow the weight placement
     outside_weights = 0.0
     a, tokens = precision.act_bytes, shape.tokens
@@ -71,6 +73,11 @@ def offload_step(model: Model, system: System, shape: StepShape, precision: Prec
         # host attention serves decode, where the cache is read; a prefill's KV is born on the device
         on_host = ((op.kind == "attention" and placement.attention_compute == "host" and shape.is_decode_only)
                    or (op.name.startswith("experts_") and placement.experts_compute == "host"))
+        in_drive = op.kind == "attention" and placement.attention_compute == "storage" and shape.is_decode_only
+        if in_drive:
+            parts["storage"] += in_storage_attention_s(op, system) / layers
+            moved["csd_link"] += tokens * (model.q_width + model.attention_output_width) * a
+            continue
         if on_host:
             parts["host"] += roofline.op_cost(op, host).time_s / layers
         else:
@@ -91,6 +98,7 @@ def offload_step(model: Model, system: System, shape: StepShape, precision: Prec
                 moved["disk"] += op.kv_read_bytes * placement.share("kv", "disk") * per_layer
         if op.name == "kv_cache_write":
             moved["d2h"] += op.kv_write_bytes * (1.0 - placement.share("kv", "device")) * per_layer
+            moved["disk_write"] += op.kv_write_bytes * placement.share("kv", "disk") * per_layer
     act_away = 1.0 - placement.share("act", "device")
     moved["h2d"] += tokens * model.hidden_size * a * act_away
     moved["d2h"] += tokens * model.hidden_size * a * act_away
@@ -101,28 +109,64 @@ def offload_step(model: Model, system: System, shape: StepShape, precision: Prec
         if moved[direction]:
             parts[direction] = COPIES_PER_LAYER * roofline.transfer_s(
                 moved[direction] / COPIES_PER_LAYER, link, pageable=not options.pinned)
-    if moved["disk"]:
-        parts["disk"] = disk_read_s(system, moved["disk"])
-    compute_s = parts["device"] + parts["host"]
+    if moved["disk"] or moved["disk_write"]:
+        parts["disk"] = (disk_read_s(system, moved["disk"]) if moved["disk"] else 0.0) + disk_write_s(
+            system, moved["disk_write"])
+    if moved["csd_link"]:
+        parts["storage"] += csd_link_s(system, moved["csd_link"])
+    compute_s = parts["device"] + parts["host"] + parts["storage"]  # each waits for the other's result
     if not options.overlap:
         layer_s = compute_s + parts["h2d"] + parts["d2h"] + parts["disk"]
     elif parts["host"]:
         layer_s = max(compute_s + parts["h2d"], parts["d2h"], parts["disk"])
+    elif parts["storage"]:
+        layer_s = max(compute_s, parts["h2d"], parts["d2h"])  # the drives read their own flash
     else:
         layer_s = max(compute_s, parts["h2d"], parts["d2h"], parts["disk"])
     head_away = outside_weights * (1.0 - placement.share("weights", "device"))
     head_s = outside_s + (roofline.transfer_s(head_away, link, pageable=not options.pinned) if head_away else 0.0)
     bound = max(parts, key=parts.get)
-    per_step = {k: v * layers for k, v in moved.items()}
-    per_step["h2d"] += head_away
+    per_step = {k: v * layers for k, v in moved.items() if v}
+    if head_away:
+        per_step["h2d"] = per_step.get("h2d", 0.0) + head_away
     return TierStep(layers * layer_s + head_s, layer_s, parts, per_step, bound)
+
+
+def _drives(system: System, computational: bool = False) -> list:
+    drives = [(d, n) for d, n in system.storage if d.compute or not computational]
+    if not drives:
+        raise HwsimError(f"{system.id} has no {'computational ' if computational else ''}storage")
+    return drives
+
+
+def in_storage_attention_s(op, system: System) -> float:
+    """Attention over a KV cache spread evenly over computational storage drives: each drive reads
+    its share at its internal flash bandwidth and computes it on its own engine, in parallel."""
+    drives = _drives(system, computational=True)
+    count = sum(n for _, n in drives)
+    drive = drives[0][0]
+    engine = replace(drive.compute, memory_bandwidth_bytes_per_s=drive.internal_bandwidth_bytes_per_s
+                     or drive.read_bandwidth_bytes_per_s)
+    return roofline.op_cost(op, engine).time_s / count
+
+
+def csd_link_s(system: System, bytes_moved: float) -> float:
+    """Queries out to the drives and attention outputs back, over the drives' own links."""
+    drives = _drives(system, computational=True)
+    rate = sum(d.host_link.achieved_bytes_per_s * n for d, n in drives)
+    return drives[0][0].host_link.latency_s + bytes_moved / rate
+
+
+def disk_write_s(system: System, bytes_written: float) -> float:
+    if not bytes_written:
+        return 0.0
+    rate = sum(d.write_bandwidth_bytes_per_s * n for d, n in _drives(system))
+    return bytes_written / rate
 
 
 def disk_read_s(system: System, bytes_read: float, request_bytes: float | None = None, queue_depth: int = 32) -> float:
     """Large reads striped over all drives; see `storage_read_bytes_per_s` for the curve."""
-    drives = [(drive, count) for drive, count in system.storage]
-    if not drives:
-        raise HwsimError(f"{system.id} has no storage to read from")
+    drives = _drives(system)
     rate = sum(storage_read_bytes_per_s(d, request_bytes or 1 << 20, queue_depth) * n for d, n in drives)
     return drives[0][0].read_latency_s + bytes_read / rate
 

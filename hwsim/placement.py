@@ -4,7 +4,9 @@
 
 `what=tier[:fraction][,tier:fraction]` joined by `;`. Classes: weights, kv, act, experts. Tiers:
 device (accelerator memory), host (CPU DRAM), disk (the system's storage). `attention_compute`
-and `experts_compute` say which processor runs attention and routed experts. When the KV cache
+and `experts_compute` say which processor runs attention and routed experts: the accelerator
+(`device`), the host CPU (`host`), or, for attention over a KV cache kept on computational storage
+drives, the drives themselves (`storage`, InstInfer-style). When the KV cache
 lives entirely in host memory, attention runs on the host CPU unless told otherwise (FlexGen's
 `--cpu`): reading the whole cache over PCIe every step is slower than the CPU reading DRAM.
 """
@@ -19,7 +21,7 @@ from hwsim.hardware import System
 TIERS = ("device", "host", "disk")
 CLASSES = ("weights", "kv", "act", "experts")
 COMPUTE_KEYS = ("attention_compute", "experts_compute")
-PROCESSORS = ("device", "host")
+PROCESSORS = ("device", "host", "storage")  # storage: computational storage drives (attention in the drive)
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,13 @@ def check_tiers(placement: Placement, system: System) -> None:
     for key in COMPUTE_KEYS:
         if getattr(placement, key) == "device" and system.accelerator is None:
             raise HwsimError(f"placement {key}=device, but {system.id} has no accelerator")
+    if placement.attention_compute == "storage":
+        if not any(drive.compute for drive, _ in system.storage):
+            raise HwsimError(f"placement attention_compute=storage, but {system.id} has no computational storage")
+        if placement.share("kv", "disk") != 1.0:
+            raise HwsimError("placement attention_compute=storage needs the KV cache on the drives (kv=disk)")
+    if placement.experts_compute == "storage":
+        raise HwsimError("placement experts_compute=storage is not modeled; expected device or host")
 
 
 def check_capacity(needs: dict[str, float], system: System) -> None:

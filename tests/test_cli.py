@@ -52,7 +52,8 @@ def test_validate_prints_rows_and_summary(capsys, data_dir):
 
 
 def test_every_command_help_shows_an_example():
-    for command in ("estimate", "validate", "calibrate", "profiles", "import-model", "simulate", "offload-plan"):
+    for command in ("estimate", "validate", "calibrate", "profiles", "import-model", "simulate", "offload-plan",
+                    "flash"):
         result = subprocess.run([sys.executable, "-m", "hwsim.cli", command, "--help"], capture_output=True, text=True)
         assert result.returncode == 0 and "example:" in result.stdout
 

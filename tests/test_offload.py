@@ -164,3 +164,27 @@ def test_offload_plan_prefers_the_device_when_everything_fits():
 
     ranked = search(LLAMA, catalog.system("h100-sxm"), 512, 64, batches=(1, 8, 64))
     assert ranked[0].placement.on_device and ranked[0].batch == 64
+
+
+def test_in_storage_attention_beats_reading_the_kv_off_the_same_drives():
+    """InstInfer: the drives attend over their own flash; only queries and outputs cross PCIe."""
+    system = catalog.system("instinfer-a6000")
+    model = catalog.model("llama-2-13b")
+    shape = StepShape.decode(64, 1152)
+    in_drive = offload_step(model, system, shape, Precision("fp16"), parse("kv=disk;attention_compute=storage"))
+    from_ssd = offload_step(model, system, shape, Precision("fp16"), parse("kv=disk"))
+    from_host = offload_step(model, system, shape, Precision("fp16"), parse("kv=host"))
+    assert in_drive.bound == "storage" and from_ssd.bound == "disk"
+    assert from_ssd.time_s > 2 * in_drive.time_s
+    assert "disk" not in in_drive.bytes_per_step  # the cache never leaves the drives
+    assert in_drive.bytes_per_step["csd_link"] < 0.001 * from_ssd.bytes_per_step["disk"]
+    assert from_host.time_s < in_drive.time_s  # DRAM is still the fastest place for the cache
+
+
+def test_in_storage_attention_needs_computational_storage_and_kv_on_it():
+    with pytest.raises(HwsimError, match="no computational storage"):
+        offload_step(LLAMA, catalog.system("h100-sxm"), StepShape.decode(1, 10), Precision(),
+                     parse("kv=disk;attention_compute=storage"))
+    with pytest.raises(HwsimError, match="kv=disk"):
+        offload_step(LLAMA, catalog.system("instinfer-a6000"), StepShape.decode(1, 10), Precision(),
+                     parse("kv=host;attention_compute=storage"))
