@@ -145,6 +145,11 @@ def _load_system(system_id: str) -> System:
             drive = replace(drive, capacity_bytes=capacity)
         drives.append((drive, item.integer("count", 1)))
         item.finish()
+    pool = None
+    if fields.has("attention_pool"):
+        section = fields.section("attention_pool")
+        pool = (accelerator(section.string("device")), section.integer("count", 1), link(section.string("link")))
+        section.finish()
     host_link_id = fields.string("host_link", "")
     result = System(
         id=fields.string("id"),
@@ -157,6 +162,7 @@ def _load_system(system_id: str) -> System:
         storage=tuple(drives),
         host_link=link(host_link_id) if host_link_id else (device.host_link if device else None),
         notes=fields.string("notes", ""),
+        attention_pool=pool,
     )
     fields.string("kind", choices=("system",))
     fields.raw("sources", {})

@@ -148,6 +148,8 @@ class System:
     storage: tuple[tuple[Storage, int], ...]
     host_link: Link | None
     notes: str = ""
+    # memory-optimized devices that hold the KV cache and compute decode attention (Lamina-style)
+    attention_pool: tuple | None = None  # (Accelerator, count, Link)
 
     @property
     def dram_bandwidth_bytes_per_s(self) -> float:

@@ -10,6 +10,9 @@ Per layer, each resource has its own busy time:
     disk    bytes read from (and KV written to) storage; read bytes then also cross the host link
     storage attention computed inside computational storage drives at their internal flash
             bandwidth and on-card compute; only queries and outputs cross the drives' links
+    remote  attention computed by a pool of memory-optimized devices that hold the KV cache, the
+            queries and outputs crossing the network each layer (Lamina-style); a prefill's new
+            KV is sent to the pool
 Host-computed attention sits on the layer's critical path (its queries come from the device, its
 outputs go back), so compute = device + host. With `overlap` (layer-by-layer prefetch, double
 buffering) a layer takes the longest of compute and the transfers; without it, their sum. When
@@ -57,8 +60,9 @@ def offload_step(model: Model, system: System, shape: StepShape, precision: Prec
     layers = model.num_layers if layers is None else layers
     cost = step_cost(model, system, shape, precision, launch, implementation, layers, active_experts)
     host = system.host_compute
-    parts = {"device": 0.0, "host": 0.0, "storage": 0.0, "h2d": 0.0, "d2h": 0.0, "disk": 0.0}
-    moved = {"h2d": 0.0, "d2h": 0.0, "disk": 0.0, "disk_write": 0.0, "csd_link": 0.0}
+    parts = {"device": 0.0, "host": 0.0, "storage": 0.0, "remote": 0.0, "h2d": 0.0, "d2h": 0.0, "disk": 0.0,
+             "network": 0.0}
+    moved = {"h2d": 0.0, "d2h": 0.0, "disk": 0.0, "disk_write": 0.0, "csd_link": 0.0, "network": 0.0}
     outside_s = 0.0  # embedding and head: on the device, their weights follow the weight placement
     outside_weights = 0.0
     a, tokens = precision.act_bytes, shape.tokens
@@ -78,6 +82,11 @@ def offload_step(model: Model, system: System, shape: StepShape, precision: Prec
             parts["storage"] += in_storage_attention_s(op, system) / layers
             moved["csd_link"] += tokens * (model.q_width + model.attention_output_width) * a
             continue
+        if op.kind == "attention" and placement.attention_compute == "remote" and shape.is_decode_only:
+            pool, count, _ = system.attention_pool
+            parts["remote"] += roofline.op_cost(op, pool.compute).time_s / layers / count
+            moved["network"] += tokens * (model.q_width + model.attention_output_width) * a
+            continue
         if on_host:
             parts["host"] += roofline.op_cost(op, host).time_s / layers
         else:
@@ -88,7 +97,7 @@ def offload_step(model: Model, system: System, shape: StepShape, precision: Prec
             moved["h2d"] += op.weight_bytes * offloaded * per_layer
             moved["disk"] += op.weight_bytes * placement.share(what, "disk") * per_layer
         if op.kind == "attention":
-            kv_away = 1.0 - placement.share("kv", "device")
+            kv_away = placement.share("kv", "host") + placement.share("kv", "disk")
             if on_host:  # queries and new K/V go to the host, outputs come back
                 moved["d2h"] += tokens * model.q_width / max(1, system.accelerator_count) * a
                 moved["h2d"] += tokens * model.attention_output_width * a
@@ -97,8 +106,10 @@ def offload_step(model: Model, system: System, shape: StepShape, precision: Prec
                 moved["h2d"] += op.kv_read_bytes * kv_away * per_layer
                 moved["disk"] += op.kv_read_bytes * placement.share("kv", "disk") * per_layer
         if op.name == "kv_cache_write":
-            moved["d2h"] += op.kv_write_bytes * (1.0 - placement.share("kv", "device")) * per_layer
+            over_host_link = placement.share("kv", "host") + placement.share("kv", "disk")
+            moved["d2h"] += op.kv_write_bytes * over_host_link * per_layer
             moved["disk_write"] += op.kv_write_bytes * placement.share("kv", "disk") * per_layer
+            moved["network"] += op.kv_write_bytes * placement.share("kv", "remote") * per_layer
     act_away = 1.0 - placement.share("act", "device")
     moved["h2d"] += tokens * model.hidden_size * a * act_away
     moved["d2h"] += tokens * model.hidden_size * a * act_away
@@ -114,15 +125,23 @@ def offload_step(model: Model, system: System, shape: StepShape, precision: Prec
             system, moved["disk_write"])
     if moved["csd_link"]:
         parts["storage"] += csd_link_s(system, moved["csd_link"])
-    compute_s = parts["device"] + parts["host"] + parts["storage"]  # each waits for the other's result
+    if moved["network"]:
+        _, count, net = system.attention_pool
+        network_s = net.latency_s + moved["network"] / (net.achieved_bytes_per_s * count)
+        if parts["remote"]:
+            parts["remote"] += network_s  # on the layer's critical path: queries out, outputs back
+        else:
+            parts["network"] = network_s  # a prefill streams its new KV to the pool behind compute
+    # each waits for the other's result
+    compute_s = parts["device"] + parts["host"] + parts["storage"] + parts["remote"]
     if not options.overlap:
-        layer_s = compute_s + parts["h2d"] + parts["d2h"] + parts["disk"]
+        layer_s = compute_s + parts["h2d"] + parts["d2h"] + parts["disk"] + parts["network"]
     elif parts["host"]:
         layer_s = max(compute_s + parts["h2d"], parts["d2h"], parts["disk"])
-    elif parts["storage"]:
-        layer_s = max(compute_s, parts["h2d"], parts["d2h"])  # the drives read their own flash
+    elif parts["storage"] or parts["remote"]:
+        layer_s = max(compute_s, parts["h2d"], parts["d2h"])  # the cache never crosses the host link
     else:
-        layer_s = max(compute_s, parts["h2d"], parts["d2h"], parts["disk"])
+        layer_s = max(compute_s, parts["h2d"], parts["d2h"], parts["disk"], parts["network"])
     head_away = outside_weights * (1.0 - placement.share("weights", "device"))
     head_s = outside_s + (roofline.transfer_s(head_away, link, pageable=not options.pinned) if head_away else 0.0)
     bound = max(parts, key=parts.get)
@@ -190,7 +209,7 @@ def tier_needs(model: Model, precision: Precision, placement: Placement, batch: 
     weights = model.weight_bytes(8 * precision.weight_bytes_per_param)
     kv = batch * context_tokens * model.kv_bytes_per_token(precision.kv_bytes)
     needs: dict[str, float] = {}
-    for tier in ("device", "host", "disk"):
+    for tier in ("device", "host", "disk", "remote"):
         need = weights * placement.share("weights", tier) + kv * placement.share("kv", tier)
         if tier == "device":
             need /= tp

@@ -5,8 +5,9 @@
 `what=tier[:fraction][,tier:fraction]` joined by `;`. Classes: weights, kv, act, experts. Tiers:
 device (accelerator memory), host (CPU DRAM), disk (the system's storage). `attention_compute`
 and `experts_compute` say which processor runs attention and routed experts: the accelerator
-(`device`), the host CPU (`host`), or, for attention over a KV cache kept on computational storage
-drives, the drives themselves (`storage`, InstInfer-style). When the KV cache
+(`device`), the host CPU (`host`), for attention over a KV cache kept on computational storage
+drives the drives themselves (`storage`, InstInfer-style), or memory-optimized devices across a
+network that hold the cache (`remote` with `kv=remote`, Lamina-style). When the KV cache
 lives entirely in host memory, attention runs on the host CPU unless told otherwise (FlexGen's
 `--cpu`): reading the whole cache over PCIe every step is slower than the CPU reading DRAM.
 """
@@ -18,10 +19,11 @@ from hwsim import units
 from hwsim.errors import DoesNotFitError, HwsimError
 from hwsim.hardware import System
 
-TIERS = ("device", "host", "disk")
+TIERS = ("device", "host", "disk", "remote")  # remote: the memory of a system's attention pool
 CLASSES = ("weights", "kv", "act", "experts")
 COMPUTE_KEYS = ("attention_compute", "experts_compute")
-PROCESSORS = ("device", "host", "storage")  # storage: computational storage drives (attention in the drive)
+# storage: computational storage drives (attention in the drive); remote: an attention pool
+PROCESSORS = ("device", "host", "storage", "remote")
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,11 @@ def tier_capacity_bytes(system: System, tier: str) -> float:
         return system.compute.memory_bytes if system.accelerator else 0.0
     if tier == "host":
         return system.dram_bytes
+    if tier == "remote":
+        if not system.attention_pool:
+            return 0.0
+        device, count, _ = system.attention_pool
+        return device.compute.memory_bytes * count
     return sum(drive.capacity_bytes * count for drive, count in system.storage)
 
 
@@ -127,6 +134,8 @@ def check_tiers(placement: Placement, system: System) -> None:
             raise HwsimError(f"placement uses disk, but {system.id} has no storage")
         if tier == "device" and system.accelerator is None:
             raise HwsimError(f"placement uses device memory, but {system.id} has no accelerator")
+        if tier == "remote" and not system.attention_pool:
+            raise HwsimError(f"placement uses the remote tier, but {system.id} has no attention pool")
     for key in COMPUTE_KEYS:
         if getattr(placement, key) == "device" and system.accelerator is None:
             raise HwsimError(f"placement {key}=device, but {system.id} has no accelerator")
@@ -135,8 +144,14 @@ def check_tiers(placement: Placement, system: System) -> None:
             raise HwsimError(f"placement attention_compute=storage, but {system.id} has no computational storage")
         if placement.share("kv", "disk") != 1.0:
             raise HwsimError("placement attention_compute=storage needs the KV cache on the drives (kv=disk)")
-    if placement.experts_compute == "storage":
-        raise HwsimError("placement experts_compute=storage is not modeled; expected device or host")
+    if placement.attention_compute == "remote":
+        if not system.attention_pool:
+            raise HwsimError(f"placement attention_compute=remote, but {system.id} has no attention pool")
+        if placement.share("kv", "remote") != 1.0:
+            raise HwsimError("placement attention_compute=remote needs the KV cache in the pool (kv=remote)")
+    if placement.experts_compute in ("storage", "remote"):
+        raise HwsimError(f"placement experts_compute={placement.experts_compute} is not modeled; "
+                         f"expected device or host")
 
 
 def check_capacity(needs: dict[str, float], system: System) -> None:

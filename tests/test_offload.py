@@ -188,3 +188,33 @@ def test_in_storage_attention_needs_computational_storage_and_kv_on_it():
     with pytest.raises(HwsimError, match="kv=disk"):
         offload_step(LLAMA, catalog.system("instinfer-a6000"), StepShape.decode(1, 10), Precision(),
                      parse("kv=host;attention_compute=storage"))
+
+
+def test_remote_attention_pool_moves_queries_and_outputs_over_the_network():
+    """Lamina-style: the KV cache lives in the memory-optimized pool; per layer only the new
+    tokens' queries and attention outputs (and their new K/V) cross the network."""
+    system = catalog.system("lamina-h100-h20")
+    model = catalog.model("llama-3-70b")
+    batch = 64
+    step = offload_step(model, system, StepShape.decode(batch, 2047), Precision("fp8"),
+                        parse("kv=remote;attention_compute=remote"))
+    per_layer = batch * (model.q_width + model.attention_output_width) * 2 + batch * model.kv_elements_per_token_per_layer() * 2
+    assert step.bytes_per_step["network"] == pytest.approx(per_layer * model.num_layers, rel=0.01)
+    assert "h2d" not in step.bytes_per_step
+    assert step.parts_s["remote"] > 0
+
+
+def test_remote_pool_holds_a_cache_the_main_device_cannot():
+    from hwsim.estimate import estimate
+
+    model, system = catalog.model("llama-3-70b"), catalog.system("lamina-h100-h20")
+    with pytest.raises(DoesNotFitError):
+        estimate(model, catalog.system("h100-sxm"), 128, 2048, 256, Precision("fp8"))
+    result = estimate(model, system, 128, 2048, 256, Precision("fp8"),
+                      placement=parse("kv=remote;attention_compute=remote"))
+    assert result.tier_needs["remote"] > 80e9 and result.output_tokens_per_s > 0
+
+
+def test_remote_tier_needs_an_attention_pool():
+    with pytest.raises(HwsimError, match="no attention pool"):
+        offload_step(LLAMA, H200, StepShape.decode(1, 10), Precision(), parse("kv=remote;attention_compute=remote"))
