@@ -41,6 +41,9 @@ COPIES_PER_LAYER = 4  # one copy per weight tensor group of a layer: each pays t
 class OffloadOptions:
     overlap: bool = True
     pinned: bool = True  # host buffers page-locked: full link bandwidth
+    # host-link copies of at most this size, each issued separately (None: one copy per tensor);
+    # small chunks pay the per-copy latency and issue cost measured on the H200
+    chunk_bytes: float | None = None
 
 
 @dataclass(frozen=True)
@@ -116,10 +119,12 @@ def offload_step(model: Model, system: System, shape: StepShape, precision: Prec
     link = system.host_link
     if link is None and (moved["h2d"] or moved["d2h"]):
         raise HwsimError(f"{system.id} has no host link to move offloaded data over")
+    issue_s = system.compute.performance.eager_copy_dispatch_s if options.chunk_bytes else 0.0
     for direction in ("h2d", "d2h"):
         if moved[direction]:
             parts[direction] = COPIES_PER_LAYER * roofline.transfer_s(
-                moved[direction] / COPIES_PER_LAYER, link, pageable=not options.pinned)
+                moved[direction] / COPIES_PER_LAYER, link, chunk_bytes=options.chunk_bytes,
+                pageable=not options.pinned, issue_s=issue_s)
     if moved["disk"] or moved["disk_write"]:
         parts["disk"] = (disk_read_s(system, moved["disk"]) if moved["disk"] else 0.0) + disk_write_s(
             system, moved["disk_write"])

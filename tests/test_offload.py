@@ -218,3 +218,10 @@ def test_remote_pool_holds_a_cache_the_main_device_cannot():
 def test_remote_tier_needs_an_attention_pool():
     with pytest.raises(HwsimError, match="no attention pool"):
         offload_step(LLAMA, H200, StepShape.decode(1, 10), Precision(), parse("kv=remote;attention_compute=remote"))
+
+
+def test_small_transfer_chunks_slow_the_weight_stream():
+    shape = StepShape.decode(1, 100)
+    whole = offload_step(LLAMA, H200, shape, Precision(), parse("weights=host"))
+    chunked = offload_step(LLAMA, H200, shape, Precision(), parse("weights=host"), OffloadOptions(chunk_bytes=64 << 10))
+    assert chunked.time_s > 3 * whole.time_s
