@@ -29,18 +29,18 @@ def data_dir(name: str) -> Path:
     return Path(next(iter(module.__path__)))
 
 
-def _ids(folder: Path) -> dict[str, Path]:
+def ids_in(folder: Path) -> dict[str, Path]:
     return {path.stem: path for path in sorted(folder.glob("*.yaml"))}
 
 
 @functools.lru_cache(maxsize=None)
 def hardware_files(kind: str) -> dict[str, Path]:
-    return _ids(data_dir("hardware_profiles") / kind)
+    return ids_in(data_dir("hardware_profiles") / kind)
 
 
 @functools.lru_cache(maxsize=None)
 def model_files() -> dict[str, Path]:
-    return _ids(data_dir("workloads") / "models")
+    return ids_in(data_dir("workloads") / "models")
 
 
 def _checked_id(fields, expected: str) -> None:

@@ -72,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="where data lives, e.g. 'weights=device:0.2,host:0.8;kv=host' (see README)")
     p.add_argument("--no-overlap", action="store_true", help="copy offloaded data, then compute (no prefetch)")
     p.add_argument("--pageable", action="store_true", help="offloaded host buffers are not pinned")
+    p.add_argument("--pricing", default="cloud-on-demand-2026-05", help="pricing profile id or YAML")
     p.add_argument("--ops", choices=("prefill", "decode", "both", "none"), default="both",
                    help="which per-operator tables to print")
     p.add_argument("--json", metavar="FILE", help="also write the estimate as JSON")
@@ -162,6 +163,9 @@ def _estimate(args) -> int:
           f"(mean over the {args.output - 1} steps after the first token)")
     print(f"end to end          {units.format_seconds(result.end_to_end_s)}")
     print(f"throughput          {result.output_tokens_per_s:,.1f} output tokens/s")
+    print(f"energy              {result.energy_j:,.1f} J, mean {result.mean_power_w:,.0f} W, "
+          f"{result.output_tokens_per_j:.2f} output tokens/J")
+    print(f"cost                {_estimate_cost(args.pricing, system, n, result)}")
     if result.tier_needs is not None:
         print(f"\nper layer (overlap {'on' if options.overlap else 'off'}):")
         print(_tier_table("prefill", result.prefill))
@@ -187,6 +191,20 @@ def _estimate(args) -> int:
         }
         Path(args.json).write_text(json.dumps(document, indent=2))
     return 0
+
+
+def _estimate_cost(pricing_id: str, system, devices: int, result) -> str:
+    from hwsim import cost
+
+    total_tokens_per_s = result.batch * (result.prompt_len + result.output_len) / result.end_to_end_s
+    try:
+        priced = cost.cost_per_token(cost.pricing(pricing_id), system, devices, result.mean_power_w / devices,
+                                     result.output_tokens_per_s, total_tokens_per_s)
+    except HwsimError as exc:
+        return f"not priced: {exc}"
+    return (f"${priced['usd_per_1m_output_tokens']:.3f} per 1M output tokens, "
+            f"${priced['usd_per_1m_total_tokens']:.3f} per 1M total tokens at ${priced['usd_per_hour']:.2f}/h "
+            f"({priced['pricing']})")
 
 
 def _tier_table(name: str, step) -> str:

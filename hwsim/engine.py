@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import simpy
 
 from hwsim import roofline
+from hwsim.energy import idle_w, step_energy_j
 from hwsim.kvcache import BlockPool, blocks_for
 from hwsim.ops import AttnGroup
 from hwsim.scenario import EngineConfig
@@ -59,7 +60,8 @@ class Replica:
 
     def __init__(self, env: simpy.Environment, index: int, config: EngineConfig, timer: StepTimer,
                  total_blocks: int, block_bytes: float, host_link, role: str = "both", handoff=None,
-                 copy_issue_s: float = 0.0, layers: int = 1, on_finish=None):
+                 copy_issue_s: float = 0.0, layers: int = 1, on_finish=None, tdp_w: float = 0.0,
+                 devices: int = 1):
         self.env = env
         self.index = index
         self.config = config
@@ -72,6 +74,8 @@ class Replica:
         self.copy_issue_s = copy_issue_s
         self.layers = layers
         self.on_finish = on_finish  # called once per finished request (progress reporting)
+        self.tdp_w = tdp_w  # per device, for the power model
+        self.devices = devices
         self.waiting: deque[Seq] = deque()
         self.swapped: deque[Seq] = deque()
         self.running: list[Seq] = []
@@ -241,7 +245,8 @@ class Replica:
         if decodes:
             mean_kv = sum(s.computed for s in decodes) / len(decodes) + 1 + (steps - 1) / 2
             groups += (AttnGroup(len(decodes), 1, mean_kv),)
-        step_s = self.timer.step_s(groups) + self.config.step_overhead_s
+        busy_s, compute_s, memory_s = self.timer.step(groups)
+        step_s = busy_s + self.config.step_overhead_s
         duration = transfer_s + steps * step_s
         if steps > 1:
             self._wakeup = self.env.event()
@@ -255,7 +260,8 @@ class Replica:
         if steps > 1:
             for seq in decodes:  # the blocks for steps 2..k, known to be free when planned
                 self._reserve(seq, steps)
-        self._record(start, steps, len(decodes), sum(c for _, c in chunks), transfer_s)
+        energy_j = self._energy_j(steps, busy_s, compute_s, memory_s, self.env.now - start - steps * busy_s)
+        self._record(start, steps, len(decodes), sum(c for _, c in chunks), transfer_s, energy_j)
         end = self.env.now
         for seq, tokens in chunks:
             self._advance(seq, tokens, end, decode=False)
@@ -319,7 +325,13 @@ class Replica:
     def _in_system(self) -> int:
         return len(self.running) + len(self.waiting) + len(self.swapped)
 
-    def _record(self, start: float, steps: int, decode_seqs: int, prefill_tokens: int, transfer_s: float) -> None:
+    def _energy_j(self, steps: int, busy_s: float, compute_s: float, memory_s: float, idle_s: float) -> float:
+        """All devices of the replica: `steps` steps drawing step power, the rest of the time idle."""
+        per_device = steps * step_energy_j(self.tdp_w, busy_s, compute_s, memory_s) + idle_w(self.tdp_w) * idle_s
+        return per_device * self.devices
+
+    def _record(self, start: float, steps: int, decode_seqs: int, prefill_tokens: int, transfer_s: float,
+                energy_j: float) -> None:
         at_start = getattr(self, "_in_system_at_start", self._in_system())
         self._in_system_at_start = None
         self.steps.append({
@@ -328,7 +340,7 @@ class Replica:
             "waiting": len(self.waiting) + len(self.swapped), "kv_blocks_used": self.pool.used,
             "in_system_start": at_start if at_start is not None else self._in_system(),
             "in_system_end": self._in_system(),
-            "kv_blocks_total": self.pool.total, "transfer_s": transfer_s,
+            "kv_blocks_total": self.pool.total, "transfer_s": transfer_s, "energy_j": energy_j,
         })
 
     # --- static batching ----------------------------------------------------------------------
@@ -350,9 +362,10 @@ class Replica:
         self.running = list(batch)
         start = self.env.now
         self._in_system_at_start = self._in_system()
-        prefill_s = self.timer.step_s(tuple(AttnGroup(1, s.prompt, s.prompt) for s in batch))
+        prefill_s, compute_s, memory_s = self.timer.step(tuple(AttnGroup(1, s.prompt, s.prompt) for s in batch))
         yield self.env.timeout(prefill_s + self.config.step_overhead_s)
-        self._record(start, 1, 0, sum(s.prompt for s in batch), 0.0)
+        self._record(start, 1, 0, sum(s.prompt for s in batch), 0.0,
+                     self._energy_j(1, prefill_s, compute_s, memory_s, self.config.step_overhead_s))
         for seq in batch:
             seq.computed, seq.generated, seq.first_token_s = seq.prompt, 1, self.env.now
             if seq.output == 1:
@@ -360,7 +373,8 @@ class Replica:
         longest = max(s.output for s in batch) - 1
         if longest > 0:  # every slot decodes until the longest is done (finished ones are padding)
             mean_prompt = sum(s.prompt for s in batch) / len(batch)
-            step_s = self.timer.decode_s(len(batch), mean_prompt + 1 + longest / 2) + self.config.step_overhead_s
+            busy_s, compute_s, memory_s = self.timer.step((AttnGroup(len(batch), 1, mean_prompt + 1 + longest / 2),))
+            step_s = busy_s + self.config.step_overhead_s
             start = self.env.now
             self._in_system_at_start = self._in_system()
             for seq in batch:
@@ -368,7 +382,8 @@ class Replica:
                     seq.completion_s = start + (seq.output - 1) * step_s
                     seq.computed, seq.generated = seq.prompt + seq.output - 1, seq.output
             yield self.env.timeout(longest * step_s)
-            self._record(start, longest, len(batch), 0, 0.0)
+            self._record(start, longest, len(batch), 0, 0.0,
+                         self._energy_j(longest, busy_s, compute_s, memory_s, longest * self.config.step_overhead_s))
         for seq in batch:
             self._release(seq)
         self.running = []

@@ -6,8 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hwsim.energy import step_energy_j
 from hwsim.errors import HwsimError
 from hwsim.hardware import System
+
+
+def device_tdp_w(system: System) -> float:
+    """TDP of one device: the accelerator, or all CPU sockets for a CPU-only system."""
+    return system.accelerator.tdp_w if system.accelerator else system.cpu.tdp_w * system.sockets
 from hwsim.memory import MemoryFit, memory_fit, require_fit
 from hwsim.models import Model
 from hwsim.offload import OffloadOptions, TierStep, check_fit, offload_step, tier_needs
@@ -28,6 +34,15 @@ class Estimate:
     decode_total_s: float  # all decode steps after the first token
     memory: MemoryFit
     tier_needs: dict | None = None  # bytes per tier, for an offloaded placement
+    energy_j: float = 0.0  # all devices, prefill and every decode step
+
+    @property
+    def mean_power_w(self) -> float:
+        return self.energy_j / self.end_to_end_s
+
+    @property
+    def output_tokens_per_j(self) -> float:
+        return self.batch * self.output_len / self.energy_j if self.energy_j else 0.0
 
     @property
     def prefill_s(self) -> float:
@@ -90,7 +105,21 @@ def estimate(
 
     prefill = step(StepShape.prefill(batch, prompt_len))
     decode_total, mid = decode_time_s(step, batch, prompt_len, output_len)
-    return Estimate(batch, prompt_len, output_len, prefill, mid, decode_total, fit, needs)
+    tdp_w = device_tdp_w(system)
+    devices = max(1, system.accelerator_count)
+    energy = devices * (step_energy(prefill, tdp_w) + step_energy(mid, tdp_w) / mid.time_s * decode_total)
+    return Estimate(batch, prompt_len, output_len, prefill, mid, decode_total, fit, needs, energy)
+
+
+def step_energy(step, tdp_w: float) -> float:
+    """One device's energy for a step, from its compute and memory busy times."""
+    if isinstance(step, TierStep):
+        busy = step.parts_s["device"] * (step.time_s / step.layer_s if step.layer_s else 0.0)
+        return step_energy_j(tdp_w, step.time_s, busy, busy)
+    costs = [c for c in step.costs if c.op.kind != "collective"]
+    compute = sum(c.compute_s * c.op.repeat for c in costs)
+    memory = sum(c.memory_s * c.op.repeat for c in costs)
+    return step_energy_j(tdp_w, step.time_s, compute, memory)
 
 
 def decode_time_s(step, batch: int, prompt_len: int, output_len: int) -> tuple[float, StepCost]:

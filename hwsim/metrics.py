@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hwsim.energy import idle_w
+
 PERCENTILES = (50, 90, 99)
 
 
@@ -17,7 +19,8 @@ def per_request(requests: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def summarize(requests: pd.DataFrame, steps: pd.DataFrame, slo, arrival: str, swap_bytes: float) -> dict:
+def summarize(requests: pd.DataFrame, steps: pd.DataFrame, slo, arrival: str, swap_bytes: float,
+              tdp_w: float = 0.0, devices_per_replica: int = 1, replicas: int = 1) -> dict:
     table = per_request(requests)
     start, end = table["arrival_s"].min(), table["completion_s"].max()
     span = end - start
@@ -54,6 +57,13 @@ def summarize(requests: pd.DataFrame, steps: pd.DataFrame, slo, arrival: str, sw
     summary["swap_bytes"] = float(swap_bytes)
     summary["mean_batch"] = float((steps["decode_seqs"] * steps["steps"]).sum() / steps["steps"].sum())
     summary["overloaded"] = _overloaded(table, arrival)
+    # energy: what the steps drew, plus each replica's devices idling while it had no step
+    busy_by_replica = (steps["end_s"] - steps["start_s"]).groupby(steps["replica"]).sum()
+    idle_s = sum(span - float(busy_by_replica.get(r, 0.0)) for r in range(replicas))
+    energy = float(steps["energy_j"].sum()) + idle_w(tdp_w) * devices_per_replica * max(0.0, idle_s)
+    summary["energy_j"] = energy
+    summary["mean_power_w"] = energy / span
+    summary["output_tokens_per_j"] = float(table["output_tokens"].sum()) / energy if energy else None
     return summary
 
 
@@ -89,6 +99,14 @@ def format_summary(summary: dict) -> str:
                  f"of blocks; mean decode batch {summary['mean_batch']:.1f}")
     lines.append(f"preemptions         {summary['preemptions']} ({summary['swaps']} swaps, "
                  f"{summary['swap_bytes'] / 1e9:.2f} GB swapped)")
+    lines.append(f"energy              {summary['energy_j'] / 3.6e6:.3f} kWh, mean {summary['mean_power_w']:,.0f} W, "
+                 f"{summary['output_tokens_per_j']:.2f} output tokens/J")
+    if "usd_per_1m_output_tokens" in summary:
+        lines.append(f"cost                ${summary['usd_per_1m_output_tokens']:.3f} per 1M output tokens, "
+                     f"${summary['usd_per_1m_total_tokens']:.3f} per 1M total tokens "
+                     f"(${summary['usd_per_hour']:.2f}/h; {summary['pricing']})")
+    else:
+        lines.append(f"cost                {summary.get('cost_note', 'not priced')}")
     if summary["overloaded"]:
         lines.append("OVERLOADED          queueing delay grew through the run: arrivals exceed what this "
                      "configuration serves")

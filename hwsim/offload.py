@@ -238,13 +238,20 @@ class OffloadStepTimer:
         self.args = (model, system, precision, placement, options, "graph", implementation)
         self._step = functools.lru_cache(maxsize=4096)(self._uncached)
 
-    def _uncached(self, groups: tuple) -> float:
+    def _uncached(self, groups: tuple) -> TierStep:
         model, system, precision, placement, options, launch, implementation = self.args
         return offload_step(model, system, StepShape(groups), precision, placement, options, launch,
-                            implementation).time_s
+                            implementation)
 
     def step_s(self, groups: tuple) -> float:
-        return self._step(tuple(groups))
+        return self._step(tuple(groups)).time_s
+
+    def step(self, groups: tuple) -> tuple[float, float, float]:
+        """(time, device busy time as compute, device busy time as memory): the accelerator works
+        only for its share of each layer and waits on transfers the rest of the time."""
+        result = self._step(tuple(groups))
+        busy = result.parts_s["device"] * self.args[0].num_layers
+        return result.time_s, busy, busy
 
     def decode_s(self, sequences: int, mean_kv_len: float) -> float:
         return self.step_s((AttnGroup(sequences, 1, round(mean_kv_len)),))

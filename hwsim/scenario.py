@@ -64,6 +64,7 @@ class Scenario:
     disaggregation: Disaggregation | None = None
     placement: Placement = field(default_factory=Placement)
     offload: OffloadOptions = field(default_factory=OffloadOptions)
+    pricing: str = "cloud-on-demand-2026-05"  # a pricing profile id or path
 
     @property
     def tp(self) -> int:
@@ -107,6 +108,7 @@ def load_scenario(path: Path) -> Scenario:
         name=fields.string("name", Path(path).stem),
         placement=placement,
         offload=offload,
+        pricing=fields.string("pricing", "cloud-on-demand-2026-05"),
         system=system,
         model=model,
         precision=precision,

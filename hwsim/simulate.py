@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from hwsim import metrics
+from hwsim import cost, metrics
 from hwsim.engine import Replica, Seq
+from hwsim.estimate import device_tdp_w
 from hwsim.errors import HwsimError
 from hwsim.kvcache import block_bytes, blocks_for, capacity_blocks
 from hwsim.offload import OffloadStepTimer
@@ -83,7 +84,8 @@ def simulate(scenario: Scenario, requests: pd.DataFrame | None = None, progress=
 
     def replica(index: int, role: str = "both", handoff=None) -> Replica:
         return Replica(env, index, engine, timer, total_blocks, per_block, scenario.system.host_link, role, handoff,
-                       copy_issue_s, scenario.model.num_layers, on_finish)
+                       copy_issue_s, scenario.model.num_layers, on_finish, device_tdp_w(scenario.system),
+                       scenario.tp)
 
     dis = scenario.disaggregation
     if dis:
@@ -119,9 +121,22 @@ def simulate(scenario: Scenario, requests: pd.DataFrame | None = None, progress=
     step_frame = pd.DataFrame([row for r in replicas for row in r.steps]).sort_values(["start_s", "replica"],
                                                                                      ignore_index=True)
     summary = metrics.summarize(request_frame, step_frame, scenario.slo, scenario.workload.arrival,
-                                sum(r.swap_bytes_moved for r in replicas))
+                                sum(r.swap_bytes_moved for r in replicas), device_tdp_w(scenario.system),
+                                scenario.tp, len(replicas))
+    summary.update(_cost(scenario, summary, scenario.tp * len(replicas)))
     return SimulationResult(scenario, request_frame, step_frame, summary, total_blocks * len(replicas),
                             sum(r.pool.free for r in replicas))
+
+
+def _cost(scenario: Scenario, summary: dict, devices: int) -> dict:
+    """$/1M tokens at the simulated throughput and power; an unpriced device says so instead."""
+    try:
+        prices = cost.pricing(scenario.pricing)
+        result = cost.cost_per_token(prices, scenario.system, devices, summary["mean_power_w"] / devices,
+                                     summary["output_tokens_per_s"], summary["total_tokens_per_s"])
+    except HwsimError as exc:
+        return {"cost_note": f"not priced: {exc}"}
+    return result
 
 
 def _arrivals(env: simpy.Environment, seqs: list[Seq], router: _Router, overhead_s: float):

@@ -28,10 +28,18 @@ class StepTimer:
 
     def step_s(self, groups: tuple[AttnGroup, ...]) -> float:
         """Time of one step over these groups (decodes are groups with q_len 1)."""
+        return self.step(groups)[0]
+
+    def step(self, groups: tuple[AttnGroup, ...]) -> tuple[float, float, float]:
+        """(time, compute busy time, memory busy time) of one step; busy times drive the power model."""
         tokens = sum(g.sequences * g.q_len for g in groups)
         sequences = sum(g.sequences for g in groups)
-        attention = model_attention_op(self.model, StepShape(groups), self.precision, self.tp)
-        return self._dense(tokens, sequences) + roofline.op_cost(attention, self.device).time_s
+        attention = roofline.op_cost(model_attention_op(self.model, StepShape(groups), self.precision, self.tp),
+                                     self.device)
+        dense_s, dense_compute_s, dense_memory_s = self._dense(tokens, sequences)
+        layers = attention.op.repeat
+        return (dense_s + attention.time_s, dense_compute_s + attention.compute_s * layers,
+                dense_memory_s + attention.memory_s * layers)
 
     def decode_s(self, sequences: int, mean_kv_len: float) -> float:
         """One decode step of `sequences` sequences whose contexts average `mean_kv_len` (new token included)."""
@@ -44,4 +52,6 @@ class StepTimer:
         else:
             shape = StepShape((AttnGroup(sequences, 1, 1),))
         cost = step_cost(self.model, self.system, shape, self.precision, "graph", self.implementation)
-        return sum(c.time_s for c in cost.costs if c.op.kind != "attention")
+        dense = [c for c in cost.costs if c.op.kind != "attention"]
+        return (sum(c.time_s for c in dense), sum(c.compute_s * c.op.repeat for c in dense),
+                sum(c.memory_s * c.op.repeat for c in dense))

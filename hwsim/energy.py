@@ -1,0 +1,31 @@
+"""Accelerator power from how busy a step keeps its compute and memory pipelines.
+
+    power = idle + (TDP - idle) x min(1, COMPUTE_WEIGHT x compute_busy + MEMORY_WEIGHT x memory_busy)
+
+where the busy fractions are the step's compute and memory time at the achievable rates over its
+duration. A memory-bound decode step draws about idle + 60% of the dynamic range, a
+compute-bound prefill most of it, a step that is both the full TDP; between steps the device
+idles. The weights and the idle share are assumptions, not measurements, and say so.
+"""
+from __future__ import annotations
+
+IDLE_FRACTION = 0.15  # idle power as a share of TDP (an H100 idles near 100 W of 700; UNVERIFIED)
+COMPUTE_WEIGHT = 0.6
+MEMORY_WEIGHT = 0.6
+
+
+def idle_w(tdp_w: float) -> float:
+    return IDLE_FRACTION * tdp_w
+
+
+def power_w(tdp_w: float, compute_busy: float, memory_busy: float) -> float:
+    """Average power of a step whose pipelines are busy these fractions of its time."""
+    load = min(1.0, COMPUTE_WEIGHT * min(1.0, compute_busy) + MEMORY_WEIGHT * min(1.0, memory_busy))
+    return idle_w(tdp_w) + (tdp_w - idle_w(tdp_w)) * load
+
+
+def step_energy_j(tdp_w: float, time_s: float, compute_s: float, memory_s: float) -> float:
+    """Energy of one step on one device, from its busy times (at achievable rates)."""
+    if time_s <= 0:
+        return 0.0
+    return power_w(tdp_w, compute_s / time_s, memory_s / time_s) * time_s
