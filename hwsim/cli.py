@@ -22,6 +22,7 @@ EXAMPLES = {
     "profiles": "example:\n  hwsim profiles\n  hwsim profiles --kind models",
     "simulate": "example:\n  hwsim simulate scenario.yaml --json summary.json --csv records",
     "flash": "example:\n  hwsim flash --hardware m1-max-laptop --model opt-6.7b --dtype fp32",
+    "plan": "example:\n  hwsim plan workloads/plans/llama3-8b-chat.yaml --csv plan.csv",
     "offload-plan": "example:\n  hwsim offload-plan --hardware flexgen-t4 --model opt-30b --dtype fp16 --prompt 512 --output 32",
     "import-model": "example:\n  hwsim import-model path/to/config.json --id my-model -o my-model.yaml",
 }
@@ -93,6 +94,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="write the summary as JSON")
     p.add_argument("--csv", metavar="PREFIX", help="write PREFIX-requests.csv and PREFIX-steps.csv")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+    p = command("plan", "Find the cheapest configuration that meets the SLOs for a workload; "
+                "show the cost-latency frontier and why each candidate passed or failed.", _plan)
+    p.add_argument("plan", help="plan YAML: model, workload, slo, pricing, search space")
+    p.add_argument("--workers", type=int, default=None, help="local processes (default: one per CPU)")
+    p.add_argument("--cluster", metavar="ADDRESS", help="run on an existing Dask distributed scheduler")
+    p.add_argument("--json", metavar="FILE", help="write every candidate's outcome as JSON")
+    p.add_argument("--csv", metavar="FILE", help="write every candidate's outcome as CSV")
+    p.add_argument("--all", action="store_true", help="list every candidate, not just the frontier")
 
     p = command("offload-plan", "Search weight/KV/activation placements and batch sizes for the best "
                 "offloaded throughput.", _offload_plan)
@@ -295,6 +305,76 @@ def _flash(args) -> int:
               f"{units.format_seconds(token.memory_management_s):>11} {units.format_seconds(token.compute_s):>11} "
               f"{units.format_seconds(token.total_s):>11} {units.format_bytes(token.bytes_read):>11}")
     return 0
+
+
+def _plan(args) -> int:
+    import os
+
+    from hwsim import plan
+
+    spec = plan.load_plan(Path(args.plan))
+    workers = args.workers or os.cpu_count() or 1
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            print(f"\r{done}/{total} candidates", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+    result = plan.run(spec, workers=workers, cluster=args.cluster, progress=progress)
+    frame = result.outcomes
+    p = spec.slo.percentile
+    pruned = (frame["status"] == "pruned").sum()
+    print(f"{len(frame)} candidates: {pruned} pruned without simulation, {len(frame) - pruned} simulated, "
+          f"{int(frame['passes'].sum())} meet the SLOs ({_slo_text(spec.slo)})\n")
+    if result.winner is not None:
+        w = result.winner
+        print(f"cheapest that meets the SLOs: {w['candidate']}")
+        print(f"  ${w['usd_per_hour']:.2f}/h, ${w['usd_per_1m_output_tokens']:.3f} per 1M output tokens; "
+              f"TTFT p{p} {w[f'ttft_p{p}_s'] * 1e3:,.0f} ms, TPOT p{p} {w[f'tpot_p{p}_s'] * 1e3:,.1f} ms, "
+              f"{w['output_tokens_per_s']:,.0f} output tokens/s  ({cost_text(spec)})\n")
+    else:
+        print("no configuration meets the SLOs; the closest:")
+        for row in result.closest().to_dict("records"):
+            print(f"  {row['candidate']}: {row['reasons']}")
+        print()
+    print("cost-latency frontier (no candidate is both cheaper and faster):")
+    print(_plan_table(result.pareto, p))
+    if args.all:
+        print("\nevery candidate:")
+        print(_plan_table(frame, p))
+    if args.json:
+        Path(args.json).write_text(frame.to_json(orient="records", indent=2))
+    if args.csv:
+        frame.to_csv(args.csv, index=False)
+    return 0
+
+
+def cost_text(spec) -> str:
+    from hwsim import cost
+
+    return cost.pricing(spec.pricing).describe()
+
+
+def _slo_text(slo) -> str:
+    parts = []
+    if slo.ttft_s is not None:
+        parts.append(f"TTFT p{slo.percentile} <= {slo.ttft_s * 1e3:,.0f} ms")
+    if slo.tpot_s is not None:
+        parts.append(f"TPOT p{slo.percentile} <= {slo.tpot_s * 1e3:,.0f} ms")
+    if slo.min_output_tokens_per_s:
+        parts.append(f">= {slo.min_output_tokens_per_s:,.0f} output tokens/s")
+    return ", ".join(parts)
+
+
+def _plan_table(frame, p: int) -> str:
+    lines = [f"  {'candidate':<52} {'$/h':>7} {'$/1M out':>9} {f'TTFT p{p}':>10} {f'TPOT p{p}':>10}  outcome"]
+    for r in frame.to_dict("records"):
+        if r["status"] == "pruned":
+            lines.append(f"  {r['candidate']:<52} {'-':>7} {'-':>9} {'-':>10} {'-':>10}  pruned: {r['reasons']}")
+            continue
+        lines.append(f"  {r['candidate']:<52} {r['usd_per_hour']:>7.2f} {r['usd_per_1m_output_tokens']:>9.3f} "
+                     f"{r[f'ttft_p{p}_s'] * 1e3:>8.0f}ms {r[f'tpot_p{p}_s'] * 1e3:>8.1f}ms  "
+                     f"{'PASS' if r['passes'] else 'FAIL'}: {r['reasons']}")
+    return "\n".join(lines)
 
 
 def _offload_plan(args) -> int:

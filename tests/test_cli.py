@@ -53,7 +53,7 @@ def test_validate_prints_rows_and_summary(capsys, data_dir):
 
 def test_every_command_help_shows_an_example():
     for command in ("estimate", "validate", "calibrate", "profiles", "import-model", "simulate", "offload-plan",
-                    "flash"):
+                    "flash", "plan"):
         result = subprocess.run([sys.executable, "-m", "hwsim.cli", command, "--help"], capture_output=True, text=True)
         assert result.returncode == 0 and "example:" in result.stdout
 
@@ -125,3 +125,16 @@ def test_estimate_with_a_placement_shows_tiers(capsys):
     code, out, _ = run(capsys, "estimate", "--hardware", "h200-sxm", "--model", "llama-3-8b", "--placement",
                        "weights=host", "--output", "8")
     assert code == 0 and "memory by tier" in out and "bound: h2d" in out
+
+
+def test_plan_prints_the_winner_frontier_and_writes_outcomes(capsys, tmp_path):
+    path = tmp_path / "plan.yaml"
+    path.write_text("model: llama-3-8b\nworkload:\n  arrival: {kind: poisson, rate: 2}\n  requests: 60\n"
+                    "  prompt_tokens: {kind: fixed, value: 200}\n  output_tokens: {kind: fixed, value: 40}\n"
+                    "slo: {ttft: 1 s, tpot: 80 ms}\nsearch:\n  hardware: [l4, h100-sxm]\n  replicas: [1, 2]\n")
+    code, out, _ = run(capsys, "plan", str(path), "--workers", "1", "--csv", str(tmp_path / "o.csv"), "--all")
+    assert code == 0
+    assert "cheapest that meets the SLOs: 1x1 l4 bf16" in out and "frontier" in out and "every candidate" in out
+    import pandas as pd
+
+    assert len(pd.read_csv(tmp_path / "o.csv")) == 4
