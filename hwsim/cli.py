@@ -10,7 +10,7 @@ from pathlib import Path
 from hwsim import calibrate, catalog, estimate, units, validate
 from hwsim.errors import HwsimError
 from hwsim.offload import OffloadOptions
-from hwsim.ops import IMPLEMENTATIONS, Precision
+from hwsim.ops import IMPLEMENTATIONS, ExpertSetup, Precision
 from hwsim.placement import parse as parse_placement
 from hwsim.roofline import LAUNCH_MODES
 from hwsim.step import StepCost
@@ -23,6 +23,7 @@ EXAMPLES = {
     "simulate": "example:\n  hwsim simulate scenario.yaml --json summary.json --csv records",
     "flash": "example:\n  hwsim flash --hardware m1-max-laptop --model opt-6.7b --dtype fp32",
     "plan": "example:\n  hwsim plan workloads/plans/llama3-8b-chat.yaml --csv plan.csv",
+    "moe-plan": "example:\n  hwsim moe-plan --hardware h100-sxm --model mixtral-8x7b --routing zipf:1.2 --batch 8",
     "offload-plan": "example:\n  hwsim offload-plan --hardware flexgen-t4 --model opt-30b --dtype fp16 --prompt 512 --output 32",
     "import-model": "example:\n  hwsim import-model path/to/config.json --id my-model -o my-model.yaml",
 }
@@ -74,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-overlap", action="store_true", help="copy offloaded data, then compute (no prefetch)")
     p.add_argument("--pageable", action="store_true", help="offloaded host buffers are not pinned")
     p.add_argument("--pricing", default="cloud-on-demand-2026-05", help="pricing profile id or YAML")
+    p.add_argument("--routing", default=None, help="MoE routing: uniform, zipf:S or a layer,expert,count CSV")
+    p.add_argument("--expert-parallel", action="store_true", help="MoE: spread whole experts over --count devices")
+    p.add_argument("--expert-cache", choices=("static", "lru", "lfu"), default="static",
+                   help="MoE with experts partly resident: the cache policy of the resident set")
+    p.add_argument("--prefetch-experts", type=int, default=0, help="MoE: next-layer experts prefetched")
     p.add_argument("--ops", choices=("prefill", "decode", "both", "none"), default="both",
                    help="which per-operator tables to print")
     p.add_argument("--json", metavar="FILE", help="also write the estimate as JSON")
@@ -103,6 +109,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="write every candidate's outcome as JSON")
     p.add_argument("--csv", metavar="FILE", help="write every candidate's outcome as CSV")
     p.add_argument("--all", action="store_true", help="list every candidate, not just the frontier")
+
+    p = command("moe-plan", "Choose which experts stay on the accelerator (and on which device) and compare "
+                "with naive placements.", _moe_plan)
+    p.add_argument("--hardware", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--count", type=int, default=None, help="devices (expert parallel)")
+    p.add_argument("--dtype", default="bf16")
+    p.add_argument("--weight-bits", type=float, default=None)
+    p.add_argument("--routing", default="uniform", help="uniform, zipf:S or a layer,expert,count CSV")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--prompt", type=int, default=512)
+    p.add_argument("--output", type=int, default=128)
+    p.add_argument("--budget", default=None, help="device memory for experts, e.g. '40 GB' (default: what is free)")
+    p.add_argument("--resident", type=int, default=None, help="experts per layer to keep resident")
 
     p = command("offload-plan", "Search weight/KV/activation placements and batch sizes for the best "
                 "offloaded throughput.", _offload_plan)
@@ -153,9 +173,17 @@ def _estimate(args) -> int:
     system = _overlay_system(args, catalog.system(args.hardware, args.count))
     precision = Precision(args.dtype, args.kv_dtype, args.weight_bits)
     placement = parse_placement(args.placement)
-    options = OffloadOptions(overlap=not args.no_overlap, pinned=not args.pageable)
+    options = OffloadOptions(overlap=not args.no_overlap, pinned=not args.pageable, expert_cache=args.expert_cache,
+                             prefetch_experts=args.prefetch_experts)
+    experts = None
+    if model.moe is not None:
+        from hwsim.moe import routing_for
+
+        experts = ExpertSetup(routing=routing_for(model, args.routing), expert_parallel=args.expert_parallel)
+    elif args.routing or args.expert_parallel:
+        raise HwsimError(f"--routing and --expert-parallel need a mixture-of-experts model; {model.id} is dense")
     result = estimate.estimate(model, system, args.batch, args.prompt, args.output, precision, args.launch,
-                               IMPLEMENTATIONS[args.kernels], placement=placement, offload=options)
+                               IMPLEMENTATIONS[args.kernels], placement=placement, offload=options, experts=experts)
     n = system.accelerator_count or 1
     print(f"{model.name} on {n}x {system.device_name}")
     print(f"  {precision.dtype} weights, {precision.kv_dtype_name} KV cache, "
@@ -375,6 +403,43 @@ def _plan_table(frame, p: int) -> str:
                      f"{r[f'ttft_p{p}_s'] * 1e3:>8.0f}ms {r[f'tpot_p{p}_s'] * 1e3:>8.1f}ms  "
                      f"{'PASS' if r['passes'] else 'FAIL'}: {r['reasons']}")
     return "\n".join(lines)
+
+
+def _moe_plan(args) -> int:
+    from hwsim import expert_plan
+    from hwsim.moe import routing_for
+
+    model = catalog.model(args.model)
+    system = catalog.system(args.hardware, args.count)
+    precision = Precision(args.dtype, None, args.weight_bits)
+    routing = routing_for(model, args.routing)
+    budget = None
+    if args.budget:
+        try:
+            budget = units.parse(args.budget, "bytes")
+        except units.UnitError as exc:
+            raise HwsimError(f"--budget: {exc}") from None
+    result = expert_plan.plan(model, system, routing, precision, args.batch, args.prompt, args.output, budget,
+                              args.resident)
+    devices = max(1, system.accelerator_count)
+    print(f"{model.name} on {devices}x {system.device_name}, {routing.kind} routing, batch {args.batch}")
+    print(f"  expert memory per device {units.format_bytes(result.budget_bytes)}; one expert in every MoE layer "
+          f"takes {units.format_bytes(result.expert_bytes * model.moe_layers / devices)} -> "
+          f"{result.resident} of {model.moe.experts} experts per layer resident\n")
+    best = min(result.options, key=lambda o: o.time_per_output_token_s)
+    print(f"  {'placement':<30} {'hit rate':>9} {'per token':>11} {'tokens/s':>10}")
+    for option in result.options:
+        mark = "  <- chosen" if option is result.options[0] else ""
+        print(f"  {option.name:<30} {option.hit_rate:>9.1%} {units.format_seconds(option.time_per_output_token_s):>11} "
+              f"{option.output_tokens_per_s:>10,.1f}{mark}")
+    if best is not result.options[0]:
+        print(f"  ({best.name} is faster at this batch)")
+    if result.assignment:
+        a = result.assignment
+        print(f"\nexpert parallelism over {devices} devices: busiest device handles {a['balanced_rows']:.1f} "
+              f"token-expert rows per layer with a popularity-balanced assignment, {a['round_robin_rows']:.1f} "
+              f"with round robin (mean {a['mean_rows']:.1f})")
+    return 0
 
 
 def _offload_plan(args) -> int:

@@ -17,7 +17,7 @@ def device_tdp_w(system: System) -> float:
 from hwsim.memory import MemoryFit, memory_fit, require_fit
 from hwsim.models import Model
 from hwsim.offload import OffloadOptions, TierStep, check_fit, offload_step, tier_needs
-from hwsim.ops import FUSED, Implementation, Precision, StepShape
+from hwsim.ops import FUSED, ExpertSetup, Implementation, Precision, StepShape
 from hwsim.placement import Placement
 from hwsim.step import StepCost, step_cost
 
@@ -78,6 +78,7 @@ def estimate(
     check_memory: bool = True,
     placement: Placement = Placement(),
     offload: OffloadOptions = OffloadOptions(),
+    experts: ExpertSetup | None = None,
 ) -> Estimate:
     for name, value in (("batch", batch), ("prompt", prompt_len), ("output", output_len)):
         if value < 1:
@@ -94,14 +95,15 @@ def estimate(
             check_fit(model, system, precision, placement, batch, prompt_len + output_len)
 
         def step(shape: StepShape):
-            return offload_step(model, system, shape, precision, placement, offload, launch, implementation)
+            return offload_step(model, system, shape, precision, placement, offload, launch, implementation,
+                                experts=experts)
     else:
         if check_memory:
             require_fit(fit, f"{model.id} ({precision.dtype}) with batch {batch} x {prompt_len + output_len} "
                              f"tokens on {system.accelerator_count or 1}x {system.device_name}")
 
         def step(shape: StepShape):
-            return step_cost(model, system, shape, precision, launch, implementation)
+            return step_cost(model, system, shape, precision, launch, implementation, experts=experts)
 
     prefill = step(StepShape.prefill(batch, prompt_len))
     decode_total, mid = decode_time_s(step, batch, prompt_len, output_len)

@@ -30,7 +30,7 @@ from hwsim import roofline
 from hwsim.errors import HwsimError
 from hwsim.hardware import System
 from hwsim.models import Model
-from hwsim.ops import FUSED, AttnGroup, Implementation, Precision, StepShape
+from hwsim.ops import FUSED, AttnGroup, ExpertSetup, Implementation, Precision, StepShape
 from hwsim.placement import Placement, check_capacity, check_tiers
 from hwsim.step import step_cost
 
@@ -44,6 +44,10 @@ class OffloadOptions:
     # host-link copies of at most this size, each issued separately (None: one copy per tensor);
     # small chunks pay the per-copy latency and issue cost measured on the H200
     chunk_bytes: float | None = None
+    # experts partly resident on the device act as a cache: its policy (lru, lfu, static) sets the
+    # hit rate under the routing; the next layer's `prefetch_experts` likeliest misses load early
+    expert_cache: str = "static"
+    prefetch_experts: int = 0
 
 
 @dataclass(frozen=True)
@@ -58,14 +62,16 @@ class TierStep:
 def offload_step(model: Model, system: System, shape: StepShape, precision: Precision, placement: Placement,
                  options: OffloadOptions = OffloadOptions(), launch: str = "graph",
                  implementation: Implementation = FUSED, layers: int | None = None,
-                 active_experts: float | None = None) -> TierStep:
+                 active_experts: float | None = None, experts: ExpertSetup | None = None) -> TierStep:
     check_tiers(placement, system)
     layers = model.num_layers if layers is None else layers
-    cost = step_cost(model, system, shape, precision, launch, implementation, layers, active_experts)
+    cost = step_cost(model, system, shape, precision, launch, implementation, layers, active_experts, experts)
+    miss_share, prefetched_share = _expert_misses(model, shape, placement, options, experts)
     host = system.host_compute
     parts = {"device": 0.0, "host": 0.0, "storage": 0.0, "remote": 0.0, "h2d": 0.0, "d2h": 0.0, "disk": 0.0,
-             "network": 0.0}
-    moved = {"h2d": 0.0, "d2h": 0.0, "disk": 0.0, "disk_write": 0.0, "csd_link": 0.0, "network": 0.0}
+             "network": 0.0, "prefetch": 0.0}
+    moved = {"h2d": 0.0, "d2h": 0.0, "disk": 0.0, "disk_write": 0.0, "csd_link": 0.0, "network": 0.0,
+             "prefetch": 0.0}
     outside_s = 0.0  # embedding and head: on the device, their weights follow the weight placement
     outside_weights = 0.0
     a, tokens = precision.act_bytes, shape.tokens
@@ -96,7 +102,13 @@ def offload_step(model: Model, system: System, shape: StepShape, precision: Prec
             parts["device"] += c.time_s / layers
         what = "experts" if op.name.startswith("experts_") else "weights"
         offloaded = 1.0 - placement.share(what, "device")
-        if op.weight_bytes and not on_host:
+        if op.weight_bytes and not on_host and what == "experts" and offloaded:
+            # only cache misses move; the prefetched share of them hides behind compute
+            missed = op.weight_bytes * miss_share * per_layer
+            moved["prefetch"] += missed * prefetched_share
+            moved["h2d"] += missed * (1.0 - prefetched_share)
+            moved["disk"] += missed * placement.share(what, "disk") / offloaded
+        elif op.weight_bytes and not on_host:
             moved["h2d"] += op.weight_bytes * offloaded * per_layer
             moved["disk"] += op.weight_bytes * placement.share(what, "disk") * per_layer
         if op.kind == "attention":
@@ -120,7 +132,7 @@ def offload_step(model: Model, system: System, shape: StepShape, precision: Prec
     if link is None and (moved["h2d"] or moved["d2h"]):
         raise HwsimError(f"{system.id} has no host link to move offloaded data over")
     issue_s = system.compute.performance.eager_copy_dispatch_s if options.chunk_bytes else 0.0
-    for direction in ("h2d", "d2h"):
+    for direction in ("h2d", "d2h", "prefetch"):
         if moved[direction]:
             parts[direction] = COPIES_PER_LAYER * roofline.transfer_s(
                 moved[direction] / COPIES_PER_LAYER, link, chunk_bytes=options.chunk_bytes,
@@ -139,14 +151,14 @@ def offload_step(model: Model, system: System, shape: StepShape, precision: Prec
             parts["network"] = network_s  # a prefill streams its new KV to the pool behind compute
     # each waits for the other's result
     compute_s = parts["device"] + parts["host"] + parts["storage"] + parts["remote"]
-    if not options.overlap:
-        layer_s = compute_s + parts["h2d"] + parts["d2h"] + parts["disk"] + parts["network"]
+    if not options.overlap:  # copy, then compute; prefetched experts load during the previous layer
+        layer_s = max(compute_s, parts["prefetch"]) + parts["h2d"] + parts["d2h"] + parts["disk"] + parts["network"]
     elif parts["host"]:
-        layer_s = max(compute_s + parts["h2d"], parts["d2h"], parts["disk"])
+        layer_s = max(compute_s + parts["h2d"] + parts["prefetch"], parts["d2h"], parts["disk"])
     elif parts["storage"] or parts["remote"]:
         layer_s = max(compute_s, parts["h2d"], parts["d2h"])  # the cache never crosses the host link
     else:
-        layer_s = max(compute_s, parts["h2d"], parts["d2h"], parts["disk"], parts["network"])
+        layer_s = max(compute_s, parts["h2d"] + parts["prefetch"], parts["d2h"], parts["disk"], parts["network"])
     head_away = outside_weights * (1.0 - placement.share("weights", "device"))
     head_s = outside_s + (roofline.transfer_s(head_away, link, pageable=not options.pinned) if head_away else 0.0)
     bound = max(parts, key=parts.get)
@@ -154,6 +166,25 @@ def offload_step(model: Model, system: System, shape: StepShape, precision: Prec
     if head_away:
         per_step["h2d"] = per_step.get("h2d", 0.0) + head_away
     return TierStep(layers * layer_s + head_s, layer_s, parts, per_step, bound)
+
+
+def _expert_misses(model: Model, shape: StepShape, placement: Placement, options: OffloadOptions,
+                   experts: ExpertSetup | None) -> tuple[float, float]:
+    """(share of active experts not resident on the device, share of those prefetched)."""
+    if model.moe is None or placement.share("experts", "device") in (0.0, 1.0):
+        return 1.0, 0.0
+    from hwsim import moe
+
+    routing = (experts.routing if experts and experts.routing else None) or moe.uniform(model.moe.experts,
+                                                                                          model.moe.top_k)
+    resident = round(placement.share("experts", "device") * model.moe.experts)
+    if experts and experts.resident is not None:
+        hit = moe.set_hit_rate(routing, experts.resident, shape.tokens)
+    elif options.expert_cache == "static":
+        hit = moe.set_hit_rate(routing, moe.most_popular(routing, resident), shape.tokens)
+    else:
+        hit = moe.cache_hit_rate(routing, options.expert_cache, resident, shape.tokens)
+    return 1.0 - hit, moe.prefetch_coverage(routing, resident, options.prefetch_experts)
 
 
 def _drives(system: System, computational: bool = False) -> list:
@@ -234,14 +265,16 @@ class OffloadStepTimer:
     """The serving engine's step-time interface for offloaded deployments (memoized by shape)."""
 
     def __init__(self, model: Model, system: System, precision: Precision, implementation: Implementation,
-                 placement: Placement, options: OffloadOptions = OffloadOptions()):
+                 placement: Placement, options: OffloadOptions = OffloadOptions(),
+                 experts: ExpertSetup | None = None):
         self.args = (model, system, precision, placement, options, "graph", implementation)
+        self.experts = experts
         self._step = functools.lru_cache(maxsize=4096)(self._uncached)
 
     def _uncached(self, groups: tuple) -> TierStep:
         model, system, precision, placement, options, launch, implementation = self.args
         return offload_step(model, system, StepShape(groups), precision, placement, options, launch,
-                            implementation)
+                            implementation, experts=self.experts)
 
     def step_s(self, groups: tuple) -> float:
         return self._step(tuple(groups)).time_s

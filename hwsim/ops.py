@@ -116,6 +116,19 @@ class Op:
 
 
 @dataclass(frozen=True)
+class ExpertSetup:
+    """How a MoE model's experts are routed and spread: routing distribution (None: uniform),
+    expert parallelism over the tensor-parallel devices, expert-to-device assignment (None:
+    round robin), and an optional capacity factor."""
+
+    routing: object | None = None  # hwsim.moe.Routing
+    expert_parallel: bool = False
+    owner: tuple[int, ...] | None = None
+    capacity_factor: float | None = None
+    resident: tuple[int, ...] | None = None  # a fixed set of device-resident experts (else: most popular)
+
+
+@dataclass(frozen=True)
 class Implementation:
     """Kernels per elementwise stage and the bytes each moves per element (in units of the
     activation size `a`, plus fixed fp32 bytes where an implementation upcasts)."""
@@ -171,8 +184,14 @@ def step_ops(
     tp: int = 1,
     layers: int | None = None,
     active_experts: float | None = None,
+    experts: ExpertSetup | None = None,
 ) -> list[Op]:
-    """Every operator of one forward step of `model` on one of `tp` tensor-parallel shards."""
+    """Every operator of one forward step of `model` on one of `tp` tensor-parallel shards.
+
+    MoE layers touch `active_experts` distinct experts when given (routing fixed ahead), else the
+    expected number under `experts.routing` (uniform by default). With expert parallelism the
+    experts are spread whole over the `tp` devices and the step waits for the busiest one, after
+    an all-to-all dispatch and before an all-to-all combine."""
     layers = model.num_layers if layers is None else layers
     if layers < 1 or layers > model.num_layers:
         raise HwsimError(f"layers must be between 1 and {model.num_layers}; got {layers}")
@@ -186,7 +205,7 @@ def step_ops(
     if dense_layers:
         ops += builder.dense_mlp(dense_layers, model.intermediate_size, "mlp")
     if moe_layers:
-        ops += builder.moe_mlp(moe_layers, active_experts)
+        ops += builder.moe_mlp(moe_layers, active_experts, experts or ExpertSetup())
     ops += builder.head()
     return [op for op in ops if op.repeat > 0]
 
@@ -288,10 +307,11 @@ class _Builder:
     def _attention(self, layers: int, heads: int, kv_heads: int, kv_width_cached: int) -> Op:
         return model_attention_op(self.m, self.shape, self.p, self.tp, layers)
 
-    def dense_mlp(self, layers: int, width: int, name: str, experts: float = 1.0, tokens: int | None = None) -> list[Op]:
+    def dense_mlp(self, layers: int, width: int, name: str, experts: float = 1.0, tokens: int | None = None,
+                  shard: bool = True) -> list[Op]:
         m, a = self.m, self.a
         t = self.t if tokens is None else tokens
-        width = width // self.tp
+        width = width // self.tp if shard else width
         h = m.hidden_size
         ops = []
         if m.gated_mlp:
@@ -303,26 +323,46 @@ class _Builder:
         ops.append(self.gemm(f"{name}_down", t, h, width, layers, experts))
         return ops + self._mlp_tail(layers) if name == "mlp" else ops
 
-    def _mlp_tail(self, layers: int) -> list[Op]:
+    def _mlp_tail(self, layers: int, allreduce: bool = True) -> list[Op]:
         ops = []
-        if self.tp > 1:
+        if self.tp > 1 and allreduce:
             ops.append(self.allreduce("mlp_allreduce", layers))
         if self.impl.residual_kernels:
             ops.append(self.elementwise("residual_add_2", self.t * self.m.hidden_size, 3 * self.a, 1, layers))
         return ops
 
-    def moe_mlp(self, layers: int, active_experts: float | None) -> list[Op]:
+    def moe_mlp(self, layers: int, active_experts: float | None, setup: "ExpertSetup") -> list[Op]:
         moe, t, h = self.m.moe, self.t, self.m.hidden_size
-        active = active_experts if active_experts is not None else expected_active_experts(moe.experts, moe.top_k, t)
+        routing = setup.routing
+        if active_experts is not None:
+            active = active_experts
+        elif routing is not None:
+            active = routing.expected_active(t)
+        else:
+            active = expected_active_experts(moe.experts, moe.top_k, t)
         if not 0 < active <= moe.experts:
             raise HwsimError(f"active_experts must be between 0 and {moe.experts}; got {active}")
         ops = [self.gemm("router", t, moe.experts, h, layers)]
-        # each routed token-expert pair is one row of a grouped GEMM over the active experts
-        ops += self.dense_mlp(layers, moe.expert_intermediate_size, "experts", experts=active,
-                              tokens=t * moe.top_k)
+        if setup.expert_parallel and self.tp > 1:
+            from hwsim import moe as moe_mod
+
+            routing = routing or moe_mod.uniform(moe.experts, moe.top_k)
+            owner = setup.owner or moe_mod.round_robin(moe.experts, self.tp)
+            rows, distinct, _ = moe_mod.busiest_device(routing, t, owner, setup.capacity_factor)
+            if active_experts is not None:  # routing fixed ahead: scale the busiest device's share
+                distinct = min(distinct * active_experts / max(active, 1e-9), moe.experts)
+            tokens_x_k = t * moe.top_k
+            ops.append(Op("alltoall_dispatch", "collective", self.dt, act_bytes=tokens_x_k * h * self.a, repeat=layers))
+            ops += self.dense_mlp(layers, moe.expert_intermediate_size, "experts", experts=max(distinct, 1e-9),
+                                  tokens=max(1, round(rows)), shard=False)
+            ops.append(Op("alltoall_combine", "collective", self.dt, act_bytes=tokens_x_k * h * self.a, repeat=layers))
+        else:
+            # each routed token-expert pair is one row of a grouped GEMM over the active experts
+            ops += self.dense_mlp(layers, moe.expert_intermediate_size, "experts", experts=active,
+                                  tokens=t * moe.top_k)
         if moe.shared_experts:
             ops += self.dense_mlp(layers, moe.shared_intermediate_size * moe.shared_experts, "shared_expert")
-        return ops + self._mlp_tail(layers)
+        return ops + self._mlp_tail(layers, allreduce=not (setup.expert_parallel and self.tp > 1))
 
     def head(self) -> list[Op]:
         seqs, h = self.shape.sequences, self.m.hidden_size

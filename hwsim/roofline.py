@@ -128,3 +128,10 @@ def allreduce_s(bytes_reduced: float, devices: int, link: Link) -> float:
         return 0.0
     steps = 2 * (devices - 1)
     return steps * link.latency_s + steps / devices * bytes_reduced / link.achieved_bytes_per_s
+
+
+def alltoall_s(bytes_sent: float, devices: int, link: Link) -> float:
+    """All-to-all: each device keeps 1/n of its data and sends the rest, (n-1) peers at a time."""
+    if devices <= 1:
+        return 0.0
+    return (devices - 1) * link.latency_s + bytes_sent * (devices - 1) / devices / link.achieved_bytes_per_s

@@ -10,7 +10,7 @@ from hwsim.fields import Fields, load_yaml
 from hwsim.hardware import Link, System
 from hwsim.models import Model
 from hwsim.offload import OffloadOptions
-from hwsim.ops import IMPLEMENTATIONS, Precision
+from hwsim.ops import IMPLEMENTATIONS, ExpertSetup, Precision
 from hwsim.placement import Placement, parse
 from hwsim.workload import Workload, load_workload
 
@@ -65,6 +65,7 @@ class Scenario:
     placement: Placement = field(default_factory=Placement)
     offload: OffloadOptions = field(default_factory=OffloadOptions)
     pricing: str = "cloud-on-demand-2026-05"  # a pricing profile id or path
+    experts: ExpertSetup | None = None  # MoE routing, expert parallelism
 
     @property
     def tp(self) -> int:
@@ -103,12 +104,15 @@ def load_scenario(path: Path) -> Scenario:
         placement = parse(fields.string("placement", "device"))
     except HwsimError as exc:
         raise fields.error("placement", str(exc)) from None
-    offload = OffloadOptions(overlap=fields.boolean("overlap", True), pinned=fields.boolean("pinned", True))
+    experts, cache, prefetch = _experts(fields, model)
+    offload = OffloadOptions(overlap=fields.boolean("overlap", True), pinned=fields.boolean("pinned", True),
+                             expert_cache=cache, prefetch_experts=prefetch)
     scenario = Scenario(
         name=fields.string("name", Path(path).stem),
         placement=placement,
         offload=offload,
         pricing=fields.string("pricing", "cloud-on-demand-2026-05"),
+        experts=experts,
         system=system,
         model=model,
         precision=precision,
@@ -133,6 +137,30 @@ def _workload(fields: Fields, path: Path) -> Workload:
     if isinstance(value, dict):
         return load_workload(path, Fields(value, str(path), "workload"))
     raise fields.error("workload", f"expected a preset name, a YAML path or a mapping; got {value!r}")
+
+
+def _experts(fields: Fields, model: Model) -> tuple[ExpertSetup | None, str, int]:
+    """The `moe:` block: routing (uniform, zipf:S or a histogram CSV), expert_parallel, cache, prefetch."""
+    if not fields.has("moe"):
+        return None, "static", 0
+    section = fields.section("moe")
+    if model.moe is None:
+        raise section.error("", f"{model.id} has no experts")
+    from hwsim.moe import CACHE_POLICIES, routing_for
+
+    spec = section.string("routing", "uniform")
+    if spec not in ("uniform",) and not spec.startswith("zipf"):
+        spec = str(Path(section.source).parent / spec)
+    try:
+        routing = routing_for(model, spec)
+    except HwsimError as exc:
+        raise section.error("routing", str(exc)) from None
+    setup = ExpertSetup(routing=routing, expert_parallel=section.boolean("expert_parallel", False),
+                        capacity_factor=section.number("capacity_factor", None, low=1.0))
+    cache = section.string("cache", "static", choices=CACHE_POLICIES)
+    prefetch = section.integer("prefetch", 0, low=0)
+    section.finish()
+    return setup, cache, prefetch
 
 
 def _engine(fields: Fields) -> EngineConfig:

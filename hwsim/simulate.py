@@ -55,11 +55,11 @@ def simulate(scenario: Scenario, requests: pd.DataFrame | None = None, progress=
     engine = scenario.engine
     implementation = IMPLEMENTATIONS[engine.kernels]
     if scenario.placement.on_device:
-        timer = StepTimer(scenario.model, scenario.system, scenario.precision, implementation)
+        timer = StepTimer(scenario.model, scenario.system, scenario.precision, implementation, scenario.experts)
     else:
         check_tiers(scenario.placement, scenario.system)
         timer = OffloadStepTimer(scenario.model, scenario.system, scenario.precision, implementation,
-                                 scenario.placement, scenario.offload)
+                                 scenario.placement, scenario.offload, scenario.experts)
     total_blocks = capacity_blocks(scenario.model, scenario.system, scenario.precision, engine.block_size,
                                    engine.gpu_memory_utilization, engine.max_num_batched_tokens,
                                    engine.max_num_seqs, scenario.placement)

@@ -8,7 +8,7 @@ from hwsim import roofline
 from hwsim.errors import HwsimError
 from hwsim.hardware import System
 from hwsim.models import Model
-from hwsim.ops import FUSED, Implementation, Precision, StepShape
+from hwsim.ops import FUSED, ExpertSetup, Implementation, Precision, StepShape
 
 
 @dataclass(frozen=True)
@@ -41,18 +41,22 @@ def step_cost(
     implementation: Implementation = FUSED,
     layers: int | None = None,
     active_experts: float | None = None,
+    experts: ExpertSetup | None = None,
 ) -> StepCost:
     """One forward step on `system`, tensor-parallel over all its accelerators."""
     tp = max(1, system.accelerator_count)
     if tp > 1 and system.accelerator is None:
         raise HwsimError("tensor parallelism needs accelerators; this system has none")
     device = system.compute
-    op_list = ops_mod.step_ops(model, shape, precision, implementation, tp, layers, active_experts)
+    op_list = ops_mod.step_ops(model, shape, precision, implementation, tp, layers, active_experts, experts)
     costs = []
     for op in op_list:
         if op.kind == "collective":
             link = system.accelerator.peer_link or system.accelerator.host_link
-            one = roofline.allreduce_s(op.act_bytes, tp, link)
+            if op.name.startswith("alltoall"):
+                one = roofline.alltoall_s(op.act_bytes / tp, tp, link)  # each device sends its share
+            else:
+                one = roofline.allreduce_s(op.act_bytes, tp, link)
             costs.append(roofline.OpCost(op, one * op.repeat, 0.0, 0.0, 0.0, "link"))
         else:
             costs.append(roofline.op_cost(op, device, launch))

@@ -12,16 +12,18 @@ import functools
 from hwsim import roofline
 from hwsim.hardware import System
 from hwsim.models import Model
-from hwsim.ops import AttnGroup, Implementation, Precision, StepShape, model_attention_op
+from hwsim.ops import AttnGroup, ExpertSetup, Implementation, Precision, StepShape, model_attention_op
 from hwsim.step import step_cost
 
 
 class StepTimer:
-    def __init__(self, model: Model, system: System, precision: Precision, implementation: Implementation):
+    def __init__(self, model: Model, system: System, precision: Precision, implementation: Implementation,
+                 experts: ExpertSetup | None = None):
         self.model = model
         self.system = system
         self.precision = precision
         self.implementation = implementation
+        self.experts = experts
         self.tp = max(1, system.accelerator_count)
         self.device = system.compute
         self._dense = functools.lru_cache(maxsize=65536)(self._dense_uncached)
@@ -51,7 +53,8 @@ class StepTimer:
                               + ((AttnGroup(sequences - 1, 1, 1),) if sequences > 1 else ()))
         else:
             shape = StepShape((AttnGroup(sequences, 1, 1),))
-        cost = step_cost(self.model, self.system, shape, self.precision, "graph", self.implementation)
+        cost = step_cost(self.model, self.system, shape, self.precision, "graph", self.implementation,
+                         experts=self.experts)
         dense = [c for c in cost.costs if c.op.kind != "attention"]
         return (sum(c.time_s for c in dense), sum(c.compute_s * c.op.repeat for c in dense),
                 sum(c.memory_s * c.op.repeat for c in dense))

@@ -1,0 +1,166 @@
+"""Mixture-of-experts: routing statistics, expert parallelism, expert residency and caches."""
+import pytest
+
+from hwsim import catalog, expert_plan, moe
+from hwsim.errors import DoesNotFitError, HwsimError, InputError
+from hwsim.offload import OffloadOptions, offload_step
+from hwsim.ops import ExpertSetup, Precision, StepShape, step_ops
+from hwsim.placement import parse
+from hwsim.step import step_cost
+
+MIXTRAL = catalog.model("mixtral-8x7b")
+
+
+def test_uniform_routing_closed_form():
+    routing = moe.uniform(8, 2)
+    assert routing.expected_active(1) == pytest.approx(2.0)
+    assert routing.expected_active(3) == pytest.approx(8 * (1 - (6 / 8) ** 3))
+    assert routing.expected_active(100) == pytest.approx(8.0, abs=1e-9)
+
+
+def test_skewed_routing_touches_fewer_experts():
+    uniform, skewed = moe.uniform(64, 6), moe.zipf(64, 6, 1.2)
+    assert skewed.expected_active(8) < uniform.expected_active(8)
+    assert sum(skewed.shares[0]) == pytest.approx(1.0)
+
+
+def test_empirical_histograms_per_layer(tmp_path):
+    rows = ["layer,expert,count"] + [f"{layer},{e},{(e + 1) * (layer + 1)}" for layer in range(2) for e in range(8)]
+    path = tmp_path / "hist.csv"
+    path.write_text("\n".join(rows) + "\n")
+    routing = moe.routing_for(MIXTRAL, str(path))
+    assert len(routing.shares) == 2 and routing.shares[0][7] == pytest.approx(8 / 36)
+    assert routing.expected_active(1, layer=0) == pytest.approx(2.0, rel=0.1)
+
+
+@pytest.mark.parametrize("rows, expected", [
+    (["layer,expert,count"] + [f"0,{e},1" for e in range(7)], "7 experts listed, expected 8"),
+    (["layer,expert,count"] + [f"0,{e},1" for e in range(7)] + ["0,9,1"], "expert 9 is outside 0..7"),
+    (["layer,expert"] + [f"0,{e}" for e in range(8)], "count"),
+])
+def test_bad_histograms_name_the_problem(tmp_path, rows, expected):
+    path = tmp_path / "bad.csv"
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(InputError, match=expected):
+        moe.routing_for(MIXTRAL, str(path))
+
+
+def test_top_k_larger_than_experts_is_rejected():
+    with pytest.raises(HwsimError, match="top_k"):
+        moe.uniform(8, 9)
+
+
+def test_a_cache_of_every_expert_always_hits():
+    routing = moe.zipf(8, 2, 1.0)
+    for policy in ("lru", "lfu", "static"):
+        assert moe.cache_hit_rate(routing, policy, 8, tokens_per_step=4) == 1.0
+        assert moe.cache_hit_rate(routing, policy, 0, tokens_per_step=4) == 0.0
+
+
+def test_static_cache_of_popular_experts_beats_lru_under_skew():
+    routing = moe.zipf(64, 6, 1.2)
+    static = moe.set_hit_rate(routing, moe.most_popular(routing, 16), tokens=4)
+    assert static == pytest.approx(moe.cache_hit_rate(routing, "static", 16, 4, steps=800), abs=0.03)
+    assert static > moe.cache_hit_rate(routing, "lru", 16, 4)
+    assert moe.set_hit_rate(moe.uniform(64, 6), tuple(range(16)), tokens=4) == pytest.approx(0.25)
+
+
+def test_expert_parallel_step_waits_for_the_busiest_device():
+    uniform = moe.uniform(64, 6)
+    rows, distinct, dropped = moe.busiest_device(uniform, 64, moe.round_robin(64, 8))
+    assert rows == pytest.approx(64 * 6 / 8) and dropped == 0.0
+    skewed = moe.zipf(64, 6, 1.2)
+    round_robin = moe.busiest_device(skewed, 64, moe.round_robin(64, 8))[0]
+    balanced = moe.busiest_device(skewed, 64, moe.balanced(skewed, 8))[0]
+    assert round_robin > balanced > 64 * 6 / 8
+
+
+def test_capacity_factor_drops_rows_over_the_cap():
+    skewed = moe.zipf(8, 2, 1.5)
+    capped = moe.busiest_device(skewed, 256, moe.round_robin(8, 4), capacity_factor=1.25)
+    free = moe.busiest_device(skewed, 256, moe.round_robin(8, 4))
+    assert capped[2] > 0 and capped[0] < free[0]
+
+
+def test_expert_parallel_ops_dispatch_and_combine_over_the_peer_link():
+    ops = step_ops(MIXTRAL, StepShape.decode(32, 500), tp=4, experts=ExpertSetup(expert_parallel=True))
+    names = [op.name for op in ops]
+    assert "alltoall_dispatch" in names and "alltoall_combine" in names and "mlp_allreduce" not in names
+    gate_up = next(op for op in ops if op.name == "experts_gate_up")
+    assert gate_up.shape.startswith("m=16 ")  # 32 tokens x top-2 over 4 devices, uniform
+
+
+def test_active_experts_given_ahead_override_the_routing():
+    fixed = step_cost(MIXTRAL, catalog.system("h200-sxm"), StepShape.decode(8, 100), active_experts=2.0)
+    expected = step_cost(MIXTRAL, catalog.system("h200-sxm"), StepShape.decode(8, 100))
+    assert fixed.time_s < expected.time_s  # 2 experts instead of the ~7.2 uniform routing expects
+
+
+def test_experts_in_host_memory_are_copied_before_they_run():
+    h200 = catalog.system("h200-sxm")
+    step = offload_step(MIXTRAL, h200, StepShape.decode(1, 100), Precision(), parse("experts=host"), active_experts=2.0)
+    per_expert = 3 * 4096 * 14336 * 2
+    assert step.bytes_per_step["h2d"] == pytest.approx(32 * 2 * per_expert, rel=0.01)
+
+
+def test_resident_experts_cut_the_traffic_by_the_hit_rate():
+    h200 = catalog.system("h200-sxm")
+    routing = moe.zipf(8, 2, 1.2)
+    setup = ExpertSetup(routing=routing)
+    shape = StepShape.decode(1, 100)
+    streamed = offload_step(MIXTRAL, h200, shape, Precision(), parse("experts=host"), experts=setup)
+    half = offload_step(MIXTRAL, h200, shape, Precision(), parse("experts=device:0.5,host:0.5"),
+                        OffloadOptions(expert_cache="static"), experts=setup)
+    hit = moe.set_hit_rate(routing, moe.most_popular(routing, 4), tokens=1)
+    assert half.bytes_per_step["h2d"] == pytest.approx(streamed.bytes_per_step["h2d"] * (1 - hit), rel=0.01)
+
+
+def test_experts_computed_on_the_host_stay_there():
+    system = catalog.system("ktransformers-4090")
+    model = catalog.model("deepseek-v3")
+    step = offload_step(model, system, StepShape.decode(1, 1000), Precision("int4", weight_bits=4.5),
+                        parse("experts=host;experts_compute=host"))
+    assert step.parts_s["host"] > 0
+    assert step.bytes_per_step.get("h2d", 0.0) < 1e9  # no routed expert crosses PCIe
+
+
+def test_prefetching_hides_misses_when_copies_do_not_overlap():
+    h200 = catalog.system("h200-sxm")
+    setup = ExpertSetup(routing=moe.zipf(8, 2, 1.2))
+    shape = StepShape.decode(4, 100)
+    where = parse("experts=device:0.5,host:0.5")
+    plain = offload_step(MIXTRAL, h200, shape, Precision(), where, OffloadOptions(overlap=False), experts=setup)
+    early = offload_step(MIXTRAL, h200, shape, Precision(), where, OffloadOptions(overlap=False, prefetch_experts=2),
+                         experts=setup)
+    assert early.time_s < plain.time_s
+
+
+def test_residency_optimizer_beats_naive_placements():
+    result = expert_plan.plan(MIXTRAL, catalog.system("h100-sxm"), moe.zipf(8, 2, 1.2), Precision(), 4, 512, 128)
+    chosen = result.options[0]
+    assert 0 < result.resident < 8
+    by_name = {o.name.split(" ")[0] + " " + o.name.split(" ")[1]: o for o in result.options}
+    assert chosen.time_per_output_token_s <= min(o.time_per_output_token_s for o in result.options[1:])
+    assert by_name["none resident"].hit_rate == 0.0
+
+
+def test_residency_that_does_not_fit_is_rejected():
+    with pytest.raises(DoesNotFitError, match="resident: 8 experts per layer need"):
+        expert_plan.plan(MIXTRAL, catalog.system("h100-sxm"), moe.uniform(8, 2), Precision(), 4, 512, 128, resident=8)
+
+
+def test_routing_needs_a_moe_model():
+    with pytest.raises(HwsimError, match="not a mixture-of-experts"):
+        moe.routing_for(catalog.model("llama-3-8b"), "zipf:1.1")
+
+
+def test_scenario_moe_block_runs_in_the_simulator(tmp_path):
+    from hwsim.scenario import load_scenario
+    from hwsim.simulate import simulate
+
+    path = tmp_path / "s.yaml"
+    path.write_text("hardware: h200-sxm\ncount: 2\nmodel: mixtral-8x7b\nmoe: {routing: 'zipf:1.2', "
+                    "expert_parallel: true}\nworkload:\n  arrival: {kind: poisson, rate: 2}\n  requests: 40\n"
+                    "  prompt_tokens: {kind: fixed, value: 200}\n  output_tokens: {kind: fixed, value: 30}\n")
+    result = simulate(load_scenario(path))
+    assert result.summary["requests"] == 40
