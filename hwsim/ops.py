@@ -223,8 +223,10 @@ class _Builder:
         self.dt = precision.compute_dtype
 
     def gemm(self, name: str, m: int, n: int, k: int, repeat: int, experts: float = 1.0) -> Op:
-        """y[m, n] = x[m, k] @ W[n, k]^T; `experts` weight matrices are read (grouped GEMM)."""
+        """y[m, n] = x[m, k] @ W[n, k]^T; `experts` weight matrices are read: one grouped GEMM in an
+        engine, one GEMM per expert in a plain PyTorch module (the reference implementation)."""
         return Op(
+            kernels=self._per_expert(experts),
             name=name,
             kind="gemm",
             dtype=self.dt,
@@ -234,6 +236,11 @@ class _Builder:
             repeat=repeat,
             shape=f"m={m} n={n} k={k}" + (f" x{experts:.3g} experts" if experts != 1.0 else ""),
         )
+
+    def _per_expert(self, experts: float) -> int:
+        if experts == 1.0 or self.impl is FUSED:
+            return 1
+        return max(1, round(experts))
 
     def elementwise(self, name: str, elements: float, bytes_per_element: float, kernels: int, repeat: int) -> Op:
         return Op(name, "elementwise", self.dt, act_bytes=elements * bytes_per_element, repeat=repeat, kernels=kernels)
@@ -318,8 +325,9 @@ class _Builder:
             ops.append(self.gemm(f"{name}_gate_up", t, 2 * width, h, layers, experts))
         else:
             ops.append(self.gemm(f"{name}_up", t, width, h, layers, experts))
+        act_kernels = (self.impl.act_kernels if m.gated_mlp else 1) * self._per_expert(experts)
         ops.append(self.elementwise(f"{name}_act", t * width, self.impl.act_bytes_per_act * a if m.gated_mlp else 2 * a,
-                                    self.impl.act_kernels if m.gated_mlp else 1, layers))
+                                    act_kernels, layers))
         ops.append(self.gemm(f"{name}_down", t, h, width, layers, experts))
         return ops + self._mlp_tail(layers) if name == "mlp" else ops
 
@@ -343,6 +351,11 @@ class _Builder:
         if not 0 < active <= moe.experts:
             raise HwsimError(f"active_experts must be between 0 and {moe.experts}; got {active}")
         ops = [self.gemm("router", t, moe.experts, h, layers)]
+        if self.impl is not FUSED:
+            # softmax, top-k, renormalize; then per expert: gather its tokens, scale and scatter-add back
+            ops.append(self.elementwise("router_select", t * moe.experts, 3 * self.a, 3, layers))
+            ops.append(self.elementwise("experts_gather_scatter", t * moe.top_k * h, 4 * self.a,
+                                        3 * max(1, round(active)), layers))
         if setup.expert_parallel and self.tp > 1:
             from hwsim import moe as moe_mod
 
