@@ -24,6 +24,7 @@ EXAMPLES = {
     "flash": "example:\n  hwsim flash --hardware m1-max-laptop --model opt-6.7b --dtype fp32",
     "plan": "example:\n  hwsim plan workloads/plans/llama3-8b-chat.yaml --csv plan.csv",
     "moe-plan": "example:\n  hwsim moe-plan --hardware h100-sxm --model mixtral-8x7b --routing zipf:1.2 --batch 8",
+    "report": "example:\n  hwsim report baseline.yaml fp8.yaml speculative.yaml -o reports/whatif.html",
     "offload-plan": "example:\n  hwsim offload-plan --hardware flexgen-t4 --model opt-30b --dtype fp16 --prompt 512 --output 32",
     "import-model": "example:\n  hwsim import-model path/to/config.json --id my-model -o my-model.yaml",
 }
@@ -123,6 +124,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=int, default=128)
     p.add_argument("--budget", default=None, help="device memory for experts, e.g. '40 GB' (default: what is free)")
     p.add_argument("--resident", type=int, default=None, help="experts per layer to keep resident")
+
+    p = command("report", "Compare a baseline scenario with what-if scenarios in one self-contained HTML report.",
+                _report)
+    p.add_argument("baseline", help="baseline scenario YAML")
+    p.add_argument("whatifs", nargs="*", help="what-if YAMLs: a name and the changes from the baseline")
+    p.add_argument("-o", "--output", required=True, help="HTML file to write")
+    p.add_argument("--no-sensitivity", action="store_true", help="skip the one-change-at-a-time runs")
 
     p = command("offload-plan", "Search weight/KV/activation placements and batch sizes for the best "
                 "offloaded throughput.", _offload_plan)
@@ -439,6 +447,28 @@ def _moe_plan(args) -> int:
         print(f"\nexpert parallelism over {devices} devices: busiest device handles {a['balanced_rows']:.1f} "
               f"token-expert rows per layer with a popularity-balanced assignment, {a['round_robin_rows']:.1f} "
               f"with round robin (mean {a['mean_rows']:.1f})")
+    return 0
+
+
+def _report(args) -> int:
+    from hwsim import report
+    from hwsim.scenario import load_scenario
+    from hwsim.whatif import load_whatif
+
+    baseline = load_scenario(Path(args.baseline))
+    whatifs = [load_whatif(Path(path), baseline) for path in args.whatifs]
+    knobs = None if args.no_sensitivity else {w.name: report.knob_variants(baseline, w) for w in whatifs}
+
+    def progress(text: str) -> None:
+        if sys.stderr.isatty():
+            print(f"  {text}", file=sys.stderr)
+
+    page = report.build(baseline, whatifs, knobs, progress)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(page, encoding="utf-8")
+    print(f"wrote {output} ({len(page) / 1e6:.1f} MB): {baseline.name}"
+          + (f" vs {', '.join(w.name for w in whatifs)}" if whatifs else ""))
     return 0
 
 

@@ -17,7 +17,8 @@ def device_tdp_w(system: System) -> float:
 from hwsim.memory import MemoryFit, memory_fit, require_fit
 from hwsim.models import Model
 from hwsim.offload import OffloadOptions, TierStep, check_fit, offload_step, tier_needs
-from hwsim.ops import FUSED, ExpertSetup, Implementation, Precision, StepShape
+from hwsim.ops import FUSED, AttnGroup, ExpertSetup, Implementation, Precision, StepShape
+from hwsim.techniques import Techniques
 from hwsim.placement import Placement
 from hwsim.step import StepCost, step_cost
 
@@ -79,6 +80,7 @@ def estimate(
     placement: Placement = Placement(),
     offload: OffloadOptions = OffloadOptions(),
     experts: ExpertSetup | None = None,
+    techniques: Techniques | None = None,
 ) -> Estimate:
     for name, value in (("batch", batch), ("prompt", prompt_len), ("output", output_len)):
         if value < 1:
@@ -86,6 +88,9 @@ def estimate(
     if prompt_len + output_len > model.max_positions:
         raise HwsimError(f"prompt + output = {prompt_len + output_len} tokens exceeds the "
                          f"{model.max_positions}-token context of {model.id}")
+    if techniques is not None:
+        precision = techniques.precision(precision)
+        prompt_len = techniques.prompt_tokens(prompt_len)
     fit = memory_fit(model, system, precision, batch, prompt_len + output_len, batch * prompt_len)
     needs = None
     if not placement.on_device:
@@ -96,14 +101,27 @@ def estimate(
 
         def step(shape: StepShape):
             return offload_step(model, system, shape, precision, placement, offload, launch, implementation,
-                                experts=experts)
+                                experts=experts, techniques=techniques)
     else:
         if check_memory:
             require_fit(fit, f"{model.id} ({precision.dtype}) with batch {batch} x {prompt_len + output_len} "
                              f"tokens on {system.accelerator_count or 1}x {system.device_name}")
 
         def step(shape: StepShape):
-            return step_cost(model, system, shape, precision, launch, implementation, experts=experts)
+            spec = techniques.speculative if techniques else None
+            if spec and shape.is_decode_only:
+                from hwsim import catalog
+                from hwsim.techniques import speculative_step
+
+                verify = StepShape(tuple(AttnGroup(g.sequences, spec.draft_length + 1, g.kv_len + spec.draft_length)
+                                         for g in shape.groups))
+                return speculative_step(
+                    step_cost(model, system, verify, precision, launch, implementation, experts=experts,
+                              techniques=techniques),
+                    step_cost(catalog.model(spec.draft_model), system, shape, precision, launch, implementation),
+                    spec)
+            return step_cost(model, system, shape, precision, launch, implementation, experts=experts,
+                             techniques=techniques)
 
     prefill = step(StepShape.prefill(batch, prompt_len))
     decode_total, mid = decode_time_s(step, batch, prompt_len, output_len)

@@ -62,10 +62,12 @@ class TierStep:
 def offload_step(model: Model, system: System, shape: StepShape, precision: Precision, placement: Placement,
                  options: OffloadOptions = OffloadOptions(), launch: str = "graph",
                  implementation: Implementation = FUSED, layers: int | None = None,
-                 active_experts: float | None = None, experts: ExpertSetup | None = None) -> TierStep:
+                 active_experts: float | None = None, experts: ExpertSetup | None = None,
+                 techniques=None) -> TierStep:
     check_tiers(placement, system)
     layers = model.num_layers if layers is None else layers
-    cost = step_cost(model, system, shape, precision, launch, implementation, layers, active_experts, experts)
+    cost = step_cost(model, system, shape, precision, launch, implementation, layers, active_experts, experts,
+                     techniques)
     miss_share, prefetched_share = _expert_misses(model, shape, placement, options, experts)
     host = system.host_compute
     parts = {"device": 0.0, "host": 0.0, "storage": 0.0, "remote": 0.0, "h2d": 0.0, "d2h": 0.0, "disk": 0.0,
@@ -266,15 +268,16 @@ class OffloadStepTimer:
 
     def __init__(self, model: Model, system: System, precision: Precision, implementation: Implementation,
                  placement: Placement, options: OffloadOptions = OffloadOptions(),
-                 experts: ExpertSetup | None = None):
+                 experts: ExpertSetup | None = None, techniques=None):
         self.args = (model, system, precision, placement, options, "graph", implementation)
         self.experts = experts
+        self.techniques = techniques
         self._step = functools.lru_cache(maxsize=4096)(self._uncached)
 
     def _uncached(self, groups: tuple) -> TierStep:
         model, system, precision, placement, options, launch, implementation = self.args
         return offload_step(model, system, StepShape(groups), precision, placement, options, launch,
-                            implementation, experts=self.experts)
+                            implementation, experts=self.experts, techniques=self.techniques)
 
     def step_s(self, groups: tuple) -> float:
         return self._step(tuple(groups)).time_s

@@ -29,6 +29,7 @@ class Precision:
     dtype: str = "bf16"  # weights and compute
     kv_dtype: str | None = None  # KV cache element type when it differs
     weight_bits: float | None = None  # effective bits per weight including scales (e.g. 4.85)
+    kv_kept: float = 1.0  # share of the KV cache kept (cross-layer sharing, eviction, compression)
 
     def __post_init__(self):
         for name in (self.dtype, self.kv_dtype):
@@ -36,6 +37,8 @@ class Precision:
                 raise HwsimError(f"unknown dtype {name!r}; expected one of {', '.join(DTYPE_BYTES)}")
         if self.weight_bits is not None and not 1 <= self.weight_bits <= 32:
             raise HwsimError(f"weight_bits must be between 1 and 32; got {self.weight_bits}")
+        if not 0 < self.kv_kept <= 1:
+            raise HwsimError(f"kv_kept must be in (0, 1]; got {self.kv_kept}")
 
     @property
     def compute_dtype(self) -> str:
@@ -53,7 +56,7 @@ class Precision:
     @property
     def kv_bytes(self) -> float:
         """The cache keeps the activation type unless a KV dtype is given (fp8 KV is opt-in)."""
-        return DTYPE_BYTES[self.kv_dtype] if self.kv_dtype else self.act_bytes
+        return (DTYPE_BYTES[self.kv_dtype] if self.kv_dtype else self.act_bytes) * self.kv_kept
 
     @property
     def kv_dtype_name(self) -> str:

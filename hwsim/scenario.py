@@ -12,6 +12,7 @@ from hwsim.models import Model
 from hwsim.offload import OffloadOptions
 from hwsim.ops import IMPLEMENTATIONS, ExpertSetup, Precision
 from hwsim.placement import Placement, parse
+from hwsim.techniques import Techniques, load_techniques
 from hwsim.workload import Workload, load_workload
 
 BATCHING = ("mixed", "prefill_first", "static")
@@ -66,6 +67,7 @@ class Scenario:
     offload: OffloadOptions = field(default_factory=OffloadOptions)
     pricing: str = "cloud-on-demand-2026-05"  # a pricing profile id or path
     experts: ExpertSetup | None = None  # MoE routing, expert parallelism
+    techniques: Techniques = field(default_factory=Techniques)  # what-if optimizations
 
     @property
     def tp(self) -> int:
@@ -113,6 +115,7 @@ def load_scenario(path: Path) -> Scenario:
         offload=offload,
         pricing=fields.string("pricing", "cloud-on-demand-2026-05"),
         experts=experts,
+        techniques=_techniques(fields),
         system=system,
         model=model,
         precision=precision,
@@ -161,6 +164,18 @@ def _experts(fields: Fields, model: Model) -> tuple[ExpertSetup | None, str, int
     prefetch = section.integer("prefetch", 0, low=0)
     section.finish()
     return setup, cache, prefetch
+
+
+def _techniques(fields: Fields) -> Techniques:
+    if not fields.has("techniques"):
+        return Techniques()
+    section = fields.section("techniques")
+    try:
+        return load_techniques(section)
+    except HwsimError as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(section.source, "techniques", str(exc)) from None
 
 
 def _engine(fields: Fields) -> EngineConfig:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -50,16 +50,23 @@ def simulate(scenario: Scenario, requests: pd.DataFrame | None = None, progress=
     `progress(done, total)` is called as requests finish, at most about a hundred times."""
     check(scenario)
     table = scenario.workload.requests() if requests is None else requests
+    techniques = scenario.techniques
+    if techniques.prompt_kept != 1.0:
+        table = table.assign(prompt_tokens=[techniques.prompt_tokens(int(p)) for p in table["prompt_tokens"]])
+    if not techniques.is_identity:
+        scenario = replace(scenario, precision=techniques.precision(scenario.precision))
     if table.empty:
         raise HwsimError("the workload has no requests")
     engine = scenario.engine
     implementation = IMPLEMENTATIONS[engine.kernels]
     if scenario.placement.on_device:
-        timer = StepTimer(scenario.model, scenario.system, scenario.precision, implementation, scenario.experts)
+        timer = StepTimer(scenario.model, scenario.system, scenario.precision, implementation, scenario.experts,
+                          None if techniques.is_identity else techniques)
     else:
         check_tiers(scenario.placement, scenario.system)
         timer = OffloadStepTimer(scenario.model, scenario.system, scenario.precision, implementation,
-                                 scenario.placement, scenario.offload, scenario.experts)
+                                 scenario.placement, scenario.offload, scenario.experts,
+                                 None if techniques.is_identity else techniques)
     total_blocks = capacity_blocks(scenario.model, scenario.system, scenario.precision, engine.block_size,
                                    engine.gpu_memory_utilization, engine.max_num_batched_tokens,
                                    engine.max_num_seqs, scenario.placement)

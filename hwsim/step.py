@@ -1,7 +1,7 @@
 """A forward step's time: its operators on the device, plus tensor-parallel collectives."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hwsim import ops as ops_mod
 from hwsim import roofline
@@ -42,6 +42,7 @@ def step_cost(
     layers: int | None = None,
     active_experts: float | None = None,
     experts: ExpertSetup | None = None,
+    techniques=None,
 ) -> StepCost:
     """One forward step on `system`, tensor-parallel over all its accelerators."""
     tp = max(1, system.accelerator_count)
@@ -49,6 +50,8 @@ def step_cost(
         raise HwsimError("tensor parallelism needs accelerators; this system has none")
     device = system.compute
     op_list = ops_mod.step_ops(model, shape, precision, implementation, tp, layers, active_experts, experts)
+    if techniques is not None:
+        op_list = techniques.transform(op_list, shape)
     costs = []
     for op in op_list:
         if op.kind == "collective":
@@ -59,7 +62,13 @@ def step_cost(
                 one = roofline.allreduce_s(op.act_bytes, tp, link)
             costs.append(roofline.OpCost(op, one * op.repeat, 0.0, 0.0, 0.0, "link"))
         else:
-            costs.append(roofline.op_cost(op, device, launch))
+            cost = roofline.op_cost(op, device, launch)
+            if techniques is not None:
+                changed = techniques.time_s(op, cost.time_s)
+                if changed != cost.time_s:
+                    scale = changed / cost.time_s
+                    cost = replace(cost, time_s=changed, gpu_s=cost.gpu_s * scale, launch_s=cost.launch_s * scale)
+            costs.append(cost)
     if launch == "eager":
         time_s = launch_queue_s(costs, layers or model.num_layers)
     else:

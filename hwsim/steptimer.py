@@ -8,6 +8,7 @@ operator evaluated directly. The sum equals `step.step_cost` for the same shape.
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 
 from hwsim import roofline
 from hwsim.hardware import System
@@ -18,12 +19,14 @@ from hwsim.step import step_cost
 
 class StepTimer:
     def __init__(self, model: Model, system: System, precision: Precision, implementation: Implementation,
-                 experts: ExpertSetup | None = None):
+                 experts: ExpertSetup | None = None, techniques=None):
         self.model = model
         self.system = system
         self.precision = precision
         self.implementation = implementation
         self.experts = experts
+        self.techniques = techniques
+        self._draft = None
         self.tp = max(1, system.accelerator_count)
         self.device = system.compute
         self._dense = functools.lru_cache(maxsize=65536)(self._dense_uncached)
@@ -33,11 +36,43 @@ class StepTimer:
         return self.step(groups)[0]
 
     def step(self, groups: tuple[AttnGroup, ...]) -> tuple[float, float, float]:
-        """(time, compute busy time, memory busy time) of one step; busy times drive the power model."""
+        """(time, compute busy time, memory busy time) of one step; busy times drive the power model.
+
+        With speculative decoding a decode-only step is `draft_length` draft steps plus one
+        verification of draft_length + 1 tokens per sequence, divided by the tokens it yields on
+        average, so the engine's one-token steps carry the right time per token."""
+        spec = self.techniques.speculative if self.techniques else None
+        if spec and all(g.q_len == 1 for g in groups):
+            verify = tuple(AttnGroup(g.sequences, spec.draft_length + 1, g.kv_len + spec.draft_length)
+                           for g in groups)
+            target = self._plain_step(verify)
+            draft = self.draft().step(groups)
+            per_token = 1.0 / spec.tokens_per_step
+            return tuple((t + spec.draft_length * d) * per_token for t, d in zip(target, draft))
+        return self._plain_step(groups)
+
+    def draft(self) -> "StepTimer":
+        if self._draft is None:
+            from hwsim import catalog
+
+            self._draft = StepTimer(catalog.model(self.techniques.speculative.draft_model), self.system,
+                                    self.precision, self.implementation)
+        return self._draft
+
+    def _plain_step(self, groups: tuple[AttnGroup, ...]) -> tuple[float, float, float]:
         tokens = sum(g.sequences * g.q_len for g in groups)
         sequences = sum(g.sequences for g in groups)
-        attention = roofline.op_cost(model_attention_op(self.model, StepShape(groups), self.precision, self.tp),
-                                     self.device)
+        shape = StepShape(groups)
+        op = model_attention_op(self.model, shape, self.precision, self.tp)
+        if self.techniques is not None:
+            op = self.techniques.transform([op], shape)[0]
+        attention = roofline.op_cost(op, self.device)
+        if self.techniques is not None:
+            changed = self.techniques.time_s(op, attention.time_s)
+            if changed != attention.time_s:
+                scale = changed / attention.time_s
+                attention = replace(attention, time_s=changed, compute_s=attention.compute_s * scale,
+                                    memory_s=attention.memory_s * scale)
         dense_s, dense_compute_s, dense_memory_s = self._dense(tokens, sequences)
         layers = attention.op.repeat
         return (dense_s + attention.time_s, dense_compute_s + attention.compute_s * layers,
@@ -54,7 +89,7 @@ class StepTimer:
         else:
             shape = StepShape((AttnGroup(sequences, 1, 1),))
         cost = step_cost(self.model, self.system, shape, self.precision, "graph", self.implementation,
-                         experts=self.experts)
+                         experts=self.experts, techniques=self.techniques)
         dense = [c for c in cost.costs if c.op.kind != "attention"]
         return (sum(c.time_s for c in dense), sum(c.compute_s * c.op.repeat for c in dense),
                 sum(c.memory_s * c.op.repeat for c in dense))

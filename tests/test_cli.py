@@ -53,7 +53,7 @@ def test_validate_prints_rows_and_summary(capsys, data_dir):
 
 def test_every_command_help_shows_an_example():
     for command in ("estimate", "validate", "calibrate", "profiles", "import-model", "simulate", "offload-plan",
-                    "flash", "plan", "moe-plan"):
+                    "flash", "plan", "moe-plan", "report"):
         result = subprocess.run([sys.executable, "-m", "hwsim.cli", command, "--help"], capture_output=True, text=True)
         assert result.returncode == 0 and "example:" in result.stdout
 
