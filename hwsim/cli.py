@@ -17,7 +17,8 @@ from hwsim.step import StepCost
 
 EXAMPLES = {
     "estimate": "example:\n  hwsim estimate --hardware h100-sxm --model llama-3-8b --batch 8 --prompt 512 --output 128",
-    "validate": "example:\n  hwsim validate measurements/h200-sxm.csv --json validation.json",
+    "validate": "example:\n  hwsim validate measurements/h200-sxm.csv --json validation.json\n"
+                "  hwsim validate --baseline before.csv --after after.csv",
     "calibrate": "example:\n  hwsim calibrate measurements/h200-sxm.csv --hardware h200-sxm -o h200-fit.yaml",
     "profiles": "example:\n  hwsim profiles\n  hwsim profiles --kind models",
     "simulate": "example:\n  hwsim simulate scenario.yaml --json summary.json --csv records",
@@ -86,7 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="also write the estimate as JSON")
 
     p = command("validate", "Predict measurement rows and report the error per row and per kind.", _validate)
-    p.add_argument("files", nargs="+", help="CSV files in the measurement schema")
+    p.add_argument("files", nargs="*", help="CSV files in the measurement schema")
+    p.add_argument("--baseline", nargs="+", metavar="BEFORE", help="kernel-speedup check: rows before an optimization")
+    p.add_argument("--after", nargs="+", metavar="AFTER", help="kernel-speedup check: rows after it")
     p.add_argument("--calibration", help="overlay written by `hwsim calibrate`")
     p.add_argument("--json", metavar="FILE", help="write rows and summary as JSON")
     p.add_argument("--quiet", action="store_true", help="print only the per-kind summary")
@@ -273,6 +276,20 @@ def _op_table(cost: StepCost) -> str:
 
 def _validate(args) -> int:
     overlays = calibrate.load_overlay(args.calibration) if args.calibration else None
+    if args.baseline or args.after:
+        if not (args.baseline and args.after):
+            raise HwsimError("--baseline and --after go together")
+        from hwsim import speedup
+
+        result = speedup.compare(args.baseline, args.after, overlays)
+        print(speedup.format_comparison(result))
+        if args.json:
+            document = {"kernel_speedups": result["kernel_speedups"],
+                        "rows": json.loads(result["rows"].to_json(orient="records"))}
+            Path(args.json).write_text(json.dumps(document, indent=2))
+        return 0
+    if not args.files:
+        raise HwsimError("give measurement files, or --baseline and --after")
     rows = validate.validate(args.files, overlays)
     summary = validate.summarize(rows)
     if not args.quiet:

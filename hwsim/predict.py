@@ -66,7 +66,7 @@ def _seconds_only(row: Row) -> None:
         raise RowError(f"not predictable: metric {row.metric!r} for kind {row.kind} (expected seconds)")
 
 
-def predict_gemm(row: Row, overlays: Overlays) -> float:
+def predict_gemm(row: Row, overlays: Overlays, techniques=None) -> float:
     _seconds_only(row)
     system = _system(row, overlays)
     precision = _precision(row)
@@ -76,7 +76,7 @@ def predict_gemm(row: Row, overlays: Overlays) -> float:
     return _op_time(op, system, _launch(row))
 
 
-def predict_attention(row: Row, overlays: Overlays) -> float:
+def predict_attention(row: Row, overlays: Overlays, techniques=None) -> float:
     _seconds_only(row)
     system = _system(row, overlays)
     precision = _precision(row)
@@ -101,7 +101,7 @@ def _op_time(op: Op, system: System, launch: str) -> float:
         raise RowError(f"not predictable: {exc}") from None
 
 
-def predict_copy(row: Row, overlays: Overlays) -> float:
+def predict_copy(row: Row, overlays: Overlays, techniques=None) -> float:
     _seconds_only(row)
     system = _system(row, overlays)
     size = row.number("bytes")
@@ -141,7 +141,7 @@ def _placement(row: Row, system: System) -> Placement:
     return placement
 
 
-def predict_step(row: Row, overlays: Overlays) -> float:
+def predict_step(row: Row, overlays: Overlays, techniques=None) -> float:
     _seconds_only(row)
     system = _system(row, overlays)
     model = _model(row)
@@ -162,9 +162,9 @@ def predict_step(row: Row, overlays: Overlays) -> float:
         if not placement.on_device:
             options = OffloadOptions(overlap=row.flag("overlap", True))
             return offload_step(model, system, shape, _precision(row), placement, options, launch_given or "graph",
-                                implementation, layers, experts).time_s
+                                implementation, layers, experts, techniques=techniques).time_s
         return step_cost(model, system, shape, _precision(row), launch_given or "graph", implementation,
-                         layers, experts).time_s
+                         layers, experts, techniques=techniques).time_s
     except HwsimError as exc:
         raise RowError(f"not predictable: {exc}") from None
 
@@ -177,7 +177,7 @@ SERVING_METRICS = {
 }
 
 
-def predict_serving(row: Row, overlays: Overlays) -> float:
+def predict_serving(row: Row, overlays: Overlays, techniques=None) -> float:
     """A whole serving run, simulated with the engine defaults (vLLM-like continuous batching)."""
     from hwsim.scenario import EngineConfig, Scenario
     from hwsim.simulate import simulate
@@ -211,7 +211,8 @@ def predict_serving(row: Row, overlays: Overlays) -> float:
     options = OffloadOptions(overlap=row.flag("overlap", True))
     try:
         result = simulate(Scenario(row.id, system, model, _precision(row), workload, engine=engine,
-                                   placement=placement, offload=options))
+                                   placement=placement, offload=options,
+                                   **({"techniques": techniques} if techniques is not None else {})))
     except HwsimError as exc:
         raise RowError(f"not predictable: {exc}") from None
     value = result.summary[SERVING_METRICS[row.metric]]
@@ -220,7 +221,7 @@ def predict_serving(row: Row, overlays: Overlays) -> float:
     return value
 
 
-PREDICTORS: dict[str, Callable[[Row, Overlays], float]] = {
+PREDICTORS: dict[str, Callable[..., float]] = {
     "gemm": predict_gemm,
     "attention": predict_attention,
     "copy": predict_copy,
@@ -229,10 +230,10 @@ PREDICTORS: dict[str, Callable[[Row, Overlays], float]] = {
 }
 
 
-def predict(row: Row, overlays: Overlays | None = None) -> float:
+def predict(row: Row, overlays: Overlays | None = None, techniques=None) -> float:
     predictor = PREDICTORS.get(row.kind)
     if predictor is None:
         raise RowError(f"not predictable: unknown kind {row.kind!r} (expected {', '.join(PREDICTORS)})")
     if row.text("dtype", "bf16") not in DTYPE_BYTES:
         raise RowError(f"not predictable: unknown dtype {row.text('dtype')!r}")
-    return predictor(row, overlays or {})
+    return predictor(row, overlays or {}, techniques)

@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -138,3 +139,19 @@ def test_plan_prints_the_winner_frontier_and_writes_outcomes(capsys, tmp_path):
     import pandas as pd
 
     assert len(pd.read_csv(tmp_path / "o.csv")) == 4
+
+
+def test_report_command_writes_the_html(capsys, tmp_path):
+    data = Path(__file__).parent / "data" / "whatif"
+    out = tmp_path / "r.html"
+    code, text, _ = run(capsys, "report", str(data / "baseline.yaml"), str(data / "fp8.yaml"), "-o", str(out),
+                        "--no-sensitivity")
+    assert code == 0 and out.exists() and "fp8 on H200" in text
+
+
+def test_validate_baseline_after_prints_the_speedup_table(capsys, tmp_path):
+    header = "id,kind,hardware,model,dtype,phase,batch,context_len,launch,metric,value\n"
+    (tmp_path / "b.csv").write_text(header + "b,step,h200-sxm,llama-3-8b,bf16,decode,1,512,eager,seconds,0.0244\n")
+    (tmp_path / "a.csv").write_text(header + "a,step,h200-sxm,llama-3-8b,bf16,decode,1,512,graph,seconds,0.0077\n")
+    code, out, _ = run(capsys, "validate", "--baseline", str(tmp_path / "b.csv"), "--after", str(tmp_path / "a.csv"))
+    assert code == 0 and "3.17x" in out and "predicted" in out

@@ -9,6 +9,6 @@ def test_ci_runs_the_readme_test_command():
     ci = ROOT / ".ci" / "run"
     if not readme.exists() or not ci.exists():  # an installed copy without the checkout
         return
-    command = "pip install '.[test]' && pytest"
+    command = "apt-get update -qq && apt-get install -y -qq chromium && pip install '.[test]' && pytest"
     assert f"```\n{command}\n```" in readme.read_text()
     assert command in ci.read_text().splitlines()

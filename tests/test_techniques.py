@@ -1,0 +1,153 @@
+"""What-if techniques at the operator level, what-if files, and the kernel-speedup check."""
+from pathlib import Path
+
+import pytest
+
+from hwsim import catalog, speedup
+from hwsim.errors import HwsimError, InputError
+from hwsim.estimate import estimate
+from hwsim.kvcache import capacity_blocks
+from hwsim.ops import Precision, StepShape, step_ops
+from hwsim.scenario import load_scenario
+from hwsim.step import step_cost
+from hwsim.techniques import Quantization, Speculative, Techniques
+from hwsim.whatif import load_whatif
+
+LLAMA = catalog.model("llama-3-8b")
+H100 = catalog.system("h100-sxm")
+WHATIF = Path(__file__).parent / "data" / "whatif"
+
+
+def gemm_weight_bytes(ops):
+    return sum(op.weight_bytes * op.repeat for op in ops if op.kind == "gemm")
+
+
+def test_weight_only_quantization_counts_the_group_scales():
+    t = Techniques(quantization=Quantization(bits=4, group_size=128))
+    precision = t.precision(Precision())
+    assert precision.dtype == "int4" and precision.weight_bits == pytest.approx(4.125)
+    ops = step_ops(LLAMA, StepShape.decode(1, 100), precision)
+    assert gemm_weight_bytes(ops) == pytest.approx(gemm_weight_bytes(step_ops(LLAMA, StepShape.decode(1, 100)))
+                                                   * 4.125 / 16)
+    transformed = t.transform(ops, StepShape.decode(1, 100))
+    qkv = next(op for op in transformed if op.name == "qkv_proj")
+    assert qkv.flops == pytest.approx(2 * 6144 * 4096 + 2 * 6144 * 4096)  # the GEMM plus 2 dequant FLOPs per weight
+
+
+def test_sparse_weights_shrink_bytes_not_flops():
+    ops = step_ops(LLAMA, StepShape.decode(1, 100))
+    sparse = Techniques(sparsity=0.75).transform(ops, StepShape.decode(1, 100))
+    assert gemm_weight_bytes(sparse) == pytest.approx(gemm_weight_bytes(ops) * 0.25 * 2)  # values + 16-bit indices
+    assert sum(o.flops for o in sparse) == pytest.approx(sum(o.flops for o in ops))
+
+
+def test_kv_reduction_halves_kv_bytes_and_doubles_capacity():
+    half = Techniques(kv_kept=0.5).precision(Precision())
+    full_blocks = capacity_blocks(LLAMA, H100, Precision(), 16, 0.9, 8192, 256)
+    assert capacity_blocks(LLAMA, H100, half, 16, 0.9, 8192, 256) == pytest.approx(2 * full_blocks, rel=0.001)
+
+
+def test_prefill_reduction_skips_layers_for_prefill_tokens_only():
+    t = Techniques(prefill_layers=0.5)
+    prefill = step_ops(LLAMA, StepShape.prefill(1, 1024))
+    mlp = next(op for op in t.transform(prefill, StepShape.prefill(1, 1024)) if op.name == "mlp_gate_up")
+    assert mlp.flops == pytest.approx(next(op for op in prefill if op.name == "mlp_gate_up").flops * 0.5)
+    qkv = next(op for op in t.transform(prefill, StepShape.prefill(1, 1024)) if op.name == "qkv_proj")
+    assert qkv.flops == next(op for op in prefill if op.name == "qkv_proj").flops  # K and V are still made
+    decode = step_ops(LLAMA, StepShape.decode(4, 100))
+    assert t.transform(decode, StepShape.decode(4, 100)) == decode
+
+
+def test_speculative_decoding_yields_expected_tokens_per_step():
+    spec = Speculative("llama-3.2-1b", draft_length=4, acceptance=0.8)
+    assert spec.tokens_per_step == pytest.approx((1 - 0.8**5) / 0.2)
+    base = estimate(LLAMA, H100, 1, 256, 64)
+    fast = estimate(LLAMA, H100, 1, 256, 64, techniques=Techniques(speculative=spec))
+    assert fast.time_per_output_token_s < 0.75 * base.time_per_output_token_s
+    slow = estimate(LLAMA, H100, 1, 256, 64, techniques=Techniques(speculative=Speculative("llama-2-7b", 4, 0.5)))
+    assert slow.time_per_output_token_s > base.time_per_output_token_s  # a draft nearly as big as the target
+
+
+def test_prompt_compression_shortens_prefill():
+    base = estimate(LLAMA, H100, 8, 2048, 16)
+    half = estimate(LLAMA, H100, 8, 2048, 16, techniques=Techniques(prompt_kept=0.5))
+    assert half.prefill_s < 0.55 * base.prefill_s
+
+
+def test_kernel_speedup_divides_matching_operators():
+    shape = StepShape.decode(64, 4000)
+    base = step_cost(LLAMA, H100, shape)
+    faster = step_cost(LLAMA, H100, shape, techniques=Techniques(kernel_speedup=(("attention", 2.0),)))
+    attention = lambda c: next(x for x in c.costs if x.op.kind == "attention").time_s
+    assert attention(faster) == pytest.approx(attention(base) / 2)
+    assert base.time_s - faster.time_s == pytest.approx(attention(base) / 2)
+
+
+def test_measured_kernel_times_replace_predictions(tmp_path):
+    path = tmp_path / "kernels.csv"
+    path.write_text("id,kind,hardware,dtype,m,n,k,metric,value\nk1,gemm,h100-sxm,bf16,1,6144,4096,seconds,0.001\n")
+    from hwsim.techniques import kernel_times_from
+
+    t = Techniques(kernel_times=kernel_times_from(path))
+    cost = step_cost(LLAMA, H100, StepShape.decode(1, 100), techniques=t)
+    assert next(c for c in cost.costs if c.op.name == "qkv_proj").time_s == pytest.approx(0.001 * 32)
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    ({"speculative": Speculative("llama-3.2-1b", 4, 1.5)}, "acceptance"),
+    ({"kv_kept": 0.0}, "kv_kept"),
+    ({"sparsity": 1.0}, "sparsity"),
+    ({"kernel_speedup": (("attention", 0.0),)}, "kernel_speedup.attention"),
+])
+def test_knobs_outside_their_range_are_rejected(kwargs, expected):
+    with pytest.raises(HwsimError, match=expected):
+        Techniques(**kwargs)
+
+
+def test_whatif_files_apply_their_changes():
+    baseline = load_scenario(WHATIF / "baseline.yaml")
+    fp8 = load_whatif(WHATIF / "fp8.yaml", baseline)
+    assert fp8.system.id == "h200-sxm" and fp8.precision.dtype == "fp8" and fp8.model == baseline.model
+    spec = load_whatif(WHATIF / "speculative.yaml", baseline)
+    assert spec.engine.max_num_seqs == 128 and spec.engine.max_num_batched_tokens == baseline.engine.max_num_batched_tokens
+    assert spec.techniques.speculative.draft_model == "llama-3.2-1b"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("name: same\nchanges: {}\n", "changes nothing"),
+    ("name: x\nchanges: {colour: red}\n", "colour: cannot be changed"),
+    ("name: x\nchanges: {techniques: {speculative: {draft_model: llama-3.2-1b, acceptance: 2}}}\n", "acceptance"),
+    ("name: x\nchanges: {engine: {max_num_seqz: 4}}\n", "max_num_seqz"),
+])
+def test_bad_whatifs_are_clear(tmp_path, text, expected):
+    path = tmp_path / "w.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=expected):
+        load_whatif(path, load_scenario(WHATIF / "baseline.yaml"))
+
+
+def test_kernel_speedup_check_carries_kernel_gains_to_steps(tmp_path):
+    header = "id,kind,hardware,model,dtype,phase,batch,prompt_len,context_len,m,n,k,launch,metric,value\n"
+    shapes = [(1, 6144, 4096), (1, 4096, 4096), (1, 28672, 4096), (1, 4096, 14336)]
+    before = tmp_path / "before.csv"
+    after = tmp_path / "after.csv"
+    before.write_text(header + "".join(f"b{i},gemm,h200-sxm,,bf16,,,,,{m},{n},{k},graph,seconds,{1e-4 * (i + 1)}\n"
+                                       for i, (m, n, k) in enumerate(shapes))
+                      + "bs,step,h200-sxm,llama-3-8b,bf16,decode,1,,512,,,,graph,seconds,0.0077\n")
+    after.write_text(header + "".join(f"a{i},gemm,h200-sxm,,bf16,,,,,{m},{n},{k},graph,seconds,{0.5e-4 * (i + 1)}\n"
+                                      for i, (m, n, k) in enumerate(shapes))
+                     + "as,step,h200-sxm,llama-3-8b,bf16,decode,1,,512,,,,graph,seconds,0.0050\n")
+    result = speedup.compare([str(before)], [str(after)])
+    assert result["kernel_speedups"]["gemm"] == pytest.approx(2.0)
+    row = result["rows"].iloc[0]
+    assert row["measured_speedup"] == pytest.approx(0.0077 / 0.0050)
+    assert 1.2 < row["predicted_speedup"] < 2.0  # GEMMs are most, not all, of a decode step
+    assert "predicted" in speedup.format_comparison(result)
+
+
+def test_kernel_rows_that_match_nothing_are_reported(tmp_path):
+    header = "id,kind,hardware,dtype,m,n,k,metric,value\n"
+    (tmp_path / "b.csv").write_text(header + "b1,gemm,h200-sxm,bf16,1,2,3,seconds,1e-5\n")
+    (tmp_path / "a.csv").write_text(header + "a1,gemm,h200-sxm,bf16,9,9,9,seconds,1e-5\n")
+    with pytest.raises(HwsimError, match="no after-state kernel row matches"):
+        speedup.compare([str(tmp_path / "b.csv")], [str(tmp_path / "a.csv")])
