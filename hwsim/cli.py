@@ -113,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="write every candidate's outcome as JSON")
     p.add_argument("--csv", metavar="FILE", help="write every candidate's outcome as CSV")
     p.add_argument("--all", action="store_true", help="list every candidate, not just the frontier")
+    p.add_argument("--report", metavar="HTML", help="write the cost-latency chart of every candidate")
 
     p = command("moe-plan", "Choose which experts stay on the accelerator (and on which device) and compare "
                 "with naive placements.", _moe_plan)
@@ -398,6 +399,11 @@ def _plan(args) -> int:
         Path(args.json).write_text(frame.to_json(orient="records", indent=2))
     if args.csv:
         frame.to_csv(args.csv, index=False)
+    if args.report:
+        from hwsim import report
+
+        Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.report).write_text(report.plan_page(result), encoding="utf-8")
     return 0
 
 

@@ -305,3 +305,46 @@ def summary_frame(results: list[SimulationResult]) -> pd.DataFrame:
 
 
 __all__ = ["build", "knob_variants", "summary_frame", "units"]
+
+
+def plan_page(result) -> str:
+    """The planner's candidates on one chart: cost per hour against TPOT at the SLO percentile,
+    passing and failing marked, the frontier joined, the winner ringed."""
+    frame = result.outcomes
+    p = result.spec.slo.percentile
+    latency = f"tpot_p{p}_s"
+    simulated = frame[frame["status"] == "simulated"]
+    fig = go.Figure()
+    for passes, color, label in ((True, "#2ca02c", "meets the SLOs"), (False, "#d62728", "misses an SLO")):
+        part = simulated[simulated["passes"] == passes]
+        fig.add_trace(go.Scatter(x=part[latency] * 1e3, y=part["usd_per_hour"], mode="markers", name=label,
+                                 marker={"color": color, "size": 9}, text=part["candidate"] + "<br>" + part["reasons"],
+                                 hovertemplate="%{text}<br>TPOT %{x:.1f} ms, $%{y:.2f}/h<extra></extra>"))
+    frontier = result.pareto.sort_values(latency)
+    fig.add_trace(go.Scatter(x=frontier[latency] * 1e3, y=frontier["usd_per_hour"], mode="lines",
+                             name="cost-latency frontier", line={"color": "#444", "dash": "dot"}))
+    if result.winner is not None:
+        w = result.winner
+        fig.add_trace(go.Scatter(x=[w[latency] * 1e3], y=[w["usd_per_hour"]], mode="markers", name="cheapest passing",
+                                 marker={"size": 18, "color": "rgba(0,0,0,0)", "line": {"color": "#000", "width": 2}},
+                                 text=[w["candidate"]], hovertemplate="%{text}<extra>winner</extra>"))
+    if result.spec.slo.tpot_s:
+        fig.add_vline(x=result.spec.slo.tpot_s * 1e3, line={"color": "#999", "dash": "dash"},
+                      annotation_text=f"TPOT p{p} SLO")
+    fig.update_layout(xaxis={"title": f"TPOT p{p} (ms)"}, yaxis_title="$ per hour", height=560,
+                      title="every simulated candidate")
+    pruned = frame[frame["status"] == "pruned"]
+    rows = "".join(f"<tr><td>{html.escape(r['candidate'])}</td><td>{html.escape(r['reasons'])}</td></tr>"
+                   for r in pruned.to_dict("records"))
+    sections = [Section("Cost against latency", _figure(fig)),
+                Section(f"Pruned without simulation ({len(pruned)})",
+                        f'<table class="summary">{rows}</table>' if rows else "<p>none</p>")]
+    body = "".join(f'<section><h2>{html.escape(s.title)}</h2>{s.body}</section>' for s in sections)
+    title = f"hwsim plan: {result.spec.model.name}"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<script type="text/javascript">{get_plotlyjs()}</script>
+<style>body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; }}
+td {{ padding: 3px 10px; border-bottom: 1px solid #ddd; }}</style></head>
+<body><h1>{html.escape(title)}</h1>{body}</body></html>
+"""

@@ -133,12 +133,14 @@ def test_plan_prints_the_winner_frontier_and_writes_outcomes(capsys, tmp_path):
     path.write_text("model: llama-3-8b\nworkload:\n  arrival: {kind: poisson, rate: 2}\n  requests: 60\n"
                     "  prompt_tokens: {kind: fixed, value: 200}\n  output_tokens: {kind: fixed, value: 40}\n"
                     "slo: {ttft: 1 s, tpot: 80 ms}\nsearch:\n  hardware: [l4, h100-sxm]\n  replicas: [1, 2]\n")
-    code, out, _ = run(capsys, "plan", str(path), "--workers", "1", "--csv", str(tmp_path / "o.csv"), "--all")
+    code, out, _ = run(capsys, "plan", str(path), "--workers", "1", "--csv", str(tmp_path / "o.csv"), "--all",
+                       "--report", str(tmp_path / "plan.html"))
     assert code == 0
     assert "cheapest that meets the SLOs: 1x1 l4 bf16" in out and "frontier" in out and "every candidate" in out
     import pandas as pd
 
     assert len(pd.read_csv(tmp_path / "o.csv")) == 4
+    assert "Cost against latency" in (tmp_path / "plan.html").read_text()
 
 
 def test_report_command_writes_the_html(capsys, tmp_path):
