@@ -289,7 +289,9 @@ class _Builder:
                       kernels=1 if self.impl is FUSED or m.mla else 2))
         ops.append(self._attention(layers, heads, kv_heads, kv_width_cached))
         out_w = heads * (m.mla.v_head_dim if m.mla else m.head_dim)
-        if self.impl.attn_out_copy:
+        # moving the heads back behind the sequence is a copy, unless every sequence has one new
+        # token: a transpose across a dimension of size 1 leaves the memory order as it is
+        if self.impl.attn_out_copy and not self.shape.is_decode_only:
             ops.append(self.elementwise("attn_out_copy", t * out_w, 2 * a, 1, layers))
         ops.append(self.gemm("o_proj", t, h, out_w, layers))
         if tp > 1:
