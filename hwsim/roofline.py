@@ -17,6 +17,7 @@ textbook max(). `graph` launch replays kernels with no host work per kernel.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from hwsim.errors import HwsimError
@@ -123,11 +124,12 @@ def device_copy_s(bytes_copied: float, device: ComputeSpec) -> float:
 
 
 def allreduce_s(bytes_reduced: float, devices: int, link: Link) -> float:
-    """Ring all-reduce: 2(n-1)/n of the data crosses each link, in 2(n-1) latency-bound steps."""
+    """All-reduce as NCCL runs it: bandwidth-optimal for large messages (2(n-1)/n of the data crosses
+    each link, as in a ring), latency-optimal for small ones (a tree: 2 log2(n) hops)."""
     if devices <= 1:
         return 0.0
-    steps = 2 * (devices - 1)
-    return steps * link.latency_s + steps / devices * bytes_reduced / link.achieved_bytes_per_s
+    hops = 2 * math.ceil(math.log2(devices))
+    return hops * link.latency_s + 2 * (devices - 1) / devices * bytes_reduced / link.achieved_bytes_per_s
 
 
 def alltoall_s(bytes_sent: float, devices: int, link: Link) -> float:

@@ -68,11 +68,13 @@ def test_pageable_copies_use_the_pageable_bandwidth():
     assert roofline.transfer_s(1e9, link, pageable=True) > 2 * roofline.transfer_s(1e9, link)
 
 
-def test_ring_allreduce_cost():
+def test_allreduce_cost():
     link = catalog.link("nvlink4")
     assert roofline.allreduce_s(1e9, 1, link) == 0.0
     eight = roofline.allreduce_s(1e9, 8, link)
-    assert eight == pytest.approx(14 * link.latency_s + 14 / 8 * 1e9 / link.achieved_bytes_per_s)
+    assert eight == pytest.approx(6 * link.latency_s + 14 / 8 * 1e9 / link.achieved_bytes_per_s)
+    tiny = roofline.allreduce_s(1e3, 8, link)
+    assert tiny == pytest.approx(6 * link.latency_s, rel=0.01)  # small messages: latency-bound tree
 
 
 def test_device_copy_from_l2_when_it_fits():
