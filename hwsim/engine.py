@@ -188,11 +188,22 @@ class Replica:
         return int(WATERMARK * self.pool.total)
 
     def _admissible(self) -> bool:
+        """Whether the first waiting sequence may start: a free slot, and free blocks (less a
+        watermark and less what running sequences are still owed) for its whole prompt, or with
+        `admission: full` for its whole length, prompt and output, which then never needs evicting."""
         if not self.waiting or len(self.running) >= self.config.max_num_seqs:
             return False
         seq = self.waiting[0]
-        first = min(seq.pending, self.config.max_num_batched_tokens) if self.config.batching == "mixed" else seq.pending
-        return blocks_for(seq.computed + first, self.config.block_size) + self._watermark() <= self.pool.free
+        need = blocks_for(self._target(seq), self.config.block_size)
+        return need + self._watermark() + self._owed() <= self.pool.free
+
+    def _target(self, seq: Seq) -> int:
+        return seq.prompt + seq.output if self.config.admission == "full" else seq.length
+
+    def _owed(self) -> int:
+        """Blocks running sequences will still take: the rest of their prompts (or their full length)."""
+        size = self.config.block_size
+        return sum(max(0, blocks_for(self._target(s), size) - s.blocks) for s in self.running)
 
     def _preempt(self, seq: Seq) -> float:
         """Take `seq` off the GPU; returns the seconds its swap-out adds to this step."""

@@ -14,18 +14,18 @@ from hwsim.placement import Placement, tier_capacity_bytes
 
 def block_bytes(model: Model, precision: Precision, block_size: int, tp: int) -> float:
     """Bytes of one KV block on one device: `block_size` tokens of every layer."""
-    return block_size * model.kv_bytes_per_token(precision.kv_bytes) / tp
+    return block_size * model.kv_bytes_per_token_per_device(precision.kv_bytes, tp)
 
 
 def capacity_blocks(model: Model, system: System, precision: Precision, block_size: int,
                     gpu_memory_utilization: float, max_num_batched_tokens: int, max_num_seqs: int,
-                    placement: Placement = Placement()) -> int:
+                    placement: Placement = Placement(), attention_dp: bool = False) -> int:
     """Blocks that fit, as vLLM sizes its cache at start-up: on the device, `gpu_memory_utilization`
     of memory after the device's weights, the activations of the largest step and the runtime
     reserve; in host memory or on disk, what their share of the weights leaves. A cache split
     over tiers is limited by the tier that fills first."""
     tp = max(1, system.accelerator_count)
-    fit = memory_fit(model, system, precision, max_num_seqs, 0, max_num_batched_tokens)
+    fit = memory_fit(model, system, precision, max_num_seqs, 0, max_num_batched_tokens, attention_dp)
     weights = fit.weights_bytes * tp
     free = {
         "device": system.compute.memory_bytes * gpu_memory_utilization
@@ -34,6 +34,8 @@ def capacity_blocks(model: Model, system: System, precision: Precision, block_si
         "disk": tier_capacity_bytes(system, "disk") - weights * placement.share("weights", "disk"),
     }
     per_block = block_bytes(model, precision, block_size, tp)
+    if attention_dp:  # each device keeps whole blocks of its own sequences: tp pools in one
+        per_block = block_size * model.kv_bytes_per_token(precision.kv_bytes) / tp
     blocks = min(free[tier] / (per_block * placement.share("kv", tier))
                  for tier in free if placement.share("kv", tier) > 0)
     if blocks < 1:

@@ -41,18 +41,32 @@ class MemoryFit:
 
 
 def memory_fit(model: Model, system: System, precision: Precision, batch: int, context_tokens: int,
-               step_tokens: int) -> MemoryFit:
+               step_tokens: int, attention_dp: bool = False) -> MemoryFit:
     """Per-device memory for `batch` sequences of up to `context_tokens` each, tensor-parallel
-    over the system's accelerators; `step_tokens` is the largest number of tokens in one step."""
+    over the system's accelerators; `step_tokens` is the largest number of tokens in one step.
+
+    With attention data parallelism (MoE engines) every device keeps all non-expert weights and
+    the whole KV of its own share of the sequences; only routed experts are split."""
     tp = max(1, system.accelerator_count)
-    weights = model.weight_bytes(8 * precision.weight_bytes_per_param) / tp
-    kv = batch * context_tokens * model.kv_bytes_per_token(precision.kv_bytes) / tp
+    weights = weights_per_device(model, precision, tp, attention_dp)
+    if attention_dp:
+        kv = batch / tp * context_tokens * model.kv_bytes_per_token(precision.kv_bytes)
+    else:
+        kv = batch * context_tokens * model.kv_bytes_per_token_per_device(precision.kv_bytes, tp)
     widest = max(model.q_width + 2 * model.kv_width, 2 * model.intermediate_size,
                  2 * (model.moe.expert_intermediate_size * model.moe.top_k if model.moe else 0))
     # live activations of one layer (input, residual, widest intermediate) plus fp32 logits
     activations = step_tokens * (2 * model.hidden_size + widest / tp) * precision.act_bytes
     activations += batch * model.vocab_size * 4.0 / tp
     return MemoryFit(weights, kv, activations, RUNTIME_RESERVE_BYTES, system.compute.memory_bytes)
+
+
+def weights_per_device(model: Model, precision: Precision, tp: int, attention_dp: bool = False) -> float:
+    total = model.weight_bytes(8 * precision.weight_bytes_per_param)
+    if not attention_dp:
+        return total / tp
+    experts = model.routed_expert_parameters() * precision.weight_bytes_per_param
+    return total - experts + experts / tp
 
 
 def require_fit(fit: MemoryFit, what: str) -> None:

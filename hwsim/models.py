@@ -84,6 +84,15 @@ class Model:
     def kv_bytes_per_token(self, kv_bytes_per_element: float) -> float:
         return self.num_layers * self.kv_elements_per_token_per_layer() * kv_bytes_per_element
 
+    def kv_bytes_per_token_per_device(self, kv_bytes_per_element: float, tp: int) -> float:
+        """KV bytes one of `tp` tensor-parallel devices keeps per token. KV heads are split over the
+        devices but never below one head each, so with more devices than KV heads each head is
+        stored on several devices; MLA's shared latent is stored on every device."""
+        if self.mla:
+            return self.kv_bytes_per_token(kv_bytes_per_element)
+        heads_per_device = max(1.0, self.num_kv_heads / tp)
+        return self.kv_bytes_per_token(kv_bytes_per_element) * heads_per_device / self.num_kv_heads
+
     def is_moe_layer(self, layer: int) -> bool:
         return self.moe is not None and layer >= self.moe.dense_layers
 
@@ -147,6 +156,11 @@ class Model:
     def _layer_kinds(self):
         """One representative index per layer, cheap even for 126 layers."""
         return range(self.num_layers)
+
+    def routed_expert_parameters(self) -> int:
+        if self.moe is None:
+            return 0
+        return self.moe_layers * self.moe.experts * self.mlp_parameters(self.moe.expert_intermediate_size)
 
     def weight_bytes(self, bits_per_weight: float) -> float:
         """All weights stored at `bits_per_weight`; the input embedding table is counted too."""

@@ -12,7 +12,7 @@ rotary, fused SiLU-and-mul). The math is the same; kernel counts and activation 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hwsim.errors import HwsimError
 from hwsim.models import Model
@@ -129,6 +129,9 @@ class ExpertSetup:
     owner: tuple[int, ...] | None = None
     capacity_factor: float | None = None
     resident: tuple[int, ...] | None = None  # a fixed set of device-resident experts (else: most popular)
+    # attention data-parallel over the devices (each schedules its own sequences, keeps every
+    # non-expert weight); with it, experts are always expert-parallel
+    attention_dp: bool = False
 
 
 @dataclass(frozen=True)
@@ -203,13 +206,20 @@ def step_ops(
     builder = _Builder(model, shape, precision, implementation, tp)
     moe_layers = sum(1 for i in range(layers) if model.is_moe_layer(i))
     dense_layers = layers - moe_layers
-    ops = builder.embedding()
-    ops += builder.attention_block(layers)
+    setup = experts or ExpertSetup()
+    local = builder
+    if setup.attention_dp and tp > 1 and model.moe is not None:
+        # one device's share of the sequences, with whole (replicated) attention and dense weights
+        share = StepShape(tuple(AttnGroup(g.sequences / tp, g.q_len, g.kv_len) for g in shape.groups))
+        local = _Builder(model, share, precision, implementation, 1)
+        setup = replace(setup, expert_parallel=True)
+    ops = local.embedding()
+    ops += local.attention_block(layers)
     if dense_layers:
-        ops += builder.dense_mlp(dense_layers, model.intermediate_size, "mlp")
+        ops += local.dense_mlp(dense_layers, model.intermediate_size, "mlp")
     if moe_layers:
-        ops += builder.moe_mlp(moe_layers, active_experts, experts or ExpertSetup())
-    ops += builder.head()
+        ops += builder.moe_mlp(moe_layers, active_experts, setup)
+    ops += local.head()
     return [op for op in ops if op.repeat > 0]
 
 

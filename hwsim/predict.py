@@ -16,7 +16,7 @@ from hwsim import catalog, roofline
 from hwsim.errors import HwsimError
 from hwsim.hardware import Performance, System
 from hwsim.measurements import Row, RowError
-from hwsim.ops import DTYPE_BYTES, FUSED, UNFUSED, AttnGroup, Op, Precision, StepShape, attention_op
+from hwsim.ops import DTYPE_BYTES, FUSED, UNFUSED, AttnGroup, ExpertSetup, Op, Precision, StepShape, attention_op
 from hwsim.offload import OffloadOptions, offload_step
 from hwsim.placement import Placement, check_tiers
 from hwsim.placement import parse as parse_placement
@@ -200,18 +200,25 @@ def predict_serving(row: Row, overlays: Overlays, techniques=None) -> float:
             raise RowError(f"column request_rate: expected a positive rate or inf, got {rate:g}")
         kind = "offline" if rate == float("inf") else "poisson"
         workload = Workload("row", kind, rate_per_s=rate, count=count, prompt=prompt, output=output)
-    # a benchmark run sizes its batch limits to the benchmark and gives the KV cache nearly all
-    # free memory (trtllm-bench's KV cache fraction is 0.95 in the published rows)
-    seqs = min(EngineConfig.max_num_seqs, workload.concurrency or count)
-    engine = EngineConfig(max_num_seqs=seqs, max_num_batched_tokens=max(seqs, min(EngineConfig.max_num_batched_tokens,
-                                                                                  seqs * prompt.value)),
-                          gpu_memory_utilization=0.95,
+    # a benchmark run sizes its batch limits to the benchmark, gives the KV cache nearly all free
+    # memory (trtllm-bench's KV cache fraction is 0.95 in the published rows) and starts a request
+    # only when its whole length fits (TensorRT-LLM's default guaranteed-no-evict scheduling). A MoE model on
+    # several devices runs its experts expert-parallel, and MoE engines schedule a batch per device
+    # (attention data parallelism), so the batch limits scale with the devices
+    moe_parallel = model.moe is not None and system.accelerator_count > 1
+    per_engine = system.accelerator_count if moe_parallel else 1
+    seqs = min(EngineConfig.max_num_seqs * per_engine, workload.concurrency or count)
+    tokens = EngineConfig.max_num_batched_tokens * per_engine
+    engine = EngineConfig(max_num_seqs=seqs, max_num_batched_tokens=max(seqs, min(tokens, seqs * prompt.value)),
+                          gpu_memory_utilization=0.95, admission="full",
                           # offloading systems (FlexGen) run the whole block of sequences together
                           batching="mixed" if placement.on_device else "static")
     options = OffloadOptions(overlap=row.flag("overlap", True))
     try:
         result = simulate(Scenario(row.id, system, model, _precision(row), workload, engine=engine,
                                    placement=placement, offload=options,
+                                   experts=ExpertSetup(expert_parallel=True) if moe_parallel
+                                   else None,
                                    **({"techniques": techniques} if techniques is not None else {})))
     except HwsimError as exc:
         raise RowError(f"not predictable: {exc}") from None

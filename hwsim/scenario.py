@@ -30,6 +30,9 @@ class EngineConfig:
     block_size: int = 16
     gpu_memory_utilization: float = 0.9
     preemption: str = "recompute"
+    # prompt: a sequence starts when its whole prompt fits (vLLM); full: when prompt and output fit,
+    # so it never has to be preempted (TensorRT-LLM's guaranteed-no-evict)
+    admission: str = "prompt"
     swap_space_bytes: float = 16 * 2**30
     router: str = "round_robin"
     kernels: str = "fused"
@@ -159,7 +162,8 @@ def _experts(fields: Fields, model: Model) -> tuple[ExpertSetup | None, str, int
     except HwsimError as exc:
         raise section.error("routing", str(exc)) from None
     setup = ExpertSetup(routing=routing, expert_parallel=section.boolean("expert_parallel", False),
-                        capacity_factor=section.number("capacity_factor", None, low=1.0))
+                        capacity_factor=section.number("capacity_factor", None, low=1.0),
+                        attention_dp=section.boolean("attention_dp", False))
     cache = section.string("cache", "static", choices=CACHE_POLICIES)
     prefetch = section.integer("prefetch", 0, low=0)
     section.finish()
@@ -187,6 +191,7 @@ def _engine(fields: Fields) -> EngineConfig:
         block_size=fields.integer("block_size", d.block_size),
         gpu_memory_utilization=fields.number("gpu_memory_utilization", d.gpu_memory_utilization, low=0.05, high=1.0),
         preemption=fields.string("preemption", d.preemption, choices=PREEMPTION),
+        admission=fields.string("admission", d.admission, choices=("prompt", "full")),
         swap_space_bytes=fields.quantity("swap_space", "bytes", d.swap_space_bytes),
         router=fields.string("router", d.router, choices=ROUTERS),
         kernels=fields.string("kernels", d.kernels, choices=tuple(IMPLEMENTATIONS)),

@@ -69,7 +69,8 @@ def simulate(scenario: Scenario, requests: pd.DataFrame | None = None, progress=
                                  None if techniques.is_identity else techniques)
     total_blocks = capacity_blocks(scenario.model, scenario.system, scenario.precision, engine.block_size,
                                    engine.gpu_memory_utilization, engine.max_num_batched_tokens,
-                                   engine.max_num_seqs, scenario.placement)
+                                   engine.max_num_seqs, scenario.placement,
+                                   bool(scenario.experts and scenario.experts.attention_dp))
     longest = int((table["prompt_tokens"] + table["output_tokens"]).max())
     if blocks_for(longest, engine.block_size) > total_blocks:
         raise HwsimError(f"workload: a request of {longest} tokens needs {blocks_for(longest, engine.block_size)} "
@@ -98,10 +99,10 @@ def simulate(scenario: Scenario, requests: pd.DataFrame | None = None, progress=
     if dis:
         decode_pool = [replica(dis.prefill_replicas + i, "decode") for i in range(dis.decode_replicas)]
         decode_router = _Router(decode_pool, engine.router)
-        kv_per_token = per_block / engine.block_size
+        kv_per_token_all_devices = scenario.model.kv_bytes_per_token(scenario.precision.kv_bytes)
 
         def handoff(seq: Seq) -> None:
-            env.process(_transfer(env, seq, seq.computed * kv_per_token * scenario.tp, dis.link, decode_router))
+            env.process(_transfer(env, seq, seq.computed * kv_per_token_all_devices, dis.link, decode_router))
 
         prefill_pool = [replica(i, "prefill", handoff) for i in range(dis.prefill_replicas)]
         replicas, router = prefill_pool + decode_pool, _Router(prefill_pool, engine.router)

@@ -62,8 +62,10 @@ class StepTimer:
     def _plain_step(self, groups: tuple[AttnGroup, ...]) -> tuple[float, float, float]:
         tokens = sum(g.sequences * g.q_len for g in groups)
         sequences = sum(g.sequences for g in groups)
-        shape = StepShape(groups)
-        op = model_attention_op(self.model, shape, self.precision, self.tp)
+        shape, tp = StepShape(groups), self.tp
+        if self.experts is not None and self.experts.attention_dp and tp > 1 and self.model.moe is not None:
+            shape, tp = StepShape(tuple(AttnGroup(g.sequences / tp, g.q_len, g.kv_len) for g in groups)), 1
+        op = model_attention_op(self.model, shape, self.precision, tp)
         if self.techniques is not None:
             op = self.techniques.transform([op], shape)[0]
         attention = roofline.op_cost(op, self.device)

@@ -168,3 +168,21 @@ def test_model_that_does_not_fit_fails_up_front():
 def test_a_zero_rate_is_rejected():
     with pytest.raises(HwsimError, match="rate must be greater than zero"):
         fixed("poisson", rate_per_s=0.0)
+
+
+def test_full_admission_never_preempts_and_prompt_admission_waits_for_whole_prompts():
+    tight = replace(NO_OVERHEAD, gpu_memory_utilization=0.23)
+    workload = fixed("offline", count=120, prompt=1000, output=800)
+    full = simulate(scenario(workload, replace(tight, admission="full")))
+    assert full.summary["preemptions"] == 0
+    assert full.kv_blocks_free_at_end == full.kv_blocks_total
+    on_demand = simulate(scenario(workload, tight))
+    assert on_demand.summary["preemptions"] > 0  # decode growth outruns what admission reserved
+
+
+def test_long_prompts_do_not_thrash_the_cache():
+    """Admission waits for a whole prompt's blocks, so long prompts are not started only to be
+    preempted and recomputed again and again."""
+    engine = replace(NO_OVERHEAD, gpu_memory_utilization=0.3, max_num_batched_tokens=2048)
+    result = simulate(scenario(fixed("offline", count=60, prompt=6000, output=200), engine))
+    assert result.summary["preemptions"] < 60
