@@ -7,6 +7,7 @@ checkout (tests, development) the same folders are found beside the package.
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 from dataclasses import replace
 import importlib
 from pathlib import Path
@@ -17,8 +18,8 @@ from hwsim.fields import load_yaml
 from hwsim.hardware import Accelerator, Cpu, Link, Storage, System
 from hwsim.models import Model
 
-HARDWARE_KINDS = ("gpus", "cpus", "storage", "links", "systems")
-
+if TYPE_CHECKING:
+    from hwsim.workload import Workload
 
 def data_dir(name: str) -> Path:
     """The folder of shipped data `name` ("hardware_profiles" or "workloads")."""

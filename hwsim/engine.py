@@ -13,7 +13,6 @@ decision, not per token.
 """
 from __future__ import annotations
 
-import math
 from collections import deque
 from dataclasses import dataclass, field
 

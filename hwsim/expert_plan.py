@@ -9,7 +9,7 @@ cache of the same size, nothing resident; round-robin device assignment.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from hwsim import moe, units
 from hwsim.errors import DoesNotFitError, HwsimError
@@ -109,6 +109,3 @@ def _hit(routing: moe.Routing, setup: ExpertSetup, cache: str, capacity: int, to
         return moe.set_hit_rate(routing, setup.resident, tokens)
     return moe.cache_hit_rate(routing, cache, capacity, tokens)
 
-
-def with_budget(plan_: ExpertPlan, **changes) -> ExpertPlan:
-    return replace(plan_, **changes)

@@ -19,7 +19,6 @@ import pandas as pd
 from hwsim.errors import HwsimError, InputError
 from hwsim.models import Model
 
-DISTRIBUTIONS = ("uniform", "zipf", "empirical")
 CACHE_POLICIES = ("lru", "lfu", "static")
 
 

@@ -30,7 +30,7 @@ from hwsim import roofline
 from hwsim.errors import HwsimError
 from hwsim.hardware import System
 from hwsim.models import Model
-from hwsim.ops import FUSED, AttnGroup, ExpertSetup, Implementation, Precision, StepShape
+from hwsim.ops import FUSED, ExpertSetup, Implementation, Precision, StepShape
 from hwsim.placement import Placement, check_capacity, check_tiers
 from hwsim.step import step_cost
 
@@ -289,5 +289,3 @@ class OffloadStepTimer:
         busy = result.parts_s["device"] * self.args[0].num_layers
         return result.time_s, busy, busy
 
-    def decode_s(self, sequences: int, mean_kv_len: float) -> float:
-        return self.step_s((AttnGroup(sequences, 1, round(mean_kv_len)),))

@@ -15,14 +15,14 @@ from pathlib import Path
 import pandas as pd
 
 from hwsim import catalog, cost
-from hwsim.errors import HwsimError, InputError
+from hwsim.errors import HwsimError
 from hwsim.estimate import estimate
 from hwsim.fields import Fields, load_yaml
 from hwsim.kvcache import capacity_blocks
 from hwsim.models import Model
 from hwsim.ops import Precision
-from hwsim.placement import Placement, parse
-from hwsim.scenario import EngineConfig, Scenario, Slo, _engine, _workload
+from hwsim.placement import parse
+from hwsim.scenario import EngineConfig, Scenario, Slo, engine_settings, workload_field
 from hwsim.workload import Workload
 
 PERCENTILES = (50, 90, 99)
@@ -74,7 +74,7 @@ def load_plan(path: Path) -> PlanSpec:
         model = catalog.model(fields.string("model"))
     except HwsimError as exc:
         raise fields.error("model", str(exc)) from None
-    workload = _workload(fields, Path(path))
+    workload = workload_field(fields, Path(path))
     slo_fields = fields.section("slo")
     slo = PlanSlo(
         ttft_s=slo_fields.quantity("ttft", "seconds", None),
@@ -92,7 +92,7 @@ def load_plan(path: Path) -> PlanSpec:
         prices = cost.pricing(pricing_id)
     except HwsimError as exc:
         raise fields.error("pricing", str(exc)) from None
-    engine = _engine(fields.section("engine", {}))
+    engine = engine_settings(fields.section("engine", {}))
     candidates = _space(fields.section("search"), prices, model)
     fields.finish()
     return PlanSpec(model, workload, slo, candidates, pricing_id, engine)
@@ -347,7 +347,3 @@ def _on_cluster(candidates, spec, address, progress) -> list[dict]:
         if client is not address:
             client.close()
 
-
-def check_space(spec: PlanSpec, source: str) -> None:
-    if not spec.candidates:
-        raise InputError(source, "search", "no candidate: every list needs at least one value")

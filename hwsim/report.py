@@ -12,12 +12,10 @@ import html
 from dataclasses import dataclass, replace
 
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
-from hwsim import units
 from hwsim.metrics import per_request
 from hwsim.ops import IMPLEMENTATIONS, StepShape
 from hwsim.scenario import Scenario
@@ -298,13 +296,6 @@ def knob_variants(baseline: Scenario, whatif: Scenario) -> list[tuple[str, Scena
             variants.append((name, replace(baseline, techniques=single)))
     return variants
 
-
-def summary_frame(results: list[SimulationResult]) -> pd.DataFrame:
-    return pd.DataFrame([{"scenario": r.scenario.name, **{k: v for k, v in r.summary.items()
-                                                           if not isinstance(v, dict)}} for r in results])
-
-
-__all__ = ["build", "knob_variants", "summary_frame", "units"]
 
 
 def plan_page(result) -> str:

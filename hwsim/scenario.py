@@ -92,8 +92,8 @@ def load_scenario(path: Path) -> Scenario:
                               fields.number("weight_bits", None))
     except HwsimError as exc:
         raise fields.error("dtype", str(exc)) from None
-    workload = _workload(fields, Path(path))
-    engine = _engine(fields.section("engine", {}))
+    workload = workload_field(fields, Path(path))
+    engine = engine_settings(fields.section("engine", {}))
     slo_fields = fields.section("slo", {})
     slo = Slo(slo_fields.quantity("ttft", "seconds", None), slo_fields.quantity("tpot", "seconds", None))
     slo_fields.finish()
@@ -132,7 +132,7 @@ def load_scenario(path: Path) -> Scenario:
     return scenario
 
 
-def _workload(fields: Fields, path: Path) -> Workload:
+def workload_field(fields: Fields, path: Path) -> Workload:
     value = fields.raw("workload")
     if isinstance(value, str):
         candidate = path.parent / value
@@ -182,7 +182,7 @@ def _techniques(fields: Fields) -> Techniques:
         raise InputError(section.source, "techniques", str(exc)) from None
 
 
-def _engine(fields: Fields) -> EngineConfig:
+def engine_settings(fields: Fields) -> EngineConfig:
     d = EngineConfig()
     engine = EngineConfig(
         batching=fields.string("batching", d.batching, choices=BATCHING),

@@ -80,10 +80,6 @@ class StepTimer:
         return (dense_s + attention.time_s, dense_compute_s + attention.compute_s * layers,
                 dense_memory_s + attention.memory_s * layers)
 
-    def decode_s(self, sequences: int, mean_kv_len: float) -> float:
-        """One decode step of `sequences` sequences whose contexts average `mean_kv_len` (new token included)."""
-        return self.step_s((AttnGroup(sequences, 1, mean_kv_len),))
-
     def _dense_uncached(self, tokens: int, sequences: int) -> float:
         if tokens > sequences:
             shape = StepShape((AttnGroup(1, tokens - sequences + 1, tokens - sequences + 1),)

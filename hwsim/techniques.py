@@ -23,9 +23,6 @@ from dataclasses import dataclass, field, replace
 from hwsim.errors import HwsimError
 from hwsim.ops import Op, Precision, StepShape
 
-KINDS = ("gemm", "attention", "elementwise", "collective")
-
-
 @dataclass(frozen=True)
 class Quantization:
     bits: float = 4.0

@@ -18,7 +18,7 @@ from hwsim.errors import HwsimError, InputError
 from hwsim.fields import Fields, load_yaml
 from hwsim.ops import Precision
 from hwsim.placement import parse
-from hwsim.scenario import Scenario, _workload
+from hwsim.scenario import Scenario, workload_field
 from hwsim.techniques import load_techniques
 
 CHANGEABLE = ("hardware", "count", "replicas", "model", "dtype", "kv_dtype", "weight_bits", "placement", "pricing",
@@ -65,12 +65,12 @@ def apply(baseline: Scenario, changes: Fields, path: Path) -> Scenario:
             raise
         raise InputError(str(path), "changes", str(exc)) from None
     if changes.has("engine"):  # a partial engine block: the baseline's settings, these changed
-        from hwsim.scenario import _engine
+        from hwsim.scenario import engine_settings
 
         merged = {**_engine_dict(baseline.engine), **changes.section("engine").data}
-        scenario = replace(scenario, engine=_engine(Fields(merged, str(path), "changes.engine")))
+        scenario = replace(scenario, engine=engine_settings(Fields(merged, str(path), "changes.engine")))
     if changes.has("workload"):
-        scenario = replace(scenario, workload=_workload(changes, path))
+        scenario = replace(scenario, workload=workload_field(changes, path))
     if changes.has("techniques"):
         try:
             scenario = replace(scenario, techniques=load_techniques(changes.section("techniques")))
