@@ -17,7 +17,7 @@ from hwsim.errors import HwsimError
 from hwsim.hardware import Performance, System
 from hwsim.measurements import Row, RowError
 from hwsim.ops import DTYPE_BYTES, FUSED, UNFUSED, AttnGroup, ExpertSetup, Op, Precision, StepShape, attention_op
-from hwsim.offload import OffloadOptions, offload_step
+from hwsim.offload import OffloadOptions, disk_read_s, disk_write_s, offload_step
 from hwsim.placement import Placement, check_tiers
 from hwsim.placement import parse as parse_placement
 from hwsim.step import step_cost
@@ -115,14 +115,25 @@ def predict_copy(row: Row, overlays: Overlays, techniques=None) -> float:
     if ends == {"device"}:
         copies = size / chunk if chunk else 1.0
         return copies * roofline.device_copy_s(chunk or size, device)
-    if "disk" in ends:
-        raise RowError("not predictable: disk copies are modeled with the storage tiers (offloading), not yet")
-    if "device" not in ends:
-        raise RowError(f"not predictable: host-to-host copy {src}->{dst}")
-    if system.host_link is None:
-        raise RowError(f"not predictable: {system.id} has no host link")
     issue_s = device.performance.eager_copy_dispatch_s if _launch(row) == "eager" else 0.0
-    return roofline.transfer_s(size, system.host_link, chunk, pageable="host_pageable" in ends, issue_s=issue_s)
+    link_s = 0.0
+    if "device" in ends:
+        if system.host_link is None:
+            raise RowError(f"not predictable: {system.id} has no host link")
+        link_s = roofline.transfer_s(size, system.host_link, chunk, pageable="host_pageable" in ends, issue_s=issue_s)
+    if "disk" not in ends:
+        if "device" not in ends:  # host to host: the CPUs read and write every byte in DRAM
+            host = system.host_compute
+            return 2.0 * size / (host.memory_bandwidth_bytes_per_s * host.performance.copy_efficiency)
+        return link_s
+    # through the drives: reads (or writes) stream in large requests, striped over every drive;
+    # a copy between disk and device moves through host memory, the two stages pipelined
+    try:
+        disk_s = (disk_read_s(system, size, chunk) if src == "disk"
+                  else system.storage[0][0].read_latency_s + disk_write_s(system, size))
+    except HwsimError as exc:
+        raise RowError(f"not predictable: {exc}") from None
+    return max(disk_s, link_s)
 
 
 def _model(row: Row):

@@ -71,3 +71,18 @@ def test_calibration_recovers_a_known_efficiency(tmp_path):
     overlay.write_text(calibrate.overlay_yaml("h200-sxm", fitted, report, [str(path)]))
     loaded = calibrate.load_overlay(overlay)["h200-sxm"]
     assert loaded.gemm_efficiency["bf16"] == pytest.approx(fitted.gemm_efficiency["bf16"], abs=1e-3)
+
+
+def test_copies_through_drives_and_host_memory(tmp_path):
+    path = tmp_path / "copies.csv"
+    path.write_text("id,kind,hardware,bytes,src,dst,metric,value\n"
+                    "d1,copy,h200-sxm,1073741824,disk,host_pinned,seconds,0.1\n"
+                    "d2,copy,h200-sxm,1073741824,disk,device,seconds,0.1\n"
+                    "h1,copy,h200-sxm,1073741824,host_pinned,host_pageable,seconds,0.1\n"
+                    "x1,copy,h200-sxm,1073741824,device,tape,seconds,0.1\n")
+    rows = validate.validate([str(path)]).set_index("id")
+    drive = catalog.storage("nvme-pcie5")
+    assert rows.loc["d1", "predicted"] == pytest.approx(drive.read_latency_s + 2**30 / drive.read_bandwidth_bytes_per_s)
+    assert rows.loc["d2", "predicted"] == pytest.approx(rows.loc["d1", "predicted"])  # the drive is the slower stage
+    assert rows.loc["h1", "predicted"] == pytest.approx(2 * 2**30 / 67.6e9, rel=0.01)  # the measured host copy rate
+    assert "tape" in rows.loc["x1", "reason"]
