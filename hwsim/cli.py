@@ -76,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="where data lives, e.g. 'weights=device:0.2,host:0.8;kv=host' (see README)")
     p.add_argument("--no-overlap", action="store_true", help="copy offloaded data, then compute (no prefetch)")
     p.add_argument("--pageable", action="store_true", help="offloaded host buffers are not pinned")
+    p.add_argument("--gpudirect", action="store_true", help="drives write straight into device memory")
     p.add_argument("--pricing", default="cloud-on-demand-2026-05", help="pricing profile id or YAML")
     p.add_argument("--routing", default=None, help="MoE routing: uniform, zipf:S or a layer,expert,count CSV")
     p.add_argument("--expert-parallel", action="store_true", help="MoE: spread whole experts over --count devices")
@@ -186,7 +187,7 @@ def _estimate(args) -> int:
     precision = Precision(args.dtype, args.kv_dtype, args.weight_bits)
     placement = parse_placement(args.placement)
     options = OffloadOptions(overlap=not args.no_overlap, pinned=not args.pageable, expert_cache=args.expert_cache,
-                             prefetch_experts=args.prefetch_experts)
+                             prefetch_experts=args.prefetch_experts, gpudirect=args.gpudirect)
     experts = None
     if model.moe is not None:
         from hwsim.moe import routing_for

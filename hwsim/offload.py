@@ -48,6 +48,9 @@ class OffloadOptions:
     # hit rate under the routing; the next layer's `prefetch_experts` likeliest misses load early
     expert_cache: str = "static"
     prefetch_experts: int = 0
+    # GPUDirect storage: drives write straight into device memory, one pipelined stage instead of
+    # a read into host memory and a copy over the host link
+    gpudirect: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,12 @@ def offload_step(model: Model, system: System, shape: StepShape, precision: Prec
     if moved["disk"] or moved["disk_write"]:
         parts["disk"] = (disk_read_s(system, moved["disk"]) if moved["disk"] else 0.0) + disk_write_s(
             system, moved["disk_write"])
+        to_device = min(moved["disk"], moved["h2d"])  # bytes read from disk for the device
+        if options.gpudirect and to_device:
+            # the host-link leg of those bytes runs inside the drive-to-device stream
+            link_leg = COPIES_PER_LAYER * roofline.transfer_s(to_device / COPIES_PER_LAYER, link)
+            parts["disk"] = max(parts["disk"], link_leg)
+            parts["h2d"] = max(0.0, parts["h2d"] - link_leg)
     if moved["csd_link"]:
         parts["storage"] += csd_link_s(system, moved["csd_link"])
     if moved["network"]:

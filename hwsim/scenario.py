@@ -111,7 +111,8 @@ def load_scenario(path: Path) -> Scenario:
         raise fields.error("placement", str(exc)) from None
     experts, cache, prefetch = _experts(fields, model)
     offload = OffloadOptions(overlap=fields.boolean("overlap", True), pinned=fields.boolean("pinned", True),
-                             expert_cache=cache, prefetch_experts=prefetch)
+                             expert_cache=cache, prefetch_experts=prefetch,
+                             gpudirect=fields.boolean("gpudirect", False))
     scenario = Scenario(
         name=fields.string("name", Path(path).stem),
         placement=placement,

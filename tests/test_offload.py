@@ -225,3 +225,13 @@ def test_small_transfer_chunks_slow_the_weight_stream():
     whole = offload_step(LLAMA, H200, shape, Precision(), parse("weights=host"))
     chunked = offload_step(LLAMA, H200, shape, Precision(), parse("weights=host"), OffloadOptions(chunk_bytes=64 << 10))
     assert chunked.time_s > 3 * whole.time_s
+
+
+def test_gpudirect_streams_drive_to_device_in_one_stage():
+    system = catalog.system("zero-inference-a6000")
+    shape = StepShape.decode(1, 100)
+    where = parse("weights=device:0.5,disk:0.5")
+    bounce = offload_step(LLAMA, system, shape, Precision(), where, OffloadOptions(overlap=False))
+    direct = offload_step(LLAMA, system, shape, Precision(), where, OffloadOptions(overlap=False, gpudirect=True))
+    assert direct.time_s < bounce.time_s
+    assert direct.parts_s["disk"] == pytest.approx(bounce.parts_s["disk"])  # the drive stays the slow stage
