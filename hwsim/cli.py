@@ -7,13 +7,12 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from hwsim import calibrate, catalog, estimate, units, validate
+from hwsim import calibrate, catalog, estimate, tables, units, validate
 from hwsim.errors import HwsimError
 from hwsim.offload import OffloadOptions
 from hwsim.ops import IMPLEMENTATIONS, ExpertSetup, Precision
 from hwsim.placement import parse as parse_placement
 from hwsim.roofline import LAUNCH_MODES
-from hwsim.step import StepCost
 
 EXAMPLES = {
     "estimate": "example:\n  hwsim estimate --hardware h100-sxm --model llama-3-8b --batch 8 --prompt 512 --output 128",
@@ -216,20 +215,20 @@ def _estimate(args) -> int:
     print(f"throughput          {result.output_tokens_per_s:,.1f} output tokens/s")
     print(f"energy              {result.energy_j:,.1f} J, mean {result.mean_power_w:,.0f} W, "
           f"{result.output_tokens_per_j:.2f} output tokens/J")
-    print(f"cost                {_estimate_cost(args.pricing, system, n, result)}")
+    print(f"cost                {tables.estimate_cost_text(args.pricing, system, n, result)}")
     if result.tier_needs is not None:
         print(f"\nper layer (overlap {'on' if options.overlap else 'off'}):")
-        print(_tier_table("prefill", result.prefill))
-        print(_tier_table("decode", result.decode_mid))
+        print(tables.tier_table("prefill", result.prefill))
+        print(tables.tier_table("decode", result.decode_mid))
         args.ops = "none"
     if args.ops in ("prefill", "both"):
         print(f"\nprefill step, per operator ({units.format_seconds(result.prefill_s)}):")
-        print(_op_table(result.prefill))
+        print(tables.op_table(result.prefill))
     if args.ops in ("decode", "both"):
         mid = result.decode_mid
         print(f"\ndecode step at context {mid.shape.groups[0].kv_len - 1}, per operator "
               f"({units.format_seconds(mid.time_s)}):")
-        print(_op_table(mid))
+        print(tables.op_table(mid))
     if args.json:
         document = {
             "hardware": system.id, "model": model.id, "count": n, "batch": args.batch, "prompt": args.prompt,
@@ -243,37 +242,6 @@ def _estimate(args) -> int:
         Path(args.json).write_text(json.dumps(document, indent=2))
     return 0
 
-
-def _estimate_cost(pricing_id: str, system, devices: int, result) -> str:
-    from hwsim import cost
-
-    total_tokens_per_s = result.batch * (result.prompt_len + result.output_len) / result.end_to_end_s
-    try:
-        priced = cost.cost_per_token(cost.pricing(pricing_id), system, devices, result.mean_power_w / devices,
-                                     result.output_tokens_per_s, total_tokens_per_s)
-    except HwsimError as exc:
-        return f"not priced: {exc}"
-    return (f"${priced['usd_per_1m_output_tokens']:.3f} per 1M output tokens, "
-            f"${priced['usd_per_1m_total_tokens']:.3f} per 1M total tokens at ${priced['usd_per_hour']:.2f}/h "
-            f"({priced['pricing']})")
-
-
-def _tier_table(name: str, step) -> str:
-    parts = "  ".join(f"{k} {units.format_seconds(v)}" for k, v in step.parts_s.items() if v)
-    moved = ", ".join(f"{k} {units.format_bytes(v)}" for k, v in step.bytes_per_step.items() if v)
-    return (f"  {name:<8} layer {units.format_seconds(step.layer_s)} ({parts}); bound: {step.bound}; "
-            f"per step: {moved}")
-
-
-def _op_table(cost: StepCost) -> str:
-    lines = [f"  {'operator':<18} {'x':>3} {'GFLOP':>9} {'MB':>9} {'time':>11} {'share':>6} {'roofline':>11}  bound"]
-    for c in cost.costs:
-        op = c.op
-        roofline_text = units.format_seconds(c.roofline_s * op.repeat) if op.kind != "collective" else "-"
-        lines.append(f"  {op.name:<18} {op.repeat:>3} {op.flops * op.repeat / 1e9:>9.2f} "
-                     f"{op.bytes * op.repeat / 1e6:>9.1f} {units.format_seconds(c.time_s):>11} "
-                     f"{c.time_s / cost.time_s:>6.1%} {roofline_text:>11}  {c.bound}")
-    return "\n".join(lines)
 
 
 def _validate(args) -> int:
@@ -379,23 +347,23 @@ def _plan(args) -> int:
     p = spec.slo.percentile
     pruned = (frame["status"] == "pruned").sum()
     print(f"{len(frame)} candidates: {pruned} pruned without simulation, {len(frame) - pruned} simulated, "
-          f"{int(frame['passes'].sum())} meet the SLOs ({_slo_text(spec.slo)})\n")
+          f"{int(frame['passes'].sum())} meet the SLOs ({tables.slo_text(spec.slo)})\n")
     if result.winner is not None:
         w = result.winner
         print(f"cheapest that meets the SLOs: {w['candidate']}")
         print(f"  ${w['usd_per_hour']:.2f}/h, ${w['usd_per_1m_output_tokens']:.3f} per 1M output tokens; "
               f"TTFT p{p} {w[f'ttft_p{p}_s'] * 1e3:,.0f} ms, TPOT p{p} {w[f'tpot_p{p}_s'] * 1e3:,.1f} ms, "
-              f"{w['output_tokens_per_s']:,.0f} output tokens/s  ({cost_text(spec)})\n")
+              f"{w['output_tokens_per_s']:,.0f} output tokens/s  ({tables.pricing_text(spec)})\n")
     else:
         print("no configuration meets the SLOs; the closest:")
         for row in result.closest().to_dict("records"):
             print(f"  {row['candidate']}: {row['reasons']}")
         print()
     print("cost-latency frontier (no candidate is both cheaper and faster):")
-    print(_plan_table(result.pareto, p))
+    print(tables.plan_table(result.pareto, p))
     if args.all:
         print("\nevery candidate:")
-        print(_plan_table(frame, p))
+        print(tables.plan_table(frame, p))
     if args.json:
         Path(args.json).write_text(frame.to_json(orient="records", indent=2))
     if args.csv:
@@ -407,34 +375,6 @@ def _plan(args) -> int:
         Path(args.report).write_text(report.plan_page(result), encoding="utf-8")
     return 0
 
-
-def cost_text(spec) -> str:
-    from hwsim import cost
-
-    return cost.pricing(spec.pricing).describe()
-
-
-def _slo_text(slo) -> str:
-    parts = []
-    if slo.ttft_s is not None:
-        parts.append(f"TTFT p{slo.percentile} <= {slo.ttft_s * 1e3:,.0f} ms")
-    if slo.tpot_s is not None:
-        parts.append(f"TPOT p{slo.percentile} <= {slo.tpot_s * 1e3:,.0f} ms")
-    if slo.min_output_tokens_per_s:
-        parts.append(f">= {slo.min_output_tokens_per_s:,.0f} output tokens/s")
-    return ", ".join(parts)
-
-
-def _plan_table(frame, p: int) -> str:
-    lines = [f"  {'candidate':<52} {'$/h':>7} {'$/1M out':>9} {f'TTFT p{p}':>10} {f'TPOT p{p}':>10}  outcome"]
-    for r in frame.to_dict("records"):
-        if r["status"] == "pruned":
-            lines.append(f"  {r['candidate']:<52} {'-':>7} {'-':>9} {'-':>10} {'-':>10}  pruned: {r['reasons']}")
-            continue
-        lines.append(f"  {r['candidate']:<52} {r['usd_per_hour']:>7.2f} {r['usd_per_1m_output_tokens']:>9.3f} "
-                     f"{r[f'ttft_p{p}_s'] * 1e3:>8.0f}ms {r[f'tpot_p{p}_s'] * 1e3:>8.1f}ms  "
-                     f"{'PASS' if r['passes'] else 'FAIL'}: {r['reasons']}")
-    return "\n".join(lines)
 
 
 def _moe_plan(args) -> int:
@@ -553,7 +493,7 @@ def _import_model(args) -> int:
     from hwsim.models import from_hf_config
 
     model = from_hf_config(Path(args.config))
-    text = model_yaml(model, args.id)
+    text = tables.model_yaml(model, args.id)
     if args.output:
         Path(args.output).write_text(text)
         print(f"wrote {args.output}: {model.parameters() / 1e9:.2f}B parameters")
@@ -561,23 +501,6 @@ def _import_model(args) -> int:
         print(text, end="")
     return 0
 
-
-def model_yaml(model, model_id: str) -> str:
-    import yaml
-
-    document = {
-        "id": model_id, "name": model.name, "source": model.source, "hidden_size": model.hidden_size,
-        "num_layers": model.num_layers, "num_heads": model.num_heads, "num_kv_heads": model.num_kv_heads,
-        "head_dim": model.head_dim, "intermediate_size": model.intermediate_size, "vocab_size": model.vocab_size,
-        "max_positions": model.max_positions, "tie_embeddings": model.tie_embeddings,
-        "mlp": "gated" if model.gated_mlp else "plain", "activation": model.activation, "norm": model.norm,
-        "position": "learned" if model.learned_positions else "rope", "bias": model.bias,
-    }
-    if model.moe:
-        document["moe"] = {k: v for k, v in model.moe.__dict__.items()}
-    if model.mla:
-        document["mla"] = {k: v for k, v in model.mla.__dict__.items()}
-    return yaml.safe_dump(document, sort_keys=False)
 
 
 if __name__ == "__main__":
