@@ -19,7 +19,7 @@ EXAMPLES = {
     "validate": "example:\n  hwsim validate measurements/h200-sxm.csv --json validation.json\n"
                 "  hwsim validate --baseline before.csv --after after.csv",
     "calibrate": "example:\n  hwsim calibrate measurements/h200-sxm.csv --hardware h200-sxm -o h200-fit.yaml",
-    "profiles": "example:\n  hwsim profiles\n  hwsim profiles --kind models",
+    "profiles": "example:\n  hwsim profiles\n  hwsim profiles --kind models\n  hwsim profiles --kind pricing",
     "simulate": "example:\n  hwsim simulate scenario.yaml --json summary.json --csv records",
     "flash": "example:\n  hwsim flash --hardware m1-max-laptop --model opt-6.7b --dtype fp32",
     "plan": "example:\n  hwsim plan workloads/plans/llama3-8b-chat.yaml --csv plan.csv",
@@ -159,7 +159,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=32, help="parallel reads in flight")
 
     p = command("profiles", "List the shipped hardware and model profiles.", _profiles)
-    p.add_argument("--kind", choices=("all", "hardware", "models", "cpus", "storage", "links"), default="all")
+    p.add_argument("--kind", choices=("all", "hardware", "models", "cpus", "storage", "links", "workloads", "pricing"),
+                   default="all")
 
     p = command("import-model", "Turn a HuggingFace config.json into a model profile YAML.", _import_model)
     p.add_argument("config")
@@ -486,6 +487,19 @@ def _profiles(args) -> int:
             active = model.parameters(active_only=True)
             extra = f" ({active / 1e9:.1f}B active)" if model.moe else ""
             print(f"  {model_id:<18} {model.parameters() / 1e9:>7.2f}B{extra:<16} {model.name}")
+    if kind in ("all", "workloads"):
+        print("workload presets:")
+        for workload_id in catalog.workload_ids():
+            workload = catalog.workload(workload_id)
+            rate = f"{workload.rate_per_s:g}/s" if workload.rate_per_s else workload.arrival
+            print(f"  {workload_id:<18} {workload.arrival} {rate}, {workload.count} requests")
+    if kind in ("all", "pricing"):
+        from hwsim import cost
+
+        print("pricing:")
+        for pricing_id in cost.pricing_files():
+            prices = cost.pricing(pricing_id)
+            print(f"  {pricing_id:<26} {prices.kind:<6} {prices.date}  prices {', '.join(prices.priced())}")
     return 0
 
 

@@ -157,3 +157,10 @@ def test_validate_baseline_after_prints_the_speedup_table(capsys, tmp_path):
     (tmp_path / "a.csv").write_text(header + "a,step,h200-sxm,llama-3-8b,bf16,decode,1,512,graph,seconds,0.0077\n")
     code, out, _ = run(capsys, "validate", "--baseline", str(tmp_path / "b.csv"), "--after", str(tmp_path / "a.csv"))
     assert code == 0 and "3.17x" in out and "predicted" in out
+
+
+def test_profiles_list_workloads_and_pricing(capsys):
+    code, out, _ = run(capsys, "profiles", "--kind", "workloads")
+    assert code == 0 and "chat" in out and "rag-long-context" in out
+    code, out, _ = run(capsys, "profiles", "--kind", "pricing")
+    assert code == 0 and "cloud-on-demand-2026-05" in out and "owned-2026" in out
