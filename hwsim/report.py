@@ -16,6 +16,8 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
+from hwsim.kvcache import block_bytes
+from hwsim.memory import memory_fit
 from hwsim.metrics import per_request
 from hwsim.ops import IMPLEMENTATIONS, StepShape
 from hwsim.scenario import Scenario
@@ -48,7 +50,7 @@ def build(baseline: Scenario, whatifs: list[Scenario], knobs: dict[str, list[tup
         Section("Where the time goes, per operator", _figure(_breakdown(results))),
         Section("Latency distributions", _figure(_cdfs(results))),
         Section("Throughput and TTFT against offered load", _figure(_load_curves(scenarios, progress))),
-        Section("KV cache in use over time", _figure(_kv_over_time(results))),
+        Section("KV cache and memory in use over time", _figure(_kv_over_time(results))),
         Section("Cost", _figure(_costs(results))),
     ]
     if knobs:
@@ -211,12 +213,24 @@ def _load_curves(scenarios: list[Scenario], progress=None) -> go.Figure:
 
 
 def _kv_over_time(results: list[SimulationResult]) -> go.Figure:
-    fig = go.Figure()
+    """KV blocks in use, and device memory in use: weights and activations all the time, the KV
+    cache as it fills (blocks in use x bytes per block on one device)."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("share of KV blocks in use", "device memory in use"))
     for i, r in enumerate(results):
-        steps = r.steps
+        steps, s = r.steps, r.scenario
+        color = COLORS[i % len(COLORS)]
         fig.add_trace(go.Scatter(x=steps["start_s"], y=steps["kv_blocks_used"] / steps["kv_blocks_total"],
-                                 mode="lines", name=r.scenario.name, line={"color": COLORS[i % len(COLORS)]}))
-    fig.update_layout(xaxis_title="s", yaxis={"title": "share of KV blocks in use", "tickformat": ".0%"}, height=420)
+                                 mode="lines", name=s.name, legendgroup=s.name, line={"color": color}), row=1, col=1)
+        precision = s.techniques.precision(s.precision)
+        fit = memory_fit(s.model, s.system, precision, s.engine.max_num_seqs, 0, s.engine.max_num_batched_tokens)
+        per_block = block_bytes(s.model, precision, s.engine.block_size, s.tp) if s.placement.on_device else 0.0
+        used = fit.weights_bytes + fit.activation_bytes + fit.reserve_bytes + steps["kv_blocks_used"] * per_block
+        fig.add_trace(go.Scatter(x=steps["start_s"], y=used / 1e9, mode="lines", name=s.name, legendgroup=s.name,
+                                 showlegend=False, line={"color": color}), row=1, col=2)
+    fig.update_xaxes(title_text="s")
+    fig.update_yaxes(tickformat=".0%", row=1, col=1)
+    fig.update_yaxes(title_text="GB per device", row=1, col=2)
+    fig.update_layout(height=420)
     return fig
 
 
