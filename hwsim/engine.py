@@ -78,7 +78,6 @@ class Replica:
         self.waiting: deque[Seq] = deque()
         self.swapped: deque[Seq] = deque()
         self.running: list[Seq] = []
-        self.finished: list[Seq] = []
         self.steps: list[dict] = []
         self.swap_free_bytes = config.swap_space_bytes
         self.swap_bytes_moved = 0.0
@@ -156,7 +155,8 @@ class Replica:
         """Admit waiting sequences in arrival order while the token budget, the sequence limit
         and the free blocks (less a watermark) allow; whole prompts when chunking is off."""
         work = []
-        while budget > 0 and self._admissible():
+        owed = self._owed()  # kept up to date below: one pass over the running sequences, not one per admission
+        while budget > 0 and self._admissible(owed):
             seq = self.waiting[0]
             chunk = seq.pending if whole_prompts else min(seq.pending, budget)
             if chunk > budget and work:
@@ -167,6 +167,7 @@ class Replica:
             seq.blocks = held
             self.running.append(seq)
             self._reserve(seq, chunk)
+            owed += max(0, blocks_for(self._target(seq), self.config.block_size) - seq.blocks)
             work.append((seq, chunk))
             budget -= chunk
         return work
@@ -186,7 +187,7 @@ class Replica:
     def _watermark(self) -> int:
         return int(WATERMARK * self.pool.total)
 
-    def _admissible(self) -> bool:
+    def _admissible(self, owed: int | None = None) -> bool:
         """Whether the first waiting sequence may start: a free slot, and free blocks (less a
         watermark and less what running sequences are still owed) for its whole prompt, or with
         `admission: full` for its whole length, prompt and output, which then never needs evicting."""
@@ -194,7 +195,7 @@ class Replica:
             return False
         seq = self.waiting[0]
         need = blocks_for(self._target(seq), self.config.block_size)
-        return need + self._watermark() + self._owed() <= self.pool.free
+        return need + self._watermark() + (self._owed() if owed is None else owed) <= self.pool.free
 
     def _target(self, seq: Seq) -> int:
         return seq.prompt + seq.output if self.config.admission == "full" else seq.length
@@ -326,7 +327,6 @@ class Replica:
         """A finished request gives back its blocks and tells whoever waits for it."""
         self.pool.give(seq.blocks)
         seq.blocks = 0
-        self.finished.append(seq)
         if seq.done is not None:
             seq.done.succeed()
         if self.on_finish:

@@ -17,7 +17,7 @@ def device_tdp_w(system: System) -> float:
 from hwsim.memory import MemoryFit, memory_fit, require_fit
 from hwsim.models import Model
 from hwsim.offload import OffloadOptions, TierStep, check_fit, offload_step, tier_needs
-from hwsim.ops import FUSED, AttnGroup, ExpertSetup, Implementation, Precision, StepShape
+from hwsim.ops import FUSED, ExpertSetup, Implementation, Precision, StepShape
 from hwsim.techniques import Techniques
 from hwsim.placement import Placement
 from hwsim.step import StepCost, step_cost
@@ -113,8 +113,7 @@ def estimate(
                 from hwsim import catalog
                 from hwsim.techniques import speculative_step
 
-                verify = StepShape(tuple(AttnGroup(g.sequences, spec.draft_length + 1, g.kv_len + spec.draft_length)
-                                         for g in shape.groups))
+                verify = StepShape(spec.verify_groups(shape.groups))
                 return speculative_step(
                     step_cost(model, system, verify, precision, launch, implementation, experts=experts,
                               techniques=techniques),

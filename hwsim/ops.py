@@ -93,6 +93,10 @@ class StepShape:
     def sequences(self) -> int:
         return sum(g.sequences for g in self.groups)
 
+    def share(self, devices: int) -> "StepShape":
+        """One of `devices` data-parallel devices' part: its share of every group's sequences."""
+        return StepShape(tuple(AttnGroup(g.sequences / devices, g.q_len, g.kv_len) for g in self.groups))
+
     @property
     def is_decode_only(self) -> bool:
         return all(g.q_len == 1 for g in self.groups)
@@ -210,8 +214,7 @@ def step_ops(
     local = builder
     if setup.attention_dp and tp > 1 and model.moe is not None:
         # one device's share of the sequences, with whole (replicated) attention and dense weights
-        share = StepShape(tuple(AttnGroup(g.sequences / tp, g.q_len, g.kv_len) for g in shape.groups))
-        local = _Builder(model, share, precision, implementation, 1)
+        local = _Builder(model, shape.share(tp), precision, implementation, 1)
         setup = replace(setup, expert_parallel=True)
     ops = local.embedding()
     ops += local.attention_block(layers)

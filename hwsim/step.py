@@ -1,7 +1,7 @@
 """A forward step's time: its operators on the device, plus tensor-parallel collectives."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from hwsim import ops as ops_mod
 from hwsim import roofline
@@ -63,12 +63,7 @@ def step_cost(
             costs.append(roofline.OpCost(op, one * op.repeat, 0.0, 0.0, 0.0, "link"))
         else:
             cost = roofline.op_cost(op, device, launch)
-            if techniques is not None:
-                changed = techniques.time_s(op, cost.time_s)
-                if changed != cost.time_s:
-                    scale = changed / cost.time_s
-                    cost = replace(cost, time_s=changed, gpu_s=cost.gpu_s * scale, launch_s=cost.launch_s * scale)
-            costs.append(cost)
+            costs.append(techniques.apply(cost) if techniques is not None else cost)
     if launch == "eager":
         time_s = launch_queue_s(costs, layers or model.num_layers)
     else:

@@ -8,7 +8,6 @@ operator evaluated directly. The sum equals `step.step_cost` for the same shape.
 from __future__ import annotations
 
 import functools
-from dataclasses import replace
 
 from hwsim import roofline
 from hwsim.hardware import System
@@ -43,9 +42,7 @@ class StepTimer:
         average, so the engine's one-token steps carry the right time per token."""
         spec = self.techniques.speculative if self.techniques else None
         if spec and all(g.q_len == 1 for g in groups):
-            verify = tuple(AttnGroup(g.sequences, spec.draft_length + 1, g.kv_len + spec.draft_length)
-                           for g in groups)
-            target = self._plain_step(verify)
+            target = self._plain_step(spec.verify_groups(groups))
             draft = self.draft().step(groups)
             per_token = 1.0 / spec.tokens_per_step
             return tuple((t + spec.draft_length * d) * per_token for t, d in zip(target, draft))
@@ -64,17 +61,13 @@ class StepTimer:
         sequences = sum(g.sequences for g in groups)
         shape, tp = StepShape(groups), self.tp
         if self.experts is not None and self.experts.attention_dp and tp > 1 and self.model.moe is not None:
-            shape, tp = StepShape(tuple(AttnGroup(g.sequences / tp, g.q_len, g.kv_len) for g in groups)), 1
+            shape, tp = shape.share(tp), 1
         op = model_attention_op(self.model, shape, self.precision, tp)
         if self.techniques is not None:
             op = self.techniques.transform([op], shape)[0]
         attention = roofline.op_cost(op, self.device)
         if self.techniques is not None:
-            changed = self.techniques.time_s(op, attention.time_s)
-            if changed != attention.time_s:
-                scale = changed / attention.time_s
-                attention = replace(attention, time_s=changed, compute_s=attention.compute_s * scale,
-                                    memory_s=attention.memory_s * scale)
+            attention = self.techniques.apply(attention)
         dense_s, dense_compute_s, dense_memory_s = self._dense(tokens, sequences)
         layers = attention.op.repeat
         return (dense_s + attention.time_s, dense_compute_s + attention.compute_s * layers,

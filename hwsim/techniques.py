@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass, field, replace
 
 from hwsim.errors import HwsimError
-from hwsim.ops import Op, Precision, StepShape
+from hwsim.ops import AttnGroup, Op, Precision, StepShape
 
 @dataclass(frozen=True)
 class Quantization:
@@ -39,6 +39,10 @@ class Speculative:
     draft_model: str
     draft_length: int = 4
     acceptance: float = 0.7
+
+    def verify_groups(self, groups: tuple) -> tuple:
+        """The target's verification step: draft_length + 1 new tokens for each decoding sequence."""
+        return tuple(AttnGroup(g.sequences, self.draft_length + 1, g.kv_len + self.draft_length) for g in groups)
 
     @property
     def tokens_per_step(self) -> float:
@@ -112,6 +116,15 @@ class Techniques:
                 op = replace(op, flops=op.flops * scale, act_bytes=op.act_bytes * scale)
             result.append(op)
         return result
+
+    def apply(self, cost):
+        """`cost` (an OpCost) with kernel speedups and measured times applied; busy times scale along."""
+        changed = self.time_s(cost.op, cost.time_s)
+        if changed == cost.time_s:
+            return cost
+        scale = changed / cost.time_s
+        return replace(cost, time_s=changed, compute_s=cost.compute_s * scale, memory_s=cost.memory_s * scale,
+                       gpu_s=cost.gpu_s * scale, launch_s=cost.launch_s * scale)
 
     def time_s(self, op: Op, predicted_s: float) -> float:
         """An operator's time after kernel speedups and measured kernel times."""
