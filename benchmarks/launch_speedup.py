@@ -1,7 +1,7 @@
 """The kernel-speedup check on a real before/after pair: the H200 step rows measured with PyTorch
 eager launch (before) and with CUDA graphs (after), launch overhead removed.
 
-    python benchmarks/launch_speedup.py ../shared/measurements/h200-sxm.csv
+    python benchmarks/launch_speedup.py validation/h200-sxm.csv
 """
 from __future__ import annotations
 
@@ -26,4 +26,4 @@ def main(path: str) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1] if len(sys.argv) > 1 else "../shared/measurements/h200-sxm.csv"))
+    raise SystemExit(main(sys.argv[1] if len(sys.argv) > 1 else "validation/h200-sxm.csv"))

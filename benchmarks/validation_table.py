@@ -1,6 +1,6 @@
 """Regenerate the validation table in README.md from `hwsim validate` on the measurement files.
 
-    python benchmarks/validation_table.py ../shared/measurements/*.csv
+    python benchmarks/validation_table.py validation/*.csv
 
 Prints the table and replaces the block between the VALIDATION markers in README.md.
 """
