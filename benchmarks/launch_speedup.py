@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hwsim import speedup
+from hwsim.studies import speedup
 
 
 def main(path: str) -> int:

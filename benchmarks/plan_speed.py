@@ -9,14 +9,15 @@ import os
 import time
 from pathlib import Path
 
-from hwsim import plan
+from hwsim.loading import plan_yaml
+from hwsim.studies import plan
 
 HERE = Path(__file__).resolve().parent
 
 
 def main() -> int:
     os.chdir(HERE.parent)  # the sweep names its pricing file relative to the project
-    spec = plan.load_plan(HERE / "plan-sweep.yaml")
+    spec = plan_yaml.load_plan(HERE / "plan-sweep.yaml")
     print(f"{len(spec.candidates)} candidates over {len({c.hardware for c in spec.candidates})} hardware types, "
           f"{spec.workload.count} requests each")
     for workers in (1, 2):

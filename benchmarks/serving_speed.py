@@ -12,10 +12,10 @@ import argparse
 import time
 from dataclasses import replace
 
-from hwsim import catalog
-from hwsim.ops import Precision
-from hwsim.scenario import Scenario
-from hwsim.simulate import simulate
+from hwsim.loading import catalog
+from hwsim.perf.ops import Precision
+from hwsim.serving.simulate import simulate
+from hwsim.specs.scenario import Scenario
 
 
 def run(requests: int) -> tuple[float, dict]:

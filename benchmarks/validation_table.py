@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from hwsim import validate
+from hwsim.studies import validate
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- VALIDATION:START -->", "<!-- VALIDATION:END -->"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hwsim.cli import main
+from hwsim.output.cli import main
 
 
 def run(capsys, *argv):
@@ -55,7 +55,7 @@ def test_validate_prints_rows_and_summary(capsys, data_dir):
 def test_every_command_help_shows_an_example():
     for command in ("estimate", "validate", "calibrate", "profiles", "import-model", "simulate", "offload-plan",
                     "flash", "plan", "moe-plan", "report"):
-        result = subprocess.run([sys.executable, "-m", "hwsim.cli", command, "--help"], capture_output=True, text=True)
+        result = subprocess.run([sys.executable, "-m", "hwsim", command, "--help"], capture_output=True, text=True)
         assert result.returncode == 0 and "example:" in result.stdout
 
 
@@ -70,7 +70,7 @@ def test_import_model_writes_a_loadable_profile(capsys, data_dir, tmp_path):
 def test_installed_package_ships_its_profiles(tmp_path):
     """Run from an unrelated folder: the profiles must come from the installed package."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    result = subprocess.run([sys.executable, "-m", "hwsim.cli", "profiles"], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "hwsim", "profiles"], capture_output=True, text=True,
                             cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     assert "h200-sxm" in result.stdout and "deepseek-v3" in result.stdout
@@ -95,7 +95,7 @@ def test_simulate_prints_the_summary_and_writes_records(capsys, tmp_path):
 
 
 def test_shipped_scenario_runs(capsys):
-    from hwsim.catalog import data_dir
+    from hwsim.loading.catalog import data_dir
 
     code, out, _ = run(capsys, "simulate", str(data_dir("workloads") / "scenarios" / "llama3-8b-h100-chat.yaml"))
     assert code == 0 and "1000 in" in out

@@ -1,11 +1,11 @@
 """The analytic estimate: consistent with its own steps, honest about memory."""
 import pytest
 
-from hwsim import catalog
-from hwsim.errors import DoesNotFitError, HwsimError
-from hwsim.estimate import estimate
-from hwsim.ops import Precision, StepShape
-from hwsim.step import step_cost
+from hwsim.base.errors import DoesNotFitError, HwsimError
+from hwsim.loading import catalog
+from hwsim.perf.estimate import estimate
+from hwsim.perf.ops import Precision, StepShape
+from hwsim.perf.step import step_cost
 
 LLAMA = catalog.model("llama-3-8b")
 H100 = catalog.system("h100-sxm")

@@ -1,10 +1,10 @@
 """Weights on flash with a DRAM neuron cache (LLM in a flash)."""
 import pytest
 
-from hwsim import catalog
-from hwsim.errors import HwsimError
-from hwsim.flash import FlashOptions, flash_token, naive_token
-from hwsim.ops import Precision
+from hwsim.base.errors import HwsimError
+from hwsim.loading import catalog
+from hwsim.perf.flash import FlashOptions, flash_token, naive_token
+from hwsim.perf.ops import Precision
 
 OPT = catalog.model("opt-6.7b")
 LAPTOP = catalog.system("m1-max-laptop")

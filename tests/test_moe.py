@@ -1,12 +1,15 @@
 """Mixture-of-experts: routing statistics, expert parallelism, expert residency and caches."""
 import pytest
 
-from hwsim import catalog, expert_plan, moe
-from hwsim.errors import DoesNotFitError, HwsimError, InputError
-from hwsim.offload import OffloadOptions, offload_step
-from hwsim.ops import ExpertSetup, Precision, StepShape, step_ops
-from hwsim.placement import parse
-from hwsim.step import step_cost
+from hwsim.base.errors import DoesNotFitError, HwsimError, InputError
+from hwsim.loading import catalog, scenario_yaml
+from hwsim.loading.routing import routing_for
+from hwsim.perf import moe
+from hwsim.perf.offload import OffloadOptions, offload_step
+from hwsim.perf.ops import ExpertSetup, Precision, StepShape, step_ops
+from hwsim.perf.step import step_cost
+from hwsim.specs.placement import parse
+from hwsim.studies import expert_plan
 
 MIXTRAL = catalog.model("mixtral-8x7b")
 
@@ -28,7 +31,7 @@ def test_empirical_histograms_per_layer(tmp_path):
     rows = ["layer,expert,count"] + [f"{layer},{e},{(e + 1) * (layer + 1)}" for layer in range(2) for e in range(8)]
     path = tmp_path / "hist.csv"
     path.write_text("\n".join(rows) + "\n")
-    routing = moe.routing_for(MIXTRAL, str(path))
+    routing = routing_for(MIXTRAL, str(path))
     assert len(routing.shares) == 2 and routing.shares[0][7] == pytest.approx(8 / 36)
     assert routing.expected_active(1, layer=0) == pytest.approx(2.0, rel=0.1)
 
@@ -42,7 +45,7 @@ def test_bad_histograms_name_the_problem(tmp_path, rows, expected):
     path = tmp_path / "bad.csv"
     path.write_text("\n".join(rows) + "\n")
     with pytest.raises(InputError, match=expected):
-        moe.routing_for(MIXTRAL, str(path))
+        routing_for(MIXTRAL, str(path))
 
 
 def test_top_k_larger_than_experts_is_rejected():
@@ -151,16 +154,15 @@ def test_residency_that_does_not_fit_is_rejected():
 
 def test_routing_needs_a_moe_model():
     with pytest.raises(HwsimError, match="not a mixture-of-experts"):
-        moe.routing_for(catalog.model("llama-3-8b"), "zipf:1.1")
+        routing_for(catalog.model("llama-3-8b"), "zipf:1.1")
 
 
 def test_scenario_moe_block_runs_in_the_simulator(tmp_path):
-    from hwsim.scenario import load_scenario
-    from hwsim.simulate import simulate
+    from hwsim.serving.simulate import simulate
 
     path = tmp_path / "s.yaml"
     path.write_text("hardware: h200-sxm\ncount: 2\nmodel: mixtral-8x7b\nmoe: {routing: 'zipf:1.2', "
                     "expert_parallel: true}\nworkload:\n  arrival: {kind: poisson, rate: 2}\n  requests: 40\n"
                     "  prompt_tokens: {kind: fixed, value: 200}\n  output_tokens: {kind: fixed, value: 30}\n")
-    result = simulate(load_scenario(path))
+    result = simulate(scenario_yaml.load_scenario(path))
     assert result.summary["requests"] == 40

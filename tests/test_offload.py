@@ -1,12 +1,18 @@
 """Memory tiers: placement syntax, offloaded step costs, capacities."""
 import pytest
 
-from hwsim import catalog
-from hwsim.errors import DoesNotFitError, HwsimError
-from hwsim.offload import OffloadOptions, check_fit, offload_step, storage_read_bytes_per_s
-from hwsim.ops import Precision, StepShape
-from hwsim.placement import Placement, parse
-from hwsim.step import step_cost
+from hwsim.base.errors import DoesNotFitError, HwsimError
+from hwsim.loading import catalog
+from hwsim.perf.offload import (
+    OffloadOptions,
+    check_fit,
+    offload_step,
+    storage_read_bytes_per_s,
+)
+from hwsim.perf.ops import Precision, StepShape
+from hwsim.perf.step import step_cost
+from hwsim.specs.placement import Placement, parse
+from hwsim.studies import validate
 
 LLAMA = catalog.model("llama-3-8b")
 H200 = catalog.system("h200-sxm")
@@ -117,7 +123,6 @@ def test_capacity_exceeded_names_the_tier_and_bytes():
 
 
 def test_offloaded_step_rows_are_predicted(tmp_path):
-    from hwsim import validate
 
     path = tmp_path / "rows.csv"
     path.write_text("id,kind,hardware,model,dtype,phase,batch,context_len,placement,overlap,launch,metric,value\n"
@@ -131,9 +136,9 @@ def test_offloaded_step_rows_are_predicted(tmp_path):
 
 
 def test_offloaded_serving_runs_and_keeps_kv_in_host_memory():
-    from hwsim.scenario import EngineConfig, Scenario
-    from hwsim.simulate import simulate
-    from hwsim.workload import Lengths, Workload
+    from hwsim.serving.simulate import simulate
+    from hwsim.specs.scenario import EngineConfig, Scenario
+    from hwsim.specs.workload import Lengths, Workload
 
     workload = Workload("block", "offline", count=16, prompt=Lengths("fixed", 512), output=Lengths("fixed", 8))
     scenario = Scenario("off", catalog.system("flexgen-t4"), catalog.model("opt-30b"), Precision("fp16"), workload,
@@ -146,7 +151,7 @@ def test_offloaded_serving_runs_and_keeps_kv_in_host_memory():
 
 
 def test_offload_plan_finds_feasible_policies_and_ranks_them():
-    from hwsim.offload_plan import search
+    from hwsim.studies.offload_plan import search
 
     model, system = catalog.model("opt-30b"), catalog.system("flexgen-t4")
     ranked = search(model, system, 512, 32, Precision("fp16"))
@@ -160,7 +165,7 @@ def test_offload_plan_finds_feasible_policies_and_ranks_them():
 
 
 def test_offload_plan_prefers_the_device_when_everything_fits():
-    from hwsim.offload_plan import search
+    from hwsim.studies.offload_plan import search
 
     ranked = search(LLAMA, catalog.system("h100-sxm"), 512, 64, batches=(1, 8, 64))
     assert ranked[0].placement.on_device and ranked[0].batch == 64
@@ -205,7 +210,7 @@ def test_remote_attention_pool_moves_queries_and_outputs_over_the_network():
 
 
 def test_remote_pool_holds_a_cache_the_main_device_cannot():
-    from hwsim.estimate import estimate
+    from hwsim.perf.estimate import estimate
 
     model, system = catalog.model("llama-3-70b"), catalog.system("lamina-h100-h20")
     with pytest.raises(DoesNotFitError):

@@ -1,8 +1,15 @@
 """Operator FLOPs and bytes, checked against hand-computed figures."""
 import pytest
 
-from hwsim import catalog
-from hwsim.ops import FUSED, UNFUSED, Precision, StepShape, expected_active_experts, step_ops
+from hwsim.loading import catalog
+from hwsim.perf.ops import (
+    FUSED,
+    UNFUSED,
+    Precision,
+    StepShape,
+    expected_active_experts,
+    step_ops,
+)
 
 
 def totals(ops, kind=None):

@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from hwsim import plan
-from hwsim.errors import HwsimError, InputError
-from hwsim.simulate import simulate
+from hwsim.base.errors import HwsimError, InputError
+from hwsim.loading import plan_yaml
+from hwsim.serving.simulate import simulate
+from hwsim.studies import plan
 
 PLAN = """
 model: llama-3-8b
@@ -40,7 +41,7 @@ def write_plan(tmp_path: Path, prices: dict = PRICES, text: str = PLAN) -> Path:
 
 
 def test_hopeless_candidates_are_pruned_before_simulation(tmp_path):
-    result = plan.run(plan.load_plan(write_plan(tmp_path)))
+    result = plan.run(plan_yaml.load_plan(write_plan(tmp_path)))
     pruned = result.outcomes[result.outcomes["status"] == "pruned"]
     reasons = dict(zip(pruned["candidate"], pruned["reasons"]))
     assert any("no fp8 compute" in r for c, r in reasons.items() if "a100" in c)  # Ampere has no fp8
@@ -48,7 +49,7 @@ def test_hopeless_candidates_are_pruned_before_simulation(tmp_path):
 
 
 def test_the_winner_simulated_alone_meets_the_slos_at_the_same_cost(tmp_path):
-    spec = plan.load_plan(write_plan(tmp_path))
+    spec = plan_yaml.load_plan(write_plan(tmp_path))
     result = plan.run(spec)
     winner = result.winner
     assert winner is not None and winner["passes"]
@@ -61,17 +62,17 @@ def test_the_winner_simulated_alone_meets_the_slos_at_the_same_cost(tmp_path):
 
 
 def test_doubling_a_price_moves_the_plan_away_from_that_device(tmp_path):
-    first = plan.run(plan.load_plan(write_plan(tmp_path)))
+    first = plan.run(plan_yaml.load_plan(write_plan(tmp_path)))
     device = first.winner["hardware"]
     passing = first.outcomes[first.outcomes["passes"]]
     alternative = passing[passing["hardware"] != device]["usd_per_hour"].min()
     assert alternative < 2 * first.winner["usd_per_hour"]  # an alternative beats the doubled price
     doubled = {**PRICES, device: 2 * PRICES[device]}
-    assert plan.run(plan.load_plan(write_plan(tmp_path, doubled))).winner["hardware"] != device
+    assert plan.run(plan_yaml.load_plan(write_plan(tmp_path, doubled))).winner["hardware"] != device
 
 
 def test_an_slo_nothing_meets_shows_the_closest_and_the_miss(tmp_path):
-    spec = plan.load_plan(write_plan(tmp_path))
+    spec = plan_yaml.load_plan(write_plan(tmp_path))
     impossible = replace(spec, slo=replace(spec.slo, ttft_s=1e-4))
     result = plan.run(impossible)
     assert result.winner is None
@@ -80,7 +81,7 @@ def test_an_slo_nothing_meets_shows_the_closest_and_the_miss(tmp_path):
 
 
 def test_the_frontier_has_no_dominated_candidate(tmp_path):
-    result = plan.run(plan.load_plan(write_plan(tmp_path)))
+    result = plan.run(plan_yaml.load_plan(write_plan(tmp_path)))
     frontier = result.pareto
     assert len(frontier) >= 1
     costs, latencies = list(frontier["usd_per_hour"]), list(frontier["tpot_p99_s"])
@@ -88,7 +89,7 @@ def test_the_frontier_has_no_dominated_candidate(tmp_path):
 
 
 def test_local_processes_give_the_same_outcomes(tmp_path):
-    spec = plan.load_plan(write_plan(tmp_path))
+    spec = plan_yaml.load_plan(write_plan(tmp_path))
     serial = plan.run(spec, workers=1).outcomes
     parallel = plan.run(spec, workers=2).outcomes
     assert serial.equals(parallel)
@@ -97,7 +98,7 @@ def test_local_processes_give_the_same_outcomes(tmp_path):
 def test_a_dask_local_cluster_gives_the_same_outcomes(tmp_path):
     from distributed import LocalCluster
 
-    spec = plan.load_plan(write_plan(tmp_path))
+    spec = plan_yaml.load_plan(write_plan(tmp_path))
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         on_cluster = plan.run(spec, cluster=cluster.scheduler_address).outcomes
     assert on_cluster.equals(plan.run(spec).outcomes)
@@ -115,10 +116,10 @@ def test_bad_search_spaces_fail_before_any_simulation(tmp_path, change, expected
     if "tensor_parallel: [4]" in text:
         text = text.replace("  tensor_parallel: [1]\n", "")
     with pytest.raises((InputError, HwsimError), match=expected):
-        plan.load_plan(write_plan(tmp_path, text=text))
+        plan_yaml.load_plan(write_plan(tmp_path, text=text))
 
 
 def test_slo_is_required(tmp_path):
     with pytest.raises(InputError, match="slo"):
-        plan.load_plan(write_plan(tmp_path, text=PLAN.replace("slo: {ttft: 1 s, tpot: 60 ms, percentile: 99}",
+        plan_yaml.load_plan(write_plan(tmp_path, text=PLAN.replace("slo: {ttft: 1 s, tpot: 60 ms, percentile: 99}",
                                                                 "slo: {percentile: 99}")))

@@ -1,10 +1,9 @@
 """Every shipped profile loads, cites its sources, and matches the published model sizes."""
 import pytest
 
-from hwsim import catalog
-from hwsim.errors import HwsimError, InputError, UnknownIdError
-from hwsim.fields import load_yaml
-from hwsim.hardware import load_accelerator
+from hwsim.base.errors import HwsimError, InputError, UnknownIdError
+from hwsim.loading import catalog, hardware_yaml
+from hwsim.loading.fields import load_yaml
 
 REQUIRED_HARDWARE = [
     "a100-sxm-40gb", "a100-sxm-80gb", "a100-pcie-80gb", "h100-sxm", "h100-pcie", "h200-sxm", "gh200", "l40s",
@@ -103,14 +102,14 @@ def _write_gpu(tmp_path, text: str):
 def test_unknown_key_names_file_and_field(tmp_path):
     path = _write_gpu(tmp_path, lambda s: s.replace("sm_count: 58", "sm_count: 58\nsm_cuont: 58"))
     with pytest.raises(InputError) as info:
-        load_accelerator(load_yaml(path), catalog.links())
+        hardware_yaml.load_accelerator(load_yaml(path), catalog.links())
     assert str(path) in str(info.value) and "sm_cuont" in str(info.value) and "unknown field" in str(info.value)
 
 
 def test_value_without_unit_is_rejected_with_the_expectation(tmp_path):
     path = _write_gpu(tmp_path, lambda s: s.replace("bandwidth: 300 GB/s", "bandwidth: 300"))
     with pytest.raises(InputError) as info:
-        load_accelerator(load_yaml(path), catalog.links())
+        hardware_yaml.load_accelerator(load_yaml(path), catalog.links())
     message = str(info.value)
     assert "memory.bandwidth" in message and "TB/s" in message and str(path) in message
 
@@ -118,7 +117,7 @@ def test_value_without_unit_is_rejected_with_the_expectation(tmp_path):
 def test_missing_field_is_named(tmp_path):
     path = _write_gpu(tmp_path, lambda s: s.replace("tdp: 72 W\n", ""))
     with pytest.raises(InputError, match="tdp: missing required field"):
-        load_accelerator(load_yaml(path), catalog.links())
+        hardware_yaml.load_accelerator(load_yaml(path), catalog.links())
 
 
 def test_hf_config_becomes_a_profile(data_dir):

@@ -6,16 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from hwsim import report
-from hwsim.scenario import load_scenario
-from hwsim.whatif import load_whatif
+from hwsim.loading import scenario_yaml
+from hwsim.loading.whatif import load_whatif
+from hwsim.output import report
 
 WHATIF = Path(__file__).parent / "data" / "whatif"
 
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory) -> Path:
-    baseline = load_scenario(WHATIF / "baseline.yaml")
+    baseline = scenario_yaml.load_scenario(WHATIF / "baseline.yaml")
     whatifs = [load_whatif(WHATIF / "fp8.yaml", baseline), load_whatif(WHATIF / "speculative.yaml", baseline)]
     knobs = {w.name: report.knob_variants(baseline, w) for w in whatifs}
     path = tmp_path_factory.mktemp("report") / "whatif.html"
@@ -40,7 +40,7 @@ def test_report_is_self_contained(page):
 
 
 def test_each_change_alone_is_a_sensitivity_variant():
-    baseline = load_scenario(WHATIF / "baseline.yaml")
+    baseline = scenario_yaml.load_scenario(WHATIF / "baseline.yaml")
     fp8 = load_whatif(WHATIF / "fp8.yaml", baseline)
     assert sorted(name for name, _ in report.knob_variants(baseline, fp8)) == ["precision", "system"]
 

@@ -3,8 +3,9 @@ from dataclasses import replace
 
 import pytest
 
-from hwsim import catalog, roofline
-from hwsim.ops import Op
+from hwsim.loading import catalog
+from hwsim.perf import roofline
+from hwsim.perf.ops import Op
 
 H200 = catalog.system("h200-sxm").compute
 

@@ -3,13 +3,13 @@ from dataclasses import replace
 
 import pytest
 
-from hwsim import catalog
-from hwsim.errors import HwsimError
-from hwsim.estimate import estimate
-from hwsim.ops import Precision
-from hwsim.scenario import Disaggregation, EngineConfig, Scenario, Slo
-from hwsim.simulate import little_law, simulate
-from hwsim.workload import Lengths, Workload
+from hwsim.base.errors import HwsimError
+from hwsim.loading import catalog
+from hwsim.perf.estimate import estimate
+from hwsim.perf.ops import Precision
+from hwsim.serving.simulate import little_law, simulate
+from hwsim.specs.scenario import Disaggregation, EngineConfig, Scenario, Slo
+from hwsim.specs.workload import Lengths, Workload
 
 LLAMA = catalog.model("llama-3-8b")
 H100 = catalog.system("h100-sxm")

@@ -3,15 +3,15 @@ from pathlib import Path
 
 import pytest
 
-from hwsim import catalog, speedup
-from hwsim.errors import HwsimError, InputError
-from hwsim.estimate import estimate
-from hwsim.kvcache import capacity_blocks
-from hwsim.ops import Precision, StepShape, step_ops
-from hwsim.scenario import load_scenario
-from hwsim.step import step_cost
-from hwsim.techniques import Quantization, Speculative, Techniques
-from hwsim.whatif import load_whatif
+from hwsim.base.errors import HwsimError, InputError
+from hwsim.loading import catalog, scenario_yaml, techniques_yaml
+from hwsim.loading.whatif import load_whatif
+from hwsim.perf.estimate import estimate
+from hwsim.perf.ops import Precision, StepShape, step_ops
+from hwsim.perf.step import step_cost
+from hwsim.perf.techniques import Quantization, Speculative, Techniques
+from hwsim.serving.kvcache import capacity_blocks
+from hwsim.studies import speedup
 
 LLAMA = catalog.model("llama-3-8b")
 H100 = catalog.system("h100-sxm")
@@ -86,9 +86,8 @@ def test_kernel_speedup_divides_matching_operators():
 def test_measured_kernel_times_replace_predictions(tmp_path):
     path = tmp_path / "kernels.csv"
     path.write_text("id,kind,hardware,dtype,m,n,k,metric,value\nk1,gemm,h100-sxm,bf16,1,6144,4096,seconds,0.001\n")
-    from hwsim.techniques import kernel_times_from
 
-    t = Techniques(kernel_times=kernel_times_from(path))
+    t = Techniques(kernel_times=techniques_yaml.kernel_times_from(path))
     cost = step_cost(LLAMA, H100, StepShape.decode(1, 100), techniques=t)
     assert next(c for c in cost.costs if c.op.name == "qkv_proj").time_s == pytest.approx(0.001 * 32)
 
@@ -105,7 +104,7 @@ def test_knobs_outside_their_range_are_rejected(kwargs, expected):
 
 
 def test_whatif_files_apply_their_changes():
-    baseline = load_scenario(WHATIF / "baseline.yaml")
+    baseline = scenario_yaml.load_scenario(WHATIF / "baseline.yaml")
     fp8 = load_whatif(WHATIF / "fp8.yaml", baseline)
     assert fp8.system.id == "h200-sxm" and fp8.precision.dtype == "fp8" and fp8.model == baseline.model
     spec = load_whatif(WHATIF / "speculative.yaml", baseline)
@@ -123,7 +122,7 @@ def test_bad_whatifs_are_clear(tmp_path, text, expected):
     path = tmp_path / "w.yaml"
     path.write_text(text)
     with pytest.raises(InputError, match=expected):
-        load_whatif(path, load_scenario(WHATIF / "baseline.yaml"))
+        load_whatif(path, scenario_yaml.load_scenario(WHATIF / "baseline.yaml"))
 
 
 def test_kernel_speedup_check_carries_kernel_gains_to_steps(tmp_path):

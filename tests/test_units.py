@@ -1,6 +1,6 @@
 import pytest
 
-from hwsim import units
+from hwsim.base import units
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from hwsim import calibrate, catalog, measurements, predict, validate
+from hwsim.loading import catalog, measurements
+from hwsim.studies import calibrate, predict, validate
 
 
 def test_every_row_gets_a_prediction_or_a_reason(data_dir):

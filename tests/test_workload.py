@@ -4,9 +4,9 @@ import math
 import numpy as np
 import pytest
 
-from hwsim import catalog
-from hwsim.errors import HwsimError, InputError
-from hwsim.workload import Lengths, Workload, load_workload
+from hwsim.base.errors import HwsimError, InputError
+from hwsim.loading import catalog, workload_yaml
+from hwsim.specs.workload import Lengths, Workload
 
 
 def write(tmp_path, text, name="w.yaml"):
@@ -50,17 +50,17 @@ def test_offline_and_closed_loop_arrivals():
 def test_duration_bounds_open_loop_arrivals(tmp_path):
     path = write(tmp_path, "arrival: {kind: poisson, rate: 20}\nduration: 10 s\n"
                            "prompt_tokens: {kind: uniform, low: 10, high: 20}\noutput_tokens: {kind: fixed, value: 5}\n")
-    requests = load_workload(path).requests()
+    requests = workload_yaml.load_workload(path).requests()
     assert requests["arrival_s"].max() < 10 and 150 < len(requests) < 250
     assert requests["prompt_tokens"].between(10, 20).all()
 
 
 def test_trace_replay_from_csv_and_jsonl(tmp_path):
     (tmp_path / "t.csv").write_text("timestamp_s,prompt_tokens,output_tokens,user\n5.0,100,20,a\n6.5,50,10,b\n")
-    requests = load_workload(write(tmp_path, "arrival: {kind: trace, file: t.csv}\n")).requests()
+    requests = workload_yaml.load_workload(write(tmp_path, "arrival: {kind: trace, file: t.csv}\n")).requests()
     assert list(requests["arrival_s"]) == [0.0, 1.5] and list(requests["prompt_tokens"]) == [100, 50]
     (tmp_path / "t.jsonl").write_text('{"timestamp_s": 0, "prompt_tokens": 7, "output_tokens": 3}\n')
-    requests = load_workload(write(tmp_path, "arrival: {kind: trace, file: t.jsonl}\n", "j.yaml")).requests()
+    requests = workload_yaml.load_workload(write(tmp_path, "arrival: {kind: trace, file: t.jsonl}\n", "j.yaml")).requests()
     assert list(requests["output_tokens"]) == [3]
 
 
@@ -68,26 +68,26 @@ def test_empirical_lengths_sample_from_the_file(tmp_path):
     (tmp_path / "lengths.txt").write_text("10\n20\n30\n")
     path = write(tmp_path, "arrival: {kind: offline}\nrequests: 200\n"
                            "prompt_tokens: {kind: empirical, file: lengths.txt}\noutput_tokens: {kind: fixed, value: 1}\n")
-    assert set(load_workload(path).requests()["prompt_tokens"]) == {10, 20, 30}
+    assert set(workload_yaml.load_workload(path).requests()["prompt_tokens"]) == {10, 20, 30}
 
 
 def test_trace_with_missing_column_names_it(tmp_path):
     (tmp_path / "t.csv").write_text("timestamp_s,prompt_tokens\n0,10\n")
     with pytest.raises(InputError, match="output_tokens"):
-        load_workload(write(tmp_path, "arrival: {kind: trace, file: t.csv}\n"))
+        workload_yaml.load_workload(write(tmp_path, "arrival: {kind: trace, file: t.csv}\n"))
 
 
 def test_rate_of_zero_is_rejected_with_the_field(tmp_path):
     path = write(tmp_path, "arrival: {kind: poisson, rate: 0}\nrequests: 5\n"
                            "prompt_tokens: {kind: fixed, value: 1}\noutput_tokens: {kind: fixed, value: 1}\n")
     with pytest.raises(InputError, match=r"arrival\.rate: must be greater than zero"):
-        load_workload(path)
+        workload_yaml.load_workload(path)
 
 
 def test_unknown_arrival_kind_lists_the_choices(tmp_path):
     path = write(tmp_path, "arrival: {kind: sometimes}\nrequests: 5\n")
     with pytest.raises(InputError, match="poisson, gamma, closed_loop, offline, trace"):
-        load_workload(path)
+        workload_yaml.load_workload(path)
 
 
 def test_unknown_preset_lists_close_matches():

@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from runner import OUTPUTS, run_case  # noqa: E402
 from cases import CASES  # noqa: E402
+from runner import OUTPUTS, run_case  # noqa: E402
 
 
 def main(names: list[str]) -> int:

@@ -8,7 +8,7 @@ import math
 import tempfile
 from pathlib import Path
 
-from hwsim.cli import main
+from hwsim.output.cli import main
 
 OUTPUTS = Path(__file__).resolve().parent / "outputs"
 RELATIVE_TOLERANCE = 1e-9

@@ -1,0 +1,4 @@
+"""`python -m hwsim`: the command line."""
+from hwsim.output.cli import main
+
+raise SystemExit(main())

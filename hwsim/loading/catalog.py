@@ -1,0 +1,205 @@
+"""Where profiles live and how ids become loaded objects.
+
+The shipped YAML lives in `hardware_profiles/` and `workloads/` at the top of the project; the
+wheel installs them as the packages `hwsim.hardware_profiles` and `hwsim.workloads`. From a
+checkout (tests, development) the same folders are found beside the package.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hwsim.base.errors import InputError, UnknownIdError
+from hwsim.loading import hardware_yaml, hf_config, model_yaml, workload_yaml
+from hwsim.loading.fields import load_yaml
+from hwsim.specs.hardware import Accelerator, Cpu, Link, Storage, System
+from hwsim.specs.models import Model
+
+if TYPE_CHECKING:
+    from hwsim.specs.workload import Workload
+
+def data_dir(name: str) -> Path:
+    """The folder of shipped data `name` ("hardware_profiles" or "workloads")."""
+    try:
+        module = importlib.import_module(f"hwsim.{name}")
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[2] / name
+    return Path(next(iter(module.__path__)))
+
+
+def ids_in(folder: Path) -> dict[str, Path]:
+    return {path.stem: path for path in sorted(folder.glob("*.yaml"))}
+
+
+@functools.lru_cache(maxsize=None)
+def hardware_files(kind: str) -> dict[str, Path]:
+    return ids_in(data_dir("hardware_profiles") / kind)
+
+
+@functools.lru_cache(maxsize=None)
+def model_files() -> dict[str, Path]:
+    return ids_in(data_dir("workloads") / "models")
+
+
+def _checked_id(fields, expected: str) -> None:
+    if fields.data.get("id") != expected:
+        raise InputError(fields.source, "id", f"must match the file name {expected!r}; got {fields.data.get('id')!r}")
+
+
+@functools.lru_cache(maxsize=None)
+def links() -> dict[str, Link]:
+    result = {}
+    for link_id, path in hardware_files("links").items():
+        fields = load_yaml(path)
+        _checked_id(fields, link_id)
+        result[link_id] = hardware_yaml.load_link(fields)
+    return result
+
+
+def _one(kind: str, item_id: str, what: str):
+    files = hardware_files(kind)
+    if item_id not in files:
+        raise UnknownIdError(what, item_id, list(files))
+    fields = load_yaml(files[item_id])
+    _checked_id(fields, item_id)
+    return fields
+
+
+@functools.lru_cache(maxsize=None)
+def accelerator(device_id: str) -> Accelerator:
+    return hardware_yaml.load_accelerator(_one("gpus", device_id, "accelerator"), links())
+
+
+@functools.lru_cache(maxsize=None)
+def cpu(cpu_id: str) -> Cpu:
+    return hardware_yaml.load_cpu(_one("cpus", cpu_id, "CPU"))
+
+
+@functools.lru_cache(maxsize=None)
+def storage(storage_id: str) -> Storage:
+    return hardware_yaml.load_storage(_one("storage", storage_id, "storage device"), links())
+
+
+def link(link_id: str) -> Link:
+    table = links()
+    if link_id not in table:
+        raise UnknownIdError("link", link_id, list(table))
+    return table[link_id]
+
+
+def hardware_ids() -> list[str]:
+    """Ids accepted as `hardware`: reference systems and accelerators (in a typical server)."""
+    return sorted(set(hardware_files("systems")) | set(hardware_files("gpus")))
+
+
+@functools.lru_cache(maxsize=None)
+def _system(hardware_id: str) -> System:
+    if hardware_id in hardware_files("systems"):
+        return _load_system(hardware_id)
+    if hardware_id in hardware_files("gpus"):
+        device = accelerator(hardware_id)
+        server = device.server
+        storage_items = ((storage(server["storage"]), 1),) if server["storage"] else ()
+        return System(
+            id=device.id,
+            name=f"{device.name} in a typical server",
+            accelerator=device,
+            accelerator_count=1,
+            cpu=cpu(server["cpu"]),
+            sockets=server["sockets"],
+            dram_bytes=server["dram_bytes"],
+            storage=storage_items,
+            host_link=device.host_link,
+        )
+    raise UnknownIdError("hardware", hardware_id, hardware_ids())
+
+
+def system(hardware_id: str, count: int | None = None) -> System:
+    """A loaded System for a system id or an accelerator id; `count` overrides its GPU count."""
+    loaded = _system(hardware_id)
+    return loaded.with_count(count) if count is not None else loaded
+
+
+def _load_system(system_id: str) -> System:
+    fields = _one("systems", system_id, "system")
+    acc = fields.section("accelerator", {})
+    device = accelerator(acc.string("device")) if acc.has("device") else None
+    count = acc.integer("count", 1 if device else 0, low=0)
+    acc.finish()
+    host = fields.section("host")
+    cpu_profile = cpu(host.string("cpu"))
+    sockets = host.integer("sockets", 1)
+    dram_bytes = host.quantity("dram", "bytes")
+    dram_bandwidth = host.quantity("dram_bandwidth", "bytes_per_s", 0.0)
+    host.finish()
+    if dram_bandwidth:
+        per_socket = dram_bandwidth / sockets
+        cpu_profile = replace(cpu_profile, compute=replace(cpu_profile.compute, memory_bandwidth_bytes_per_s=per_socket))
+    drives = []
+    for item in fields.sections("storage", []):
+        drive = storage(item.string("device"))
+        capacity = item.quantity("capacity", "bytes", 0.0)
+        if capacity:
+            drive = replace(drive, capacity_bytes=capacity)
+        drives.append((drive, item.integer("count", 1)))
+        item.finish()
+    pool = None
+    if fields.has("attention_pool"):
+        section = fields.section("attention_pool")
+        pool = (accelerator(section.string("device")), section.integer("count", 1), link(section.string("link")))
+        section.finish()
+    host_link_id = fields.string("host_link", "")
+    result = System(
+        id=fields.string("id"),
+        name=fields.string("name"),
+        accelerator=device,
+        accelerator_count=count,
+        cpu=cpu_profile,
+        sockets=sockets,
+        dram_bytes=dram_bytes,
+        storage=tuple(drives),
+        host_link=link(host_link_id) if host_link_id else (device.host_link if device else None),
+        notes=fields.string("notes", ""),
+        attention_pool=pool,
+    )
+    fields.string("kind", choices=("system",))
+    fields.raw("sources", {})
+    fields.finish()
+    return result
+
+
+def model_ids() -> list[str]:
+    return sorted(model_files())
+
+
+@functools.lru_cache(maxsize=None)
+def model(name: str) -> Model:
+    """A model by shipped id, by a profile YAML path, or by a HuggingFace config.json path."""
+    if name.endswith(".json"):
+        return hf_config.from_hf_config(Path(name))
+    if name.endswith((".yaml", ".yml")):
+        return model_yaml.load_model(load_yaml(Path(name)))
+    files = model_files()
+    if name not in files:
+        raise UnknownIdError("model", name, list(files))
+    fields = load_yaml(files[name])
+    _checked_id(fields, name)
+    return model_yaml.load_model(fields)
+
+
+def workload_ids() -> list[str]:
+    return sorted(path.stem for path in data_dir("workloads").glob("*.yaml"))
+
+
+def workload(name: str) -> "Workload":
+    """A workload by preset name (`chat`) or by the path of a workload YAML."""
+
+    if name.endswith((".yaml", ".yml")):
+        return workload_yaml.load_workload(Path(name))
+    path = data_dir("workloads") / f"{name}.yaml"
+    if not path.exists():
+        raise UnknownIdError("workload", name, workload_ids())
+    return workload_yaml.load_workload(path)

@@ -1,0 +1,235 @@
+"""placeholder"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hwsim.loading.fields import REQUIRED, Fields
+from hwsim.specs.hardware import (
+    DEFAULT_PERFORMANCE,
+    DTYPES,
+    Accelerator,
+    ComputeSpec,
+    Cpu,
+    Link,
+    Performance,
+    Storage,
+)
+
+
+def load_storage(fields: Fields, links: dict[str, Link]) -> Storage:
+    sourced = _Sourced(fields)
+    compute = None
+    if fields.has("compute"):
+        engine = fields.section("compute")
+        compute = ComputeSpec(
+            peak_flops_per_s=_peaks(engine, sourced, prefix="compute."),
+            memory_bytes=_quantity(engine, sourced, "memory", "bytes", prefix="compute."),
+            memory_bandwidth_bytes_per_s=_quantity(engine, sourced, "memory_bandwidth", "bytes_per_s", prefix="compute."),
+            cache_bytes=_quantity(engine, sourced, "on_chip", "bytes", prefix="compute."),
+            units=engine.integer("units"),
+            performance=load_performance(engine.section("performance", {})),
+        )
+        engine.finish()
+    storage = Storage(
+        id=fields.string("id"),
+        name=fields.string("name"),
+        capacity_bytes=_quantity(fields, sourced, "capacity", "bytes"),
+        read_bandwidth_bytes_per_s=_quantity(fields, sourced, "read_bandwidth", "bytes_per_s"),
+        write_bandwidth_bytes_per_s=_quantity(fields, sourced, "write_bandwidth", "bytes_per_s"),
+        read_latency_s=_quantity(fields, sourced, "read_latency", "seconds"),
+        random_read_iops=fields.number("random_read_iops", low=1.0),
+        host_link=_link_ref(fields, "host_link", links),
+        tdp_w=_quantity(fields, sourced, "tdp", "watts"),
+        internal_bandwidth_bytes_per_s=_quantity(fields, sourced, "internal_bandwidth", "bytes_per_s", default=0.0)
+        or None,
+        compute=compute,
+        sources=sourced.sources,
+    )
+    sourced.note("random_read_iops")
+    fields.string("kind", choices=("storage",))
+    fields.finish()
+    return replace(storage, missing_sources=sourced.missing())
+
+
+def load_cpu(fields: Fields) -> Cpu:
+    sourced = _Sourced(fields)
+    memory = fields.section("memory")
+    cores = fields.integer("cores")
+    sourced.note("cores")
+    compute = ComputeSpec(
+        peak_flops_per_s=_peaks(fields, sourced),
+        memory_bytes=_quantity(memory, sourced, "capacity", "bytes", prefix="memory."),
+        memory_bandwidth_bytes_per_s=_quantity(memory, sourced, "bandwidth", "bytes_per_s", prefix="memory."),
+        cache_bytes=_quantity(memory, sourced, "l3", "bytes", prefix="memory."),
+        units=cores,
+        performance=load_performance(fields.section("performance", {})),
+    )
+    channels = memory.integer("channels")
+    memory_type = memory.string("type")
+    memory.finish()
+    cpu = Cpu(
+        id=fields.string("id"),
+        name=fields.string("name"),
+        cores=cores,
+        compute=compute,
+        base_clock_hz=_quantity(fields, sourced, "base_clock", "hertz"),
+        boost_clock_hz=_quantity(fields, sourced, "boost_clock", "hertz"),
+        memory_channels=channels,
+        memory_type=memory_type,
+        tdp_w=_quantity(fields, sourced, "tdp", "watts"),
+        sources=sourced.sources,
+    )
+    fields.string("kind", choices=("cpu",))
+    fields.finish()
+    return replace(cpu, missing_sources=sourced.missing())
+
+
+def _link_ref(fields: Fields, key: str, links: dict[str, Link], optional: bool = False) -> Link | None:
+    name = fields.string(key, "" if optional else REQUIRED)
+    if not name:
+        return None
+    if name not in links:
+        raise fields.error(key, f"unknown link {name!r}; expected one of {', '.join(sorted(links))}")
+    return links[name]
+
+
+def _server(fields: Fields) -> dict:
+    server = {
+        "cpu": fields.string("cpu"),
+        "sockets": fields.integer("sockets", 1),
+        "dram_bytes": fields.quantity("dram", "bytes"),
+        "storage": fields.string("storage", ""),
+    }
+    fields.finish()
+    return server
+
+
+def load_accelerator(fields: Fields, links: dict[str, Link]) -> Accelerator:
+    sourced = _Sourced(fields)
+    memory = fields.section("memory")
+    compute = ComputeSpec(
+        peak_flops_per_s=_peaks(fields, sourced),
+        memory_bytes=_quantity(memory, sourced, "capacity", "bytes", prefix="memory."),
+        memory_bandwidth_bytes_per_s=_quantity(memory, sourced, "bandwidth", "bytes_per_s", prefix="memory."),
+        cache_bytes=_quantity(memory, sourced, "l2", "bytes", prefix="memory."),
+        units=fields.integer("sm_count"),
+        performance=load_performance(fields.section("performance", {})),
+    )
+    memory.string("type", "")
+    memory.finish()
+    sourced.note("sm_count")
+    accelerator = Accelerator(
+        id=fields.string("id"),
+        name=fields.string("name"),
+        compute=compute,
+        boost_clock_hz=_quantity(fields, sourced, "boost_clock", "hertz"),
+        tdp_w=_quantity(fields, sourced, "tdp", "watts"),
+        host_link=_link_ref(fields, "host_link", links),
+        peer_link=_link_ref(fields, "peer_link", links, optional=True),
+        server=_server(fields.section("server")),
+        sources=sourced.sources,
+    )
+    fields.string("kind", choices=("gpu",))
+    fields.finish()
+    return replace(accelerator, missing_sources=sourced.missing())
+
+
+def load_link(fields: Fields) -> Link:
+    sourced = _Sourced(fields)
+    link = Link(
+        id=fields.string("id"),
+        name=fields.string("name"),
+        bandwidth_bytes_per_s=_quantity(fields, sourced, "bandwidth", "bytes_per_s"),
+        efficiency=fields.number("efficiency", low=0.01, high=1.0),
+        latency_s=fields.quantity("latency", "seconds"),
+        pageable_bandwidth_bytes_per_s=_quantity(fields, sourced, "pageable_bandwidth", "bytes_per_s", default=0.0)
+        or None,
+        full_duplex=fields.boolean("full_duplex", True),
+        sources=sourced.sources,
+    )
+    fields.string("kind", choices=("link",))
+    fields.finish()
+    return replace(link, missing_sources=sourced.missing())
+
+
+def _peaks(fields: Fields, sourced: _Sourced, prefix: str = "") -> dict[str, float]:
+    peak = fields.section("peak")
+    result = {}
+    for dtype in peak.keys():
+        if dtype not in DTYPES:
+            raise peak.error(dtype, f"unknown dtype; expected one of {', '.join(DTYPES)}")
+        result[dtype] = peak.quantity(dtype, "flops_per_s")
+        sourced.note(f"{prefix}peak.{dtype}")
+    peak.finish()
+    if not result:
+        raise fields.error("peak", "expected at least one dtype with its peak rate")
+    return result
+
+
+class _Sourced:
+    """Collects the datasheet fields read from a profile and checks each has a source."""
+
+    def __init__(self, fields: Fields):
+        self.sources = {str(k): str(v) for k, v in (fields.raw("sources", {}) or {}).items()}
+        self.read: list[str] = []
+
+    def note(self, path: str) -> None:
+        self.read.append(path)
+
+    def missing(self) -> tuple[str, ...]:
+        def covered(path: str) -> bool:
+            parts = path.split(".")
+            return any(".".join(parts[:i]) in self.sources for i in range(1, len(parts) + 1))
+
+        return tuple(p for p in self.read if not covered(p))
+
+
+def _quantity(fields: Fields, sourced: _Sourced, key: str, dimension: str, default=None, prefix: str = ""):
+    value = fields.quantity(key, dimension, REQUIRED if default is None else default)
+    if fields.has(key):
+        sourced.note(f"{prefix}{key}")
+    return value
+
+
+def load_performance(fields: Fields, base: Performance | None = None) -> Performance:
+    """Read a `performance` block; anything absent comes from `base` (or the defaults)."""
+    if base is None:
+        d = DEFAULT_PERFORMANCE
+        base = Performance(
+            gemm_efficiency={dt: d["gemm_efficiency"] for dt in DTYPES},
+            **{k: v for k, v in d.items() if k != "gemm_efficiency"},
+        )
+    gemm = dict(base.gemm_efficiency)
+    if fields.has("gemm_efficiency"):
+        section = fields.section("gemm_efficiency")
+        for dtype in section.keys():
+            if dtype not in DTYPES:
+                raise section.error(dtype, f"unknown dtype; expected one of {', '.join(DTYPES)}")
+            gemm[dtype] = section.number(dtype, low=0.01, high=1.0)
+        section.finish()
+
+    def frac(key: str) -> float:
+        return fields.number(key, getattr(base, key), low=0.01, high=1.0)
+
+    def secs(key: str, attr: str) -> float:
+        return fields.quantity(key, "seconds", getattr(base, attr), positive=False)
+
+    perf = Performance(
+        gemm_efficiency=gemm,
+        attention_efficiency=frac("attention_efficiency"),
+        memory_efficiency=frac("memory_efficiency"),
+        gemm_memory_efficiency=frac("gemm_memory_efficiency"),
+        copy_efficiency=frac("copy_efficiency"),
+        elementwise_efficiency=frac("elementwise_efficiency"),
+        kernel_overhead_s=secs("kernel_overhead", "kernel_overhead_s"),
+        copy_latency_s=secs("copy_latency", "copy_latency_s"),
+        roofline_sharpness=fields.number("roofline_sharpness", base.roofline_sharpness, low=1.0, high=50.0),
+        eager_dispatch_s=secs("eager_dispatch", "eager_dispatch_s"),
+        eager_attention_dispatch_s=secs("eager_attention_dispatch", "eager_attention_dispatch_s"),
+        eager_prefill_attention_dispatch_s=secs("eager_prefill_attention_dispatch", "eager_prefill_attention_dispatch_s"),
+        eager_copy_dispatch_s=secs("eager_copy_dispatch", "eager_copy_dispatch_s"),
+        l2_bandwidth_bytes_per_s=fields.quantity("l2_bandwidth", "bytes_per_s", base.l2_bandwidth_bytes_per_s or 0.0)
+        or None,
+    )
+    fields.finish()
+    return perf

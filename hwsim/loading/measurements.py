@@ -1,0 +1,92 @@
+"""Reading files in the measurement schema: one CSV row per measured kernel, copy, step or run.
+
+Cells are kept as text until a predictor asks for a field with a type, so a malformed cell
+makes only its own row unpredictable ("column batch: expected a whole number, got 'x'").
+Unknown extra columns are ignored, as the schema requires.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from hwsim.base.errors import InputError
+
+REQUIRED_COLUMNS = ("id", "kind", "metric", "value")
+
+
+class RowError(Exception):
+    """A row that cannot be predicted; the message says why."""
+
+
+@dataclass(frozen=True)
+class Row:
+    cells: dict[str, str]
+    source: str
+
+    @property
+    def id(self) -> str:
+        return self.cells.get("id", "")
+
+    @property
+    def kind(self) -> str:
+        return self.cells.get("kind", "")
+
+    @property
+    def metric(self) -> str:
+        return self.cells.get("metric", "")
+
+    def text(self, column: str, default: str | None = None) -> str:
+        value = self.cells.get(column, "")
+        if value == "":
+            if default is None:
+                raise RowError(f"column {column} is empty")
+            return default
+        return value
+
+    def number(self, column: str, default: float | None = None) -> float:
+        value = self.cells.get(column, "")
+        if value == "":
+            if default is None:
+                raise RowError(f"column {column} is empty")
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            raise RowError(f"column {column}: expected a number, got {value!r}") from None
+        if math.isnan(number):
+            raise RowError(f"column {column}: expected a number, got {value!r}")
+        return number
+
+    def integer(self, column: str, default: int | None = None, minimum: int = 1) -> int:
+        number = self.number(column, None if default is None else float(default))
+        if number != int(number) or number < minimum:
+            raise RowError(f"column {column}: expected a whole number of at least {minimum}, got {number:g}")
+        return int(number)
+
+    def flag(self, column: str, default: bool) -> bool:
+        value = self.cells.get(column, "").strip().lower()
+        if value == "":
+            return default
+        if value in ("true", "1", "yes"):
+            return True
+        if value in ("false", "0", "no"):
+            return False
+        raise RowError(f"column {column}: expected true or false, got {value!r}")
+
+
+def read(path: str | Path) -> list[Row]:
+    """All rows of one measurement file; raises InputError only for an unreadable file."""
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        raise InputError(str(path), "", "file not found") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(str(path), "", f"not a readable CSV: {exc}") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InputError(str(path), missing[0], f"required column missing; the schema needs {', '.join(REQUIRED_COLUMNS)}")
+    frame.columns = [c.strip() for c in frame.columns]
+    return [Row({k: str(v).strip() for k, v in record.items()}, str(path)) for record in frame.to_dict("records")]

@@ -1,0 +1,59 @@
+"""placeholder"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from hwsim.base.errors import UnknownIdError
+from hwsim.loading.catalog import data_dir, ids_in
+from hwsim.loading.fields import Fields, load_yaml
+from hwsim.perf.cost import SECONDS_PER_YEAR, Pricing
+
+
+@functools.lru_cache(maxsize=None)
+def pricing(name: str) -> Pricing:
+    """A pricing profile by shipped id or by YAML path."""
+    if name.endswith((".yaml", ".yml")):
+        return load_pricing(load_yaml(Path(name)))
+    files = pricing_files()
+    if name not in files:
+        raise UnknownIdError("pricing", name, list(files))
+    return load_pricing(load_yaml(files[name]))
+
+
+@functools.lru_cache(maxsize=None)
+def pricing_files() -> dict[str, Path]:
+    return ids_in(data_dir("pricing"))
+
+
+def load_pricing(fields: Fields) -> Pricing:
+    kind = fields.string("kind", choices=("cloud", "owned"))
+    devices = fields.section("devices")
+    rates, purchases, sources = {}, {}, {}
+    for device_id in devices.keys():
+        entry = devices.section(device_id)
+        if kind == "cloud":
+            rates[device_id] = entry.number("usd_per_hour", low=0.0)
+        else:
+            purchases[device_id] = entry.number("purchase_usd", low=0.0)
+        sources[device_id] = entry.string("source")
+        entry.finish()
+    devices.finish()
+    owned = kind == "owned"
+    pricing = Pricing(
+        id=fields.string("id"),
+        name=fields.string("name"),
+        kind=kind,
+        date=str(fields.raw("date")),
+        usd_per_hour=rates,
+        purchase_usd=purchases,
+        sources={**sources, **{str(k): str(v) for k, v in (fields.raw("sources", {}) or {}).items()}},
+        amortization_s=fields.number("amortization_years", low=0.1) * SECONDS_PER_YEAR if owned else 0.0,
+        utilization=fields.number("utilization", low=0.01, high=1.0) if owned else 1.0,
+        pue=fields.number("pue", 1.0, low=1.0, high=3.0) if owned else 1.0,
+        electricity_usd_per_j=fields.number("electricity_usd_per_kwh", low=0.0) / 3.6e6 if owned else 0.0,
+        host_usd_per_device=fields.number("host_usd_per_device", 0.0, low=0.0) if owned else 0.0,
+        host_power_w_per_device=fields.number("host_power_w_per_device", 0.0, low=0.0) if owned else 0.0,
+    )
+    fields.finish()
+    return pricing

@@ -1,0 +1,151 @@
+"""placeholder"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from hwsim.base.errors import HwsimError, InputError
+from hwsim.loading import catalog, techniques_yaml
+from hwsim.loading.fields import Fields, load_yaml
+from hwsim.loading.routing import routing_for
+from hwsim.loading.workload_yaml import load_workload
+from hwsim.perf.offload import OffloadOptions
+from hwsim.perf.ops import IMPLEMENTATIONS, ExpertSetup, Precision
+from hwsim.perf.techniques import Techniques
+from hwsim.specs.models import Model
+from hwsim.specs.placement import parse
+from hwsim.specs.scenario import (
+    BATCHING,
+    PREEMPTION,
+    ROUTERS,
+    Disaggregation,
+    EngineConfig,
+    Scenario,
+    Slo,
+)
+from hwsim.specs.workload import Workload
+
+
+def engine_settings(fields: Fields) -> EngineConfig:
+    d = EngineConfig()
+    engine = EngineConfig(
+        batching=fields.string("batching", d.batching, choices=BATCHING),
+        max_num_seqs=fields.integer("max_num_seqs", d.max_num_seqs),
+        max_num_batched_tokens=fields.integer("max_num_batched_tokens", d.max_num_batched_tokens),
+        block_size=fields.integer("block_size", d.block_size),
+        gpu_memory_utilization=fields.number("gpu_memory_utilization", d.gpu_memory_utilization, low=0.05, high=1.0),
+        preemption=fields.string("preemption", d.preemption, choices=PREEMPTION),
+        admission=fields.string("admission", d.admission, choices=("prompt", "full")),
+        swap_space_bytes=fields.quantity("swap_space", "bytes", d.swap_space_bytes),
+        router=fields.string("router", d.router, choices=ROUTERS),
+        kernels=fields.string("kernels", d.kernels, choices=tuple(IMPLEMENTATIONS)),
+        step_overhead_s=fields.quantity("step_overhead", "seconds", d.step_overhead_s, positive=False),
+        request_overhead_s=fields.quantity("request_overhead", "seconds", d.request_overhead_s, positive=False),
+    )
+    fields.finish()
+    return engine
+
+
+def _techniques(fields: Fields) -> Techniques:
+    if not fields.has("techniques"):
+        return Techniques()
+    section = fields.section("techniques")
+    try:
+        return techniques_yaml.load_techniques(section)
+    except HwsimError as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(section.source, "techniques", str(exc)) from None
+
+
+def _experts(fields: Fields, model: Model) -> tuple[ExpertSetup | None, str, int]:
+    """The `moe:` block: routing (uniform, zipf:S or a histogram CSV), expert_parallel, cache, prefetch."""
+    if not fields.has("moe"):
+        return None, "static", 0
+    section = fields.section("moe")
+    if model.moe is None:
+        raise section.error("", f"{model.id} has no experts")
+    from hwsim.perf.moe import CACHE_POLICIES
+
+    spec = section.string("routing", "uniform")
+    if spec not in ("uniform",) and not spec.startswith("zipf"):
+        spec = str(Path(section.source).parent / spec)
+    try:
+        routing = routing_for(model, spec)
+    except HwsimError as exc:
+        raise section.error("routing", str(exc)) from None
+    setup = ExpertSetup(routing=routing, expert_parallel=section.boolean("expert_parallel", False),
+                        capacity_factor=section.number("capacity_factor", None, low=1.0),
+                        attention_dp=section.boolean("attention_dp", False))
+    cache = section.string("cache", "static", choices=CACHE_POLICIES)
+    prefetch = section.integer("prefetch", 0, low=0)
+    section.finish()
+    return setup, cache, prefetch
+
+
+def workload_field(fields: Fields, path: Path) -> Workload:
+    value = fields.raw("workload")
+    if isinstance(value, str):
+        candidate = path.parent / value
+        try:
+            return catalog.workload(str(candidate) if candidate.suffix in (".yaml", ".yml") else value)
+        except HwsimError as exc:
+            raise fields.error("workload", str(exc)) from None
+    if isinstance(value, dict):
+        return load_workload(path, Fields(value, str(path), "workload"))
+    raise fields.error("workload", f"expected a preset name, a YAML path or a mapping; got {value!r}")
+
+
+def load_scenario(path: Path) -> Scenario:
+    fields = load_yaml(path)
+    try:
+        system = catalog.system(fields.string("hardware"), fields.integer("count", 1))
+    except HwsimError as exc:
+        raise fields.error("hardware", str(exc)) from None
+    try:
+        model = catalog.model(fields.string("model"))
+    except HwsimError as exc:
+        raise fields.error("model", str(exc)) from None
+    try:
+        precision = Precision(fields.string("dtype", "bf16"), fields.string("kv_dtype", None),
+                              fields.number("weight_bits", None))
+    except HwsimError as exc:
+        raise fields.error("dtype", str(exc)) from None
+    workload = workload_field(fields, Path(path))
+    engine = engine_settings(fields.section("engine", {}))
+    slo_fields = fields.section("slo", {})
+    slo = Slo(slo_fields.quantity("ttft", "seconds", None), slo_fields.quantity("tpot", "seconds", None))
+    slo_fields.finish()
+    disaggregation = None
+    if fields.has("disaggregation"):
+        section = fields.section("disaggregation")
+        link_id = section.string("link", "")
+        default_link = system.accelerator.peer_link if system.accelerator else None
+        link = catalog.link(link_id) if link_id else (default_link or system.host_link)
+        disaggregation = Disaggregation(section.integer("prefill_replicas"), section.integer("decode_replicas"), link)
+        section.finish()
+    try:
+        placement = parse(fields.string("placement", "device"))
+    except HwsimError as exc:
+        raise fields.error("placement", str(exc)) from None
+    experts, cache, prefetch = _experts(fields, model)
+    offload = OffloadOptions(overlap=fields.boolean("overlap", True), pinned=fields.boolean("pinned", True),
+                             expert_cache=cache, prefetch_experts=prefetch,
+                             gpudirect=fields.boolean("gpudirect", False))
+    scenario = Scenario(
+        name=fields.string("name", Path(path).stem),
+        placement=placement,
+        offload=offload,
+        pricing=fields.string("pricing", "cloud-on-demand-2026-05"),
+        experts=experts,
+        techniques=_techniques(fields),
+        system=system,
+        model=model,
+        precision=precision,
+        workload=workload,
+        replicas=fields.integer("replicas", 1),
+        engine=engine,
+        slo=slo,
+        disaggregation=disaggregation,
+    )
+    fields.finish()
+    return scenario

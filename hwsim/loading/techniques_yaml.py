@@ -1,0 +1,58 @@
+"""placeholder"""
+from __future__ import annotations
+
+from hwsim.base.errors import HwsimError
+from hwsim.loading import measurements
+from hwsim.perf.techniques import Quantization, Speculative, Techniques
+
+
+def kernel_times_from(path) -> tuple:
+    """Measured GEMM times (measurement schema rows of kind gemm) keyed by shape."""
+
+    times = []
+    for row in measurements.read(path):
+        if row.kind == "gemm" and row.metric == "seconds":
+            try:
+                times.append((("gemm", row.integer("m"), row.integer("n"), row.integer("k")), row.number("value")))
+            except measurements.RowError as exc:
+                raise HwsimError(f"{path}: row {row.id}: {exc}") from None
+    if not times:
+        raise HwsimError(f"{path}: no gemm rows with seconds to take kernel times from")
+    return tuple(times)
+
+
+def load_techniques(fields) -> Techniques:
+    """The `techniques:` block of a scenario or what-if."""
+    quantization = speculative = None
+    if fields.has("quantization"):
+        q = fields.section("quantization")
+        quantization = Quantization(q.number("bits", 4.0), q.integer("group_size", 128),
+                                    q.number("dequant_flops", 2.0, low=0.0))
+        q.finish()
+    if fields.has("speculative"):
+        sp = fields.section("speculative")
+        speculative = Speculative(sp.string("draft_model"), sp.integer("draft_length", 4),
+                                  sp.number("acceptance", 0.7))
+        sp.finish()
+    speedups = ()
+    if fields.has("kernel_speedup"):
+        section = fields.section("kernel_speedup")
+        speedups = tuple((name, section.number(name)) for name in section.keys())
+        section.finish()
+    times = ()
+    if fields.has("kernel_times"):
+        from pathlib import Path
+
+        times = kernel_times_from(Path(fields.source).parent / fields.string("kernel_times"))
+    techniques = Techniques(
+        quantization=quantization,
+        sparsity=fields.number("sparsity", 0.0),
+        kv_kept=fields.number("kv_kept", 1.0),
+        prefill_layers=fields.number("prefill_layers", 1.0),
+        speculative=speculative,
+        prompt_kept=fields.number("prompt_kept", 1.0),
+        kernel_speedup=speedups,
+        kernel_times=times,
+    )
+    fields.finish()
+    return techniques

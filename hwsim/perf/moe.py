@@ -1,0 +1,204 @@
+"""Mixture-of-Experts routing: which experts a step touches, how they spread over devices, and
+how often a cache of resident experts hits.
+
+A `Routing` gives, per layer, the probability that one token's top-k choice includes each
+expert (k x the expert's share of routed tokens, at most 1). A step of T tokens touches expert i
+with probability 1 - (1 - q_i)^T, so the expected number of distinct experts is the sum of
+that over experts; under uniform routing q_i = k/E and this is E(1 - (1 - k/E)^T).
+"""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from hwsim.base.errors import HwsimError
+
+CACHE_POLICIES = ("lru", "lfu", "static")
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Per-layer selection probabilities q[layer][expert] of one token's top-k choice."""
+
+    experts: int
+    top_k: int
+    shares: tuple[tuple[float, ...], ...]  # per layer, each expert's share of routed tokens (sums to 1)
+    kind: str = "uniform"
+
+    def probabilities(self, layer: int = 0) -> np.ndarray:
+        """Each expert's chance to be among one token's k choices: k x share, except that no expert
+        can exceed certainty, so the excess of the most popular goes to the others (sum stays k)."""
+        shares = np.asarray(self.shares[layer % len(self.shares)])
+        low, high = float(self.top_k), float(self.top_k) / max(shares.min(), 1e-12)
+        if np.sum(np.minimum(1.0, low * shares)) >= self.top_k - 1e-12:
+            return np.minimum(1.0, low * shares)
+        for _ in range(100):  # find c with sum(min(1, c x share)) = k
+            mid = (low + high) / 2
+            low, high = (mid, high) if np.sum(np.minimum(1.0, mid * shares)) < self.top_k else (low, mid)
+        return np.minimum(1.0, high * shares)
+
+    def expected_active(self, tokens: float, layer: int | None = None) -> float:
+        """Distinct experts a step of `tokens` tokens touches, averaged over layers unless one is named."""
+        if tokens <= 0:
+            return 0.0
+        layers = range(len(self.shares)) if layer is None else [layer]
+        return float(np.mean([np.sum(1.0 - (1.0 - self.probabilities(i)) ** tokens) for i in layers]))
+
+
+def uniform(experts: int, top_k: int) -> Routing:
+    _check_top_k(experts, top_k)
+    return Routing(experts, top_k, (tuple([1.0 / experts] * experts),), "uniform")
+
+
+def zipf(experts: int, top_k: int, s: float, seed: int = 0) -> Routing:
+    """The expert of popularity rank r gets a share proportional to 1 / r^s. Ranks go to experts
+    in a fixed pseudo-random order (`seed`), so an expert's index says nothing of its popularity."""
+    _check_top_k(experts, top_k)
+    if s < 0:
+        raise HwsimError(f"zipf exponent must be zero or more; got {s}")
+    weights = 1.0 / np.arange(1, experts + 1) ** s
+    shares = np.empty(experts)
+    shares[np.random.default_rng(seed).permutation(experts)] = weights / weights.sum()
+    return Routing(experts, top_k, (tuple(shares),), f"zipf({s:g})")
+
+
+def _check_top_k(experts: int, top_k: int) -> None:
+    if not 1 <= top_k <= experts:
+        raise HwsimError(f"top_k must be between 1 and the number of experts ({experts}); got {top_k}")
+
+
+# --- expert parallelism ----------------------------------------------------------------------
+
+
+def round_robin(experts: int, devices: int) -> tuple[int, ...]:
+    return tuple(i % devices for i in range(experts))
+
+
+def balanced(routing: Routing, devices: int) -> tuple[int, ...]:
+    """Most popular first, each to the least-loaded device that still has room (equal counts)."""
+    shares = np.mean([np.asarray(s) for s in routing.shares], axis=0)
+    per_device = math.ceil(routing.experts / devices)
+    load, count = np.zeros(devices), np.zeros(devices, dtype=int)
+    owner = [0] * routing.experts
+    for expert in np.argsort(-shares):
+        open_devices = [d for d in range(devices) if count[d] < per_device]
+        device = min(open_devices, key=lambda d: load[d])
+        owner[int(expert)] = device
+        load[device] += shares[expert]
+        count[device] += 1
+    return tuple(owner)
+
+
+def busiest_device(routing: Routing, tokens: float, owner: tuple[int, ...], capacity_factor: float | None = None
+                   ) -> tuple[float, float, float]:
+    """(token-expert rows, distinct experts, dropped share) on the device with the most rows.
+
+    Rows per device follow each expert's share of the step's tokens x top_k; the step waits for
+    the busiest device. A capacity factor caps each expert at factor x its fair share of rows;
+    rows over the cap are dropped (and reported).
+    """
+    devices = max(owner) + 1
+    rows = np.zeros(devices)
+    distinct = np.zeros(devices)
+    total_rows = tokens * routing.top_k
+    dropped = 0.0
+    for layer in range(len(routing.shares)):
+        shares = np.asarray(routing.shares[layer])
+        per_expert = total_rows * shares
+        if capacity_factor:
+            cap = capacity_factor * total_rows / routing.experts
+            dropped += float(np.sum(np.maximum(0.0, per_expert - cap)))
+            per_expert = np.minimum(per_expert, cap)
+        touched = 1.0 - (1.0 - routing.probabilities(layer)) ** tokens
+        for expert, device in enumerate(owner):
+            rows[device] += per_expert[expert]
+            distinct[device] += touched[expert]
+    layers = len(routing.shares)
+    busiest = int(np.argmax(rows))
+    dropped_share = dropped / (total_rows * layers) if total_rows else 0.0
+    return float(rows[busiest] / layers), float(distinct[busiest] / layers), float(dropped_share)
+
+
+# --- expert caches --------------------------------------------------------------------------
+
+
+def cache_hit_rate(routing: Routing, policy: str, capacity: int, tokens_per_step: int, steps: int = 400,
+                   seed: int = 0, layer: int = 0) -> float:
+    """Hit rate of a cache of `capacity` experts (one layer) measured by replaying sampled routing.
+
+    Each step needs expert i with probability 1 - (1 - q_i)^T, as in `expected_active`; every
+    distinct expert the step needs is a lookup. LRU evicts the least recently used, LFU the least
+    often used so far, static keeps the most popular experts and never changes.
+    """
+    if policy not in CACHE_POLICIES:
+        raise HwsimError(f"unknown expert cache policy {policy!r}; expected one of {', '.join(CACHE_POLICIES)}")
+    experts = routing.experts
+    if capacity >= experts:
+        return 1.0
+    if capacity <= 0:
+        return 0.0
+    rng = np.random.default_rng(seed)
+    shares = np.asarray(routing.shares[layer % len(routing.shares)])
+    chance = routing.probabilities(layer)
+    popular = set(np.argsort(-shares)[:capacity].tolist())
+    lru: OrderedDict[int, None] = OrderedDict()
+    frequency = np.zeros(experts)
+    resident: set[int] = set()
+    hits = lookups = 0
+    tokens = tokens_per_step
+    for step in range(steps):
+        # expert i is needed when any of the step's tokens picks it (chance q_i each)
+        needed = np.flatnonzero(rng.random(experts) < 1.0 - (1.0 - chance) ** tokens)
+        warm = step >= steps // 10  # the first tenth warms the cache up
+        for expert in needed.tolist():
+            if policy == "static":
+                hit = expert in popular
+            elif policy == "lru":
+                hit = expert in lru
+                if hit:
+                    lru.move_to_end(expert)
+                else:
+                    lru[expert] = None
+                    if len(lru) > capacity:
+                        lru.popitem(last=False)
+            else:
+                frequency[expert] += 1
+                hit = expert in resident
+                if not hit:
+                    if len(resident) >= capacity:
+                        resident.discard(min(resident, key=lambda e: frequency[e]))
+                    resident.add(expert)
+            if warm:
+                hits += hit
+                lookups += 1
+    return hits / lookups if lookups else 1.0
+
+
+def prefetch_coverage(routing: Routing, resident: int, prefetch: int) -> float:
+    """Share of cache misses that prefetching the next `prefetch` most popular non-resident experts
+    covers (a static cache holds the `resident` most popular)."""
+    if prefetch <= 0 or resident >= routing.experts:
+        return 0.0
+    shares = np.sort(np.mean([np.asarray(s) for s in routing.shares], axis=0))[::-1]
+    missing = shares[resident:].sum()
+    return float(shares[resident:resident + prefetch].sum() / missing) if missing > 0 else 0.0
+
+
+def set_hit_rate(routing: Routing, resident: set[int] | tuple[int, ...], tokens: float) -> float:
+    """Expected hit rate of a fixed resident set: hits / lookups, where a step looks up every
+    distinct expert it needs (expert i with probability 1 - (1 - q_i)^T), averaged over layers."""
+    resident = set(resident)
+    rates = []
+    for layer in range(len(routing.shares)):
+        needed = 1.0 - (1.0 - routing.probabilities(layer)) ** max(tokens, 1e-9)
+        total = needed.sum()
+        rates.append(sum(needed[i] for i in resident) / total if total else 1.0)
+    return float(np.mean(rates))
+
+
+def most_popular(routing: Routing, count: int) -> tuple[int, ...]:
+    shares = np.mean([np.asarray(s) for s in routing.shares], axis=0)
+    return tuple(int(i) for i in np.argsort(-shares)[:count])

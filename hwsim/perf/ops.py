@@ -1,0 +1,439 @@
+"""The operators of one forward step: FLOPs and bytes by tensor class, per layer kind.
+
+A step is described by `StepShape`: groups of sequences, each group with the number of new
+tokens per sequence (`q_len`) and the context each new token attends to (`kv_len`, new tokens
+included). Prefill of P tokens is (q_len=P, kv_len=P); a decode step over C cached tokens is
+(q_len=1, kv_len=C+1); a chunk of chunked prefill is (q_len=chunk, kv_len=done+chunk).
+
+`Implementation` says how the framework turns the math into kernels. `unfused` is a plain
+PyTorch module implementation (RMSNorm, rotary and SiLU as chains of elementwise kernels, as in
+the reference H200 step measurements); `fused` is a serving engine (fused norm+residual, fused
+rotary, fused SiLU-and-mul). The math is the same; kernel counts and activation traffic differ.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from hwsim.base.errors import HwsimError
+from hwsim.specs.models import Model
+
+# bytes per element of each dtype name; int8/int4 are weight-only formats computed in fp16
+DTYPE_BYTES = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
+WEIGHT_ONLY = {"int8", "int4"}
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Number formats of one deployment."""
+
+    dtype: str = "bf16"  # weights and compute
+    kv_dtype: str | None = None  # KV cache element type when it differs
+    weight_bits: float | None = None  # effective bits per weight including scales (e.g. 4.85)
+    kv_kept: float = 1.0  # share of the KV cache kept (cross-layer sharing, eviction, compression)
+
+    def __post_init__(self):
+        for name in (self.dtype, self.kv_dtype):
+            if name is not None and name not in DTYPE_BYTES:
+                raise HwsimError(f"unknown dtype {name!r}; expected one of {', '.join(DTYPE_BYTES)}")
+        if self.weight_bits is not None and not 1 <= self.weight_bits <= 32:
+            raise HwsimError(f"weight_bits must be between 1 and 32; got {self.weight_bits}")
+        if not 0 < self.kv_kept <= 1:
+            raise HwsimError(f"kv_kept must be in (0, 1]; got {self.kv_kept}")
+
+    @property
+    def compute_dtype(self) -> str:
+        return "fp16" if self.dtype in WEIGHT_ONLY else self.dtype
+
+    @property
+    def weight_bytes_per_param(self) -> float:
+        return self.weight_bits / 8 if self.weight_bits else DTYPE_BYTES[self.dtype]
+
+    @property
+    def act_bytes(self) -> float:
+        """Activations travel between kernels in 16 bits (fp32 models keep fp32)."""
+        return 4.0 if self.dtype in ("fp32", "tf32") else 2.0
+
+    @property
+    def kv_bytes(self) -> float:
+        """The cache keeps the activation type unless a KV dtype is given (fp8 KV is opt-in)."""
+        return (DTYPE_BYTES[self.kv_dtype] if self.kv_dtype else self.act_bytes) * self.kv_kept
+
+    @property
+    def kv_dtype_name(self) -> str:
+        if self.kv_dtype:
+            return self.kv_dtype
+        return self.dtype if self.dtype in ("fp32", "bf16", "fp16") else ("fp32" if self.dtype == "tf32" else "bf16")
+
+
+@dataclass(frozen=True)
+class AttnGroup:
+    sequences: int
+    q_len: int
+    kv_len: int
+
+
+@dataclass(frozen=True)
+class StepShape:
+    groups: tuple[AttnGroup, ...]
+
+    @staticmethod
+    def prefill(batch: int, prompt_len: int) -> "StepShape":
+        return StepShape((AttnGroup(batch, prompt_len, prompt_len),))
+
+    @staticmethod
+    def decode(batch: int, context_len: int) -> "StepShape":
+        """One new token per sequence; `context_len` positions were cached before it."""
+        return StepShape((AttnGroup(batch, 1, context_len + 1),))
+
+    @property
+    def tokens(self) -> int:
+        return sum(g.sequences * g.q_len for g in self.groups)
+
+    @property
+    def sequences(self) -> int:
+        return sum(g.sequences for g in self.groups)
+
+    def share(self, devices: int) -> "StepShape":
+        """One of `devices` data-parallel devices' part: its share of every group's sequences."""
+        return StepShape(tuple(AttnGroup(g.sequences / devices, g.q_len, g.kv_len) for g in self.groups))
+
+    @property
+    def is_decode_only(self) -> bool:
+        return all(g.q_len == 1 for g in self.groups)
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    kind: str  # gemm | attention | elementwise | collective
+    dtype: str
+    flops: float = 0.0
+    weight_bytes: float = 0.0
+    act_bytes: float = 0.0  # activations read plus written
+    kv_read_bytes: float = 0.0
+    kv_write_bytes: float = 0.0
+    repeat: int = 1  # instances per step (usually the number of layers)
+    kernels: int = 1  # kernel launches per instance
+    shape: str = ""
+    causal: bool = False  # attention over new tokens that see each other (prefill)
+
+    @property
+    def bytes(self) -> float:
+        return self.weight_bytes + self.act_bytes + self.kv_read_bytes + self.kv_write_bytes
+
+
+@dataclass(frozen=True)
+class ExpertSetup:
+    """How a MoE model's experts are routed and spread: routing distribution (None: uniform),
+    expert parallelism over the tensor-parallel devices, expert-to-device assignment (None:
+    round robin), and an optional capacity factor."""
+
+    routing: object | None = None  # hwsim.moe.Routing
+    expert_parallel: bool = False
+    owner: tuple[int, ...] | None = None
+    capacity_factor: float | None = None
+    resident: tuple[int, ...] | None = None  # a fixed set of device-resident experts (else: most popular)
+    # attention data-parallel over the devices (each schedules its own sequences, keeps every
+    # non-expert weight); with it, experts are always expert-parallel
+    attention_dp: bool = False
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """Kernels per elementwise stage and the bytes each moves per element (in units of the
+    activation size `a`, plus fixed fp32 bytes where an implementation upcasts)."""
+
+    name: str
+    norm_kernels: int
+    norm_bytes: tuple[float, float]  # (per act byte, fixed) per element
+    residual_kernels: int  # separate residual adds per layer (0 when fused into the norm)
+    rotary_kernels: int
+    rotary_bytes_per_act: float
+    act_kernels: int  # SiLU-and-mul (gated) or the activation alone
+    act_bytes_per_act: float
+    attn_out_copy: bool  # attention output transposed back into a contiguous tensor
+
+
+UNFUSED = Implementation(
+    name="unfused",
+    norm_kernels=8,  # to fp32, pow, mean, +eps, rsqrt, mul, to dtype, mul weight
+    norm_bytes=(4.0, 28.0),
+    residual_kernels=2,
+    rotary_kernels=10,  # q and k each: x*cos, rotate_half (neg, cat), *sin, add
+    rotary_bytes_per_act=10.0,
+    act_kernels=2,
+    act_bytes_per_act=5.0,
+    attn_out_copy=True,
+)
+FUSED = Implementation(
+    name="fused",
+    norm_kernels=1,  # fused add + RMSNorm: read x and residual, write both
+    norm_bytes=(4.0, 0.0),
+    residual_kernels=0,
+    rotary_kernels=1,
+    rotary_bytes_per_act=2.0,
+    act_kernels=1,
+    act_bytes_per_act=3.0,
+    attn_out_copy=False,
+)
+IMPLEMENTATIONS = {"unfused": UNFUSED, "fused": FUSED}
+
+
+def expected_active_experts(experts: int, top_k: int, tokens: int) -> float:
+    """Distinct experts touched by `tokens` tokens under uniform routing: E * (1 - (1 - k/E)^T)."""
+    if tokens <= 0:
+        return 0.0
+    return experts * (1.0 - (1.0 - top_k / experts) ** tokens)
+
+
+def step_ops(
+    model: Model,
+    shape: StepShape,
+    precision: Precision = Precision(),
+    implementation: Implementation = FUSED,
+    tp: int = 1,
+    layers: int | None = None,
+    active_experts: float | None = None,
+    experts: ExpertSetup | None = None,
+) -> list[Op]:
+    """Every operator of one forward step of `model` on one of `tp` tensor-parallel shards.
+
+    MoE layers touch `active_experts` distinct experts when given (routing fixed ahead), else the
+    expected number under `experts.routing` (uniform by default). With expert parallelism the
+    experts are spread whole over the `tp` devices and the step waits for the busiest one, after
+    an all-to-all dispatch and before an all-to-all combine."""
+    layers = model.num_layers if layers is None else layers
+    if layers < 1 or layers > model.num_layers:
+        raise HwsimError(f"layers must be between 1 and {model.num_layers}; got {layers}")
+    if model.num_heads % tp or model.num_kv_heads % tp and tp % model.num_kv_heads:
+        raise HwsimError(f"tensor parallel degree {tp} does not divide the {model.num_heads} heads of {model.id}")
+    builder = _Builder(model, shape, precision, implementation, tp)
+    moe_layers = sum(1 for i in range(layers) if model.is_moe_layer(i))
+    dense_layers = layers - moe_layers
+    setup = experts or ExpertSetup()
+    local = builder
+    if setup.attention_dp and tp > 1 and model.moe is not None:
+        # one device's share of the sequences, with whole (replicated) attention and dense weights
+        local = _Builder(model, shape.share(tp), precision, implementation, 1)
+        setup = replace(setup, expert_parallel=True)
+    ops = local.embedding()
+    ops += local.attention_block(layers)
+    if dense_layers:
+        ops += local.dense_mlp(dense_layers, model.intermediate_size, "mlp")
+    if moe_layers:
+        ops += builder.moe_mlp(moe_layers, active_experts, setup)
+    ops += local.head()
+    return [op for op in ops if op.repeat > 0]
+
+
+class _Builder:
+    def __init__(self, model: Model, shape: StepShape, precision: Precision, impl: Implementation, tp: int):
+        self.m = model
+        self.shape = shape
+        self.p = precision
+        self.impl = impl
+        self.tp = tp
+        self.t = shape.tokens
+        self.a = precision.act_bytes
+        self.w = precision.weight_bytes_per_param
+        self.dt = precision.compute_dtype
+
+    def gemm(self, name: str, m: int, n: int, k: int, repeat: int, experts: float = 1.0) -> Op:
+        """y[m, n] = x[m, k] @ W[n, k]^T; `experts` weight matrices are read: one grouped GEMM in an
+        engine, one GEMM per expert in a plain PyTorch module (the reference implementation)."""
+        return Op(
+            kernels=self._per_expert(experts),
+            name=name,
+            kind="gemm",
+            dtype=self.dt,
+            flops=2.0 * m * n * k,
+            weight_bytes=experts * n * k * self.w,
+            act_bytes=(m * k + m * n) * self.a,
+            repeat=repeat,
+            shape=f"m={m} n={n} k={k}" + (f" x{experts:.3g} experts" if experts != 1.0 else ""),
+        )
+
+    def _per_expert(self, experts: float) -> int:
+        if experts == 1.0 or self.impl is FUSED:
+            return 1
+        return max(1, round(experts))
+
+    def elementwise(self, name: str, elements: float, bytes_per_element: float, kernels: int, repeat: int) -> Op:
+        return Op(name, "elementwise", self.dt, act_bytes=elements * bytes_per_element, repeat=repeat, kernels=kernels)
+
+    def norm(self, name: str, rows: int, repeat: int) -> Op:
+        h = self.m.hidden_size
+        if self.m.norm == "layernorm":  # one fused kernel in every framework
+            return self.elementwise(name, rows * h, 2 * self.a, 1, repeat)
+        per_act, fixed = self.impl.norm_bytes
+        return self.elementwise(name, rows * h, per_act * self.a + fixed, self.impl.norm_kernels, repeat)
+
+    def allreduce(self, name: str, repeat: int) -> Op:
+        return Op(name, "collective", self.dt, act_bytes=self.t * self.m.hidden_size * self.a, repeat=repeat)
+
+    def embedding(self) -> list[Op]:
+        h = self.m.hidden_size
+        ops = [self.elementwise("embedding", self.t * h, 2 * self.a, 1, 1)]
+        if self.m.learned_positions:
+            ops.append(self.elementwise("position_embedding", self.t * h, 4 * self.a, 2, 1))
+        return ops
+
+    def attention_block(self, layers: int) -> list[Op]:
+        m, t, tp, a = self.m, self.t, self.tp, self.a
+        heads = m.num_heads // tp
+        kv_heads = max(1, m.num_kv_heads // tp)
+        h = m.hidden_size
+        ops = [self.norm("attn_norm", t, layers)]
+        if m.mla:
+            ops += self._mla_projections(layers, heads)
+            kv_width_cached = m.kv_elements_per_token_per_layer()  # one latent shared by all heads
+            rope_width = (heads + 1) * m.mla.qk_rope_head_dim
+        else:
+            q_w, kv_w = heads * m.head_dim, kv_heads * m.head_dim
+            ops.append(self.gemm("qkv_proj", t, q_w + 2 * kv_w, h, layers))
+            kv_width_cached = 2 * kv_w
+            rope_width = q_w + kv_w
+        if not m.learned_positions:
+            ops.append(self.elementwise("rotary", t * rope_width, self.impl.rotary_bytes_per_act * a,
+                                        self.impl.rotary_kernels, layers))
+        kvb = self.p.kv_bytes
+        ops.append(Op("kv_cache_write", "elementwise", self.dt, act_bytes=t * kv_width_cached * a,
+                      kv_write_bytes=t * kv_width_cached * kvb, repeat=layers,
+                      kernels=1 if self.impl is FUSED or m.mla else 2))
+        ops.append(self._attention(layers, heads, kv_heads, kv_width_cached))
+        out_w = heads * (m.mla.v_head_dim if m.mla else m.head_dim)
+        # moving the heads back behind the sequence is a copy, unless every sequence has one new
+        # token: a transpose across a dimension of size 1 leaves the memory order as it is
+        if self.impl.attn_out_copy and not self.shape.is_decode_only:
+            ops.append(self.elementwise("attn_out_copy", t * out_w, 2 * a, 1, layers))
+        ops.append(self.gemm("o_proj", t, h, out_w, layers))
+        if tp > 1:
+            ops.append(self.allreduce("attn_allreduce", layers))
+        if self.impl.residual_kernels:
+            ops.append(self.elementwise("residual_add", t * h, 3 * a, 1, layers))
+        ops.append(self.norm("mlp_norm", t, layers))
+        return ops
+
+    def _mla_projections(self, layers: int, heads: int) -> list[Op]:
+        m, t, h = self.m, self.t, self.m.hidden_size
+        mla = m.mla
+        qk_head = mla.qk_nope_head_dim + mla.qk_rope_head_dim
+        ops = []
+        if mla.q_lora_rank:
+            ops.append(self.gemm("q_a_proj", t, mla.q_lora_rank, h, layers))
+            ops.append(self.gemm("q_b_proj", t, heads * qk_head, mla.q_lora_rank, layers))
+        else:
+            ops.append(self.gemm("q_proj", t, heads * qk_head, h, layers))
+        ops.append(self.gemm("kv_a_proj", t, mla.kv_lora_rank + mla.qk_rope_head_dim, h, layers))
+        # absorbed form: the up-projection of the latent costs this GEMM's worth per new token
+        ops.append(self.gemm("kv_b_proj", t, heads * (mla.qk_nope_head_dim + mla.v_head_dim), mla.kv_lora_rank, layers))
+        return ops
+
+    def _attention(self, layers: int, heads: int, kv_heads: int, kv_width_cached: int) -> Op:
+        return model_attention_op(self.m, self.shape, self.p, self.tp, layers)
+
+    def dense_mlp(self, layers: int, width: int, name: str, experts: float = 1.0, tokens: int | None = None,
+                  shard: bool = True) -> list[Op]:
+        m, a = self.m, self.a
+        t = self.t if tokens is None else tokens
+        width = width // self.tp if shard else width
+        h = m.hidden_size
+        ops = []
+        if m.gated_mlp:
+            ops.append(self.gemm(f"{name}_gate_up", t, 2 * width, h, layers, experts))
+        else:
+            ops.append(self.gemm(f"{name}_up", t, width, h, layers, experts))
+        act_kernels = (self.impl.act_kernels if m.gated_mlp else 1) * self._per_expert(experts)
+        ops.append(self.elementwise(f"{name}_act", t * width, self.impl.act_bytes_per_act * a if m.gated_mlp else 2 * a,
+                                    act_kernels, layers))
+        ops.append(self.gemm(f"{name}_down", t, h, width, layers, experts))
+        return ops + self._mlp_tail(layers) if name == "mlp" else ops
+
+    def _mlp_tail(self, layers: int, allreduce: bool = True) -> list[Op]:
+        ops = []
+        if self.tp > 1 and allreduce:
+            ops.append(self.allreduce("mlp_allreduce", layers))
+        if self.impl.residual_kernels:
+            ops.append(self.elementwise("residual_add_2", self.t * self.m.hidden_size, 3 * self.a, 1, layers))
+        return ops
+
+    def moe_mlp(self, layers: int, active_experts: float | None, setup: "ExpertSetup") -> list[Op]:
+        moe, t, h = self.m.moe, self.t, self.m.hidden_size
+        routing = setup.routing
+        if active_experts is not None:
+            active = active_experts
+        elif routing is not None:
+            active = routing.expected_active(t)
+        else:
+            active = expected_active_experts(moe.experts, moe.top_k, t)
+        if not 0 < active <= moe.experts:
+            raise HwsimError(f"active_experts must be between 0 and {moe.experts}; got {active}")
+        ops = [self.gemm("router", t, moe.experts, h, layers)]
+        if self.impl is not FUSED:
+            # softmax, top-k, renormalize; then per expert: gather its tokens, scale and scatter-add back
+            ops.append(self.elementwise("router_select", t * moe.experts, 3 * self.a, 3, layers))
+            ops.append(self.elementwise("experts_gather_scatter", t * moe.top_k * h, 4 * self.a,
+                                        3 * max(1, round(active)), layers))
+        if setup.expert_parallel and self.tp > 1:
+            from hwsim.perf import moe as moe_mod
+
+            routing = routing or moe_mod.uniform(moe.experts, moe.top_k)
+            owner = setup.owner or moe_mod.round_robin(moe.experts, self.tp)
+            rows, distinct, _ = moe_mod.busiest_device(routing, t, owner, setup.capacity_factor)
+            if active_experts is not None:  # routing fixed ahead: scale the busiest device's share
+                distinct = min(distinct * active_experts / max(active, 1e-9), moe.experts)
+            tokens_x_k = t * moe.top_k
+            ops.append(Op("alltoall_dispatch", "collective", self.dt, act_bytes=tokens_x_k * h * self.a, repeat=layers))
+            ops += self.dense_mlp(layers, moe.expert_intermediate_size, "experts", experts=max(distinct, 1e-9),
+                                  tokens=max(1, round(rows)), shard=False)
+            ops.append(Op("alltoall_combine", "collective", self.dt, act_bytes=tokens_x_k * h * self.a, repeat=layers))
+        else:
+            # each routed token-expert pair is one row of a grouped GEMM over the active experts
+            ops += self.dense_mlp(layers, moe.expert_intermediate_size, "experts", experts=active,
+                                  tokens=t * moe.top_k)
+        if moe.shared_experts:
+            ops += self.dense_mlp(layers, moe.shared_intermediate_size * moe.shared_experts, "shared_expert")
+        return ops + self._mlp_tail(layers, allreduce=not (setup.expert_parallel and self.tp > 1))
+
+    def head(self) -> list[Op]:
+        seqs, h = self.shape.sequences, self.m.hidden_size
+        ops = []
+        if self.t != seqs:  # pick the last position of each sequence
+            ops.append(self.elementwise("last_token_gather", seqs * h, 2 * self.a, 1, 1))
+        ops.append(self.norm("final_norm", seqs, 1))
+        ops.append(self.gemm("lm_head", seqs, self.m.vocab_size // self.tp, h, 1))
+        return ops
+
+
+def attention_op(shape: StepShape, heads: int, kv_heads: int, score_dim: int, value_dim: int,
+                 kv_width_cached: int, precision: Precision, repeat: int = 1) -> Op:
+    """Fused attention over all groups: causal within the new tokens, full over the cached prefix.
+
+    FLOPs count the (query, key) pairs actually visited; bytes are the cached K/V read once per
+    sequence (query heads of a group share their KV head) plus queries and outputs.
+    """
+    flops = kv_read = q_bytes = 0.0
+    for g in shape.groups:
+        prefix = g.kv_len - g.q_len
+        pairs = g.q_len * prefix + g.q_len * (g.q_len + 1) / 2
+        flops += g.sequences * heads * 2.0 * pairs * (score_dim + value_dim)
+        kv_read += g.sequences * g.kv_len * kv_width_cached * precision.kv_bytes
+        q_bytes += g.sequences * g.q_len * heads * (score_dim + value_dim) * precision.act_bytes
+    groups = ", ".join(f"{g.sequences}x(q={g.q_len}, kv={g.kv_len})" for g in shape.groups)
+    return Op("attention", "attention", precision.compute_dtype, flops=flops, act_bytes=q_bytes,
+              kv_read_bytes=kv_read, repeat=repeat, shape=f"{groups}; {heads} heads / {kv_heads} kv heads",
+              causal=any(g.q_len > 1 for g in shape.groups))
+
+
+def model_attention_op(model: Model, shape: StepShape, precision: Precision, tp: int = 1, layers: int | None = None) -> Op:
+    """The attention operator of `model` (GQA or MLA) for `shape`, on one of `tp` shards."""
+    heads = model.num_heads // tp
+    kv_heads = max(1, model.num_kv_heads // tp)
+    if model.mla:  # scores over the latent (kv_lora + rope) and values from the latent (kv_lora)
+        score_dim, value_dim = model.mla.kv_lora_rank + model.mla.qk_rope_head_dim, model.mla.kv_lora_rank
+        kv_width_cached = model.kv_elements_per_token_per_layer()
+    else:
+        score_dim = value_dim = model.head_dim
+        kv_width_cached = 2 * kv_heads * model.head_dim
+    return attention_op(shape, heads, kv_heads, score_dim, value_dim, kv_width_cached, precision,
+                        model.num_layers if layers is None else layers)

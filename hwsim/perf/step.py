@@ -1,0 +1,98 @@
+"""A forward step's time: its operators on the device, plus tensor-parallel collectives."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hwsim.base.errors import HwsimError
+from hwsim.perf import ops as ops_mod
+from hwsim.perf import roofline
+from hwsim.perf.ops import FUSED, ExpertSetup, Implementation, Precision, StepShape
+from hwsim.specs.hardware import System
+from hwsim.specs.models import Model
+
+
+@dataclass(frozen=True)
+class StepCost:
+    time_s: float
+    costs: tuple[roofline.OpCost, ...]
+    shape: StepShape
+
+    def by_kind(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for cost in self.costs:
+            totals[cost.op.kind] = totals.get(cost.op.kind, 0.0) + cost.time_s
+        return totals
+
+    @property
+    def flops(self) -> float:
+        return sum(c.op.flops * c.op.repeat for c in self.costs)
+
+    @property
+    def bytes(self) -> float:
+        return sum(c.op.bytes * c.op.repeat for c in self.costs if c.op.kind != "collective")
+
+
+def step_cost(
+    model: Model,
+    system: System,
+    shape: StepShape,
+    precision: Precision = Precision(),
+    launch: str = "graph",
+    implementation: Implementation = FUSED,
+    layers: int | None = None,
+    active_experts: float | None = None,
+    experts: ExpertSetup | None = None,
+    techniques=None,
+) -> StepCost:
+    """One forward step on `system`, tensor-parallel over all its accelerators."""
+    tp = max(1, system.accelerator_count)
+    if tp > 1 and system.accelerator is None:
+        raise HwsimError("tensor parallelism needs accelerators; this system has none")
+    device = system.compute
+    op_list = ops_mod.step_ops(model, shape, precision, implementation, tp, layers, active_experts, experts)
+    if techniques is not None:
+        op_list = techniques.transform(op_list, shape)
+    costs = []
+    for op in op_list:
+        if op.kind == "collective":
+            link = system.accelerator.peer_link or system.accelerator.host_link
+            if op.name.startswith("alltoall"):
+                one = roofline.alltoall_s(op.act_bytes / tp, tp, link)  # each device sends its share
+            else:
+                one = roofline.allreduce_s(op.act_bytes, tp, link)
+            costs.append(roofline.OpCost(op, one * op.repeat, 0.0, 0.0, 0.0, "link"))
+        else:
+            cost = roofline.op_cost(op, device, launch)
+            costs.append(techniques.apply(cost) if techniques is not None else cost)
+    if launch == "eager":
+        time_s = launch_queue_s(costs, layers or model.num_layers)
+    else:
+        time_s = sum(c.time_s for c in costs)
+    return StepCost(time_s, tuple(costs), shape)
+
+
+def launch_queue_s(costs: list[roofline.OpCost], layers: int) -> float:
+    """Wall time of an eager step: the host enqueues ops in layer order, the device runs them.
+
+    host_t advances by each op's dispatch; the device starts an op when both it is enqueued
+    and the previous op is done. A synchronizing op makes the host wait for the device.
+    Ops repeated per layer are interleaved layer by layer, as the model runs them.
+    """
+    host_t = device_t = 0.0
+    once_before = [c for c in costs if c.op.repeat == 1 and c.op.name in _BEFORE_LAYERS]
+    per_layer = [c for c in costs if c.op.repeat > 1 or (c.op.repeat == 1 and layers == 1 and c.op.name not in _BEFORE_LAYERS and c.op.name not in _AFTER_LAYERS)]
+    once_after = [c for c in costs if c.op.repeat == 1 and c.op.name in _AFTER_LAYERS]
+    sequence = list(once_before)
+    for layer in range(layers):
+        sequence += [c for c in per_layer if layer < c.op.repeat]
+    sequence += once_after
+    for cost in sequence:
+        host_t += cost.launch_s
+        device_t = max(device_t, host_t) + (cost.gpu_s if cost.op.kind != "collective" else cost.time_s / cost.op.repeat)
+        if cost.syncs:
+            host_t = device_t
+    return max(host_t, device_t)
+
+
+_BEFORE_LAYERS = {"embedding", "position_embedding"}
+_AFTER_LAYERS = {"last_token_gather", "final_norm", "lm_head"}

@@ -1,0 +1,113 @@
+"""Serving metrics from the simulator's records: throughput, latency percentiles, SLOs, KV use."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from hwsim.perf.energy import idle_w
+
+PERCENTILES = (50, 90, 99)
+
+
+def per_request(requests: pd.DataFrame) -> pd.DataFrame:
+    """TTFT, TPOT (mean inter-token latency of the request) and end-to-end latency per request."""
+    out = requests.copy()
+    out["ttft_s"] = out["first_token_s"] - out["arrival_s"]
+    out["e2e_s"] = out["completion_s"] - out["arrival_s"]
+    gaps = (out["output_tokens"] - 1).where(out["output_tokens"] > 1)
+    out["tpot_s"] = (out["completion_s"] - out["first_token_s"]) / gaps
+    return out
+
+
+def summarize(requests: pd.DataFrame, steps: pd.DataFrame, slo, arrival: str, swap_bytes: float,
+              tdp_w: float = 0.0, devices_per_replica: int = 1, replicas: int = 1) -> dict:
+    table = per_request(requests)
+    start, end = table["arrival_s"].min(), table["completion_s"].max()
+    span = end - start
+    summary: dict = {
+        "requests": len(table),
+        "duration_s": span,
+        "requests_per_s": len(table) / span,
+        "input_tokens_per_s": table["prompt_tokens"].sum() / span,
+        "output_tokens_per_s": table["output_tokens"].sum() / span,
+        "total_tokens_per_s": (table["prompt_tokens"].sum() + table["output_tokens"].sum()) / span,
+    }
+    for metric in ("ttft_s", "tpot_s", "e2e_s"):
+        values = table[metric].dropna()
+        summary[f"{metric[:-2]}_mean_s"] = float(values.mean()) if len(values) else None
+        for p in PERCENTILES:
+            summary[f"{metric[:-2]}_p{p}_s"] = float(np.percentile(values, p)) if len(values) else None
+    # ITL: the mean gap between consecutive tokens over all gaps of all requests
+    gaps = (table["output_tokens"] - 1).clip(lower=0)
+    summary["itl_mean_s"] = float((table["completion_s"] - table["first_token_s"]).sum() / gaps.sum()) \
+        if gaps.sum() else None
+    met = pd.Series(True, index=table.index)
+    if slo.ttft_s is not None:
+        met &= table["ttft_s"] <= slo.ttft_s
+    if slo.tpot_s is not None:
+        met &= table["tpot_s"].fillna(0.0) <= slo.tpot_s
+    summary["slo_attainment"] = float(met.mean())
+    summary["goodput_requests_per_s"] = float(met.sum()) / span
+    busy = steps["end_s"] - steps["start_s"]
+    kv_share = steps["kv_blocks_used"] / steps["kv_blocks_total"]
+    summary["kv_utilization_mean"] = float((kv_share * busy).sum() / busy.sum()) if busy.sum() else 0.0
+    summary["kv_utilization_max"] = float(kv_share.max()) if len(kv_share) else 0.0
+    summary["preemptions"] = int(table["preemptions"].sum())
+    summary["swaps"] = int(table["swaps"].sum())
+    summary["swap_bytes"] = float(swap_bytes)
+    summary["mean_batch"] = float((steps["decode_seqs"] * steps["steps"]).sum() / steps["steps"].sum())
+    summary["overloaded"] = _overloaded(table, arrival)
+    # energy: what the steps drew, plus each replica's devices idling while it had no step
+    busy_by_replica = (steps["end_s"] - steps["start_s"]).groupby(steps["replica"]).sum()
+    idle_s = sum(span - float(busy_by_replica.get(r, 0.0)) for r in range(replicas))
+    energy = float(steps["energy_j"].sum()) + idle_w(tdp_w) * devices_per_replica * max(0.0, idle_s)
+    summary["energy_j"] = energy
+    summary["mean_power_w"] = energy / span
+    summary["output_tokens_per_j"] = float(table["output_tokens"].sum()) / energy if energy else None
+    return summary
+
+
+def _overloaded(table: pd.DataFrame, arrival: str) -> bool:
+    """Open-loop traffic the system cannot keep up with: queueing delay grows through the run."""
+    if arrival in ("offline", "closed_loop") or len(table) < 20:
+        return False
+    ordered = table.sort_values("arrival_s")
+    tenth = max(2, len(ordered) // 10)
+    early = ordered["ttft_s"].iloc[:tenth].median()
+    late = ordered["ttft_s"].iloc[-tenth:].median()
+    return bool(late > 5 * early and late > 1.0)
+
+
+def format_summary(summary: dict) -> str:
+    def seconds(key: str) -> str:
+        value = summary.get(key)
+        return "-" if value is None else (f"{value * 1e3:.1f} ms" if value < 1 else f"{value:.2f} s")
+
+    lines = [
+        f"requests            {summary['requests']} in {summary['duration_s']:.2f} s "
+        f"({summary['requests_per_s']:.2f} req/s)",
+        f"throughput          {summary['output_tokens_per_s']:,.0f} output tokens/s, "
+        f"{summary['input_tokens_per_s']:,.0f} input tokens/s, {summary['total_tokens_per_s']:,.0f} total",
+    ]
+    for name in ("ttft", "tpot", "e2e"):
+        lines.append(f"{name.upper():<19} mean {seconds(f'{name}_mean_s')}, p50 {seconds(f'{name}_p50_s')}, "
+                     f"p90 {seconds(f'{name}_p90_s')}, p99 {seconds(f'{name}_p99_s')}")
+    lines.append(f"ITL                 mean {seconds('itl_mean_s')}")
+    lines.append(f"SLO attainment      {summary['slo_attainment']:.1%} "
+                 f"(goodput {summary['goodput_requests_per_s']:.2f} req/s)")
+    lines.append(f"KV cache            mean {summary['kv_utilization_mean']:.1%}, max {summary['kv_utilization_max']:.1%} "
+                 f"of blocks; mean decode batch {summary['mean_batch']:.1f}")
+    lines.append(f"preemptions         {summary['preemptions']} ({summary['swaps']} swaps, "
+                 f"{summary['swap_bytes'] / 1e9:.2f} GB swapped)")
+    lines.append(f"energy              {summary['energy_j'] / 3.6e6:.3f} kWh, mean {summary['mean_power_w']:,.0f} W, "
+                 f"{summary['output_tokens_per_j']:.2f} output tokens/J")
+    if "usd_per_1m_output_tokens" in summary:
+        lines.append(f"cost                ${summary['usd_per_1m_output_tokens']:.3f} per 1M output tokens, "
+                     f"${summary['usd_per_1m_total_tokens']:.3f} per 1M total tokens "
+                     f"(${summary['usd_per_hour']:.2f}/h; {summary['pricing']})")
+    else:
+        lines.append(f"cost                {summary.get('cost_note', 'not priced')}")
+    if summary["overloaded"]:
+        lines.append("OVERLOADED          queueing delay grew through the run: arrivals exceed what this "
+                     "configuration serves")
+    return "\n".join(lines)

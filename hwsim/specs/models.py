@@ -1,0 +1,167 @@
+"""Model profiles: the shapes that decide FLOPs and bytes, and the parameter counts they imply.
+
+A profile is read from `workloads/models/ID.yaml` or from a HuggingFace `config.json`.
+Parameter counts are computed from the shapes (never stored), so a test can hold every
+shipped profile to its published size.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Moe:
+    experts: int  # routed experts per MoE layer
+    top_k: int
+    expert_intermediate_size: int
+    shared_experts: int = 0
+    shared_intermediate_size: int = 0  # per shared expert
+    dense_layers: int = 0  # the first layers use a dense MLP (DeepSeek's first_k_dense_replace)
+
+
+@dataclass(frozen=True)
+class Mla:
+    """Multi-head latent attention (DeepSeek-V2/V3): KV cached as a compressed latent."""
+
+    q_lora_rank: int
+    kv_lora_rank: int
+    qk_nope_head_dim: int
+    qk_rope_head_dim: int
+    v_head_dim: int
+
+
+@dataclass(frozen=True)
+class Model:
+    id: str
+    name: str
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    intermediate_size: int  # dense MLP width
+    vocab_size: int
+    max_positions: int
+    tie_embeddings: bool = False
+    gated_mlp: bool = True  # SwiGLU-style: gate, up and down matrices
+    activation: str = "silu"
+    norm: str = "rmsnorm"
+    learned_positions: bool = False  # OPT: a learned position table instead of rotary
+    bias: str = "none"  # none | qkv | all
+    moe: Moe | None = None
+    mla: Mla | None = None
+    published_parameters: float | None = None
+    published_active_parameters: float | None = None
+    source: str = ""
+
+    # --- shapes -----------------------------------------------------------------------------
+    @property
+    def q_width(self) -> int:
+        if self.mla:
+            return self.num_heads * (self.mla.qk_nope_head_dim + self.mla.qk_rope_head_dim)
+        return self.num_heads * self.head_dim
+
+    @property
+    def kv_width(self) -> int:
+        """Width of K (and of V) per token, before any latent compression."""
+        return self.num_kv_heads * self.head_dim
+
+    @property
+    def attention_output_width(self) -> int:
+        return self.num_heads * (self.mla.v_head_dim if self.mla else self.head_dim)
+
+    def kv_elements_per_token_per_layer(self) -> int:
+        """Elements cached per token per layer: K and V, or MLA's latent plus its rotary key."""
+        if self.mla:
+            return self.mla.kv_lora_rank + self.mla.qk_rope_head_dim
+        return 2 * self.kv_width
+
+    def kv_bytes_per_token(self, kv_bytes_per_element: float) -> float:
+        return self.num_layers * self.kv_elements_per_token_per_layer() * kv_bytes_per_element
+
+    def kv_bytes_per_token_per_device(self, kv_bytes_per_element: float, tp: int) -> float:
+        """KV bytes one of `tp` tensor-parallel devices keeps per token. KV heads are split over the
+        devices but never below one head each, so with more devices than KV heads each head is
+        stored on several devices; MLA's shared latent is stored on every device."""
+        if self.mla:
+            return self.kv_bytes_per_token(kv_bytes_per_element)
+        heads_per_device = max(1.0, self.num_kv_heads / tp)
+        return self.kv_bytes_per_token(kv_bytes_per_element) * heads_per_device / self.num_kv_heads
+
+    def is_moe_layer(self, layer: int) -> bool:
+        return self.moe is not None and layer >= self.moe.dense_layers
+
+    @property
+    def moe_layers(self) -> int:
+        return 0 if self.moe is None else self.num_layers - self.moe.dense_layers
+
+    @property
+    def dense_layers(self) -> int:
+        return self.num_layers - self.moe_layers
+
+    # --- parameters -------------------------------------------------------------------------
+    def attention_parameters(self) -> int:
+        h = self.hidden_size
+        if self.mla:
+            m = self.mla
+            q = h * m.q_lora_rank + m.q_lora_rank + m.q_lora_rank * self.q_width if m.q_lora_rank else h * self.q_width
+            kv = h * (m.kv_lora_rank + m.qk_rope_head_dim) + m.kv_lora_rank
+            kv += m.kv_lora_rank * self.num_heads * (m.qk_nope_head_dim + m.v_head_dim)
+            return q + kv + self.attention_output_width * h
+        params = h * (self.q_width + 2 * self.kv_width) + self.attention_output_width * h
+        if self.bias in ("qkv", "all"):
+            params += self.q_width + 2 * self.kv_width
+        if self.bias == "all":
+            params += h
+        return params
+
+    def mlp_parameters(self, width: int) -> int:
+        matrices = 3 if self.gated_mlp else 2
+        params = matrices * self.hidden_size * width
+        if self.bias == "all":
+            params += width * (matrices - 1) + self.hidden_size
+        return params
+
+    def norm_parameters(self) -> int:
+        return self.hidden_size * (2 if self.norm == "layernorm" else 1)
+
+    def layer_parameters(self, layer: int, active_only: bool = False) -> int:
+        params = self.attention_parameters() + 2 * self.norm_parameters()
+        if not self.is_moe_layer(layer):
+            return params + self.mlp_parameters(self.intermediate_size)
+        moe = self.moe
+        routed = moe.top_k if active_only else moe.experts
+        params += routed * self.mlp_parameters(moe.expert_intermediate_size)
+        params += moe.shared_experts * self.mlp_parameters(moe.shared_intermediate_size)
+        return params + self.hidden_size * moe.experts  # router
+
+    def embedding_parameters(self) -> int:
+        params = self.vocab_size * self.hidden_size
+        if self.learned_positions:
+            params += (self.max_positions + 2) * self.hidden_size  # OPT keeps 2 offset rows
+        return params
+
+    def lm_head_parameters(self) -> int:
+        return 0 if self.tie_embeddings else self.vocab_size * self.hidden_size
+
+    def parameters(self, active_only: bool = False) -> int:
+        layers = sum(self.layer_parameters(i, active_only) for i in self._layer_kinds())
+        return layers + self.embedding_parameters() + self.lm_head_parameters() + self.norm_parameters()
+
+    def _layer_kinds(self):
+        """One representative index per layer, cheap even for 126 layers."""
+        return range(self.num_layers)
+
+    def routed_expert_parameters(self) -> int:
+        if self.moe is None:
+            return 0
+        return self.moe_layers * self.moe.experts * self.mlp_parameters(self.moe.expert_intermediate_size)
+
+    def weight_bytes(self, bits_per_weight: float) -> float:
+        """All weights stored at `bits_per_weight`; the input embedding table is counted too."""
+        return self.parameters() * bits_per_weight / 8
+
+
+# --- loading -------------------------------------------------------------------------------
+
+

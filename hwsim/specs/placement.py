@@ -1,0 +1,163 @@
+"""Where each class of data lives, in the measurement schema's syntax, and what that costs in space.
+
+    weights=device:0.2,host:0.8;kv=host;act=host;attention_compute=host;experts=host;experts_compute=host
+
+`what=tier[:fraction][,tier:fraction]` joined by `;`. Classes: weights, kv, act, experts. Tiers:
+device (accelerator memory), host (CPU DRAM), disk (the system's storage). `attention_compute`
+and `experts_compute` say which processor runs attention and routed experts: the accelerator
+(`device`), the host CPU (`host`), for attention over a KV cache kept on computational storage
+drives the drives themselves (`storage`, InstInfer-style), or memory-optimized devices across a
+network that hold the cache (`remote` with `kv=remote`, Lamina-style). When the KV cache
+lives entirely in host memory, attention runs on the host CPU unless told otherwise (FlexGen's
+`--cpu`): reading the whole cache over PCIe every step is slower than the CPU reading DRAM.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hwsim.base import units
+from hwsim.base.errors import DoesNotFitError, HwsimError
+from hwsim.specs.hardware import System
+
+TIERS = ("device", "host", "disk", "remote")  # remote: the memory of a system's attention pool
+CLASSES = ("weights", "kv", "act", "experts")
+COMPUTE_KEYS = ("attention_compute", "experts_compute")
+# storage: computational storage drives (attention in the drive); remote: an attention pool
+PROCESSORS = ("device", "host", "storage", "remote")
+
+
+@dataclass(frozen=True)
+class Placement:
+    weights: tuple[tuple[str, float], ...] = (("device", 1.0),)
+    kv: tuple[tuple[str, float], ...] = (("device", 1.0),)
+    act: tuple[tuple[str, float], ...] = (("device", 1.0),)
+    experts: tuple[tuple[str, float], ...] | None = None  # None: routed experts follow `weights`
+    attention_compute: str = "device"
+    experts_compute: str = "device"
+
+    def share(self, what: str, tier: str) -> float:
+        split = getattr(self, what)
+        if split is None:
+            split = self.weights
+        return dict(split).get(tier, 0.0)
+
+    @property
+    def on_device(self) -> bool:
+        return (all(self.share(c, "device") == 1.0 for c in ("weights", "kv", "act"))
+                and (self.experts is None or self.share("experts", "device") == 1.0)
+                and self.attention_compute == "device" and self.experts_compute == "device")
+
+    def tiers_used(self) -> set[str]:
+        used = set()
+        for what in CLASSES:
+            split = getattr(self, what)
+            if split:
+                used |= {tier for tier, share in split if share > 0}
+        return used
+
+    def describe(self) -> str:
+        parts = []
+        for what in CLASSES:
+            split = getattr(self, what)
+            if split is not None:
+                parts.append(f"{what}=" + ",".join(f"{t}:{s:g}" if s != 1 else t for t, s in split))
+        for key in COMPUTE_KEYS:
+            if getattr(self, key) != "device":
+                parts.append(f"{key}={getattr(self, key)}")
+        return ";".join(parts)
+
+
+def parse(text: str | None) -> Placement:
+    """Parse the schema's placement syntax; errors name the part that is wrong."""
+    if text is None or text.strip() in ("", "device"):
+        return Placement()
+    values: dict = {}
+    for part in (p.strip() for p in text.split(";") if p.strip()):
+        if "=" not in part:
+            raise HwsimError(f"placement {part!r}: expected what=tier[:fraction],... (e.g. weights=device:0.2,host:0.8)")
+        what, spec = (s.strip() for s in part.split("=", 1))
+        if what in COMPUTE_KEYS:
+            if spec not in PROCESSORS:
+                raise HwsimError(f"placement {what}: expected one of {', '.join(PROCESSORS)}; got {spec!r}")
+            values[what] = spec
+            continue
+        if what not in CLASSES:
+            raise HwsimError(f"placement: unknown class {what!r}; expected one of {', '.join(CLASSES + COMPUTE_KEYS)}")
+        values[what] = _split(what, spec)
+    if "attention_compute" not in values and dict(values.get("kv", ())).get("host", 0.0) == 1.0:
+        values["attention_compute"] = "host"
+    return Placement(**values)
+
+
+def _split(what: str, spec: str) -> tuple[tuple[str, float], ...]:
+    shares = []
+    items = [s.strip() for s in spec.split(",") if s.strip()]
+    for item in items:
+        tier, _, fraction = item.partition(":")
+        if tier not in TIERS:
+            raise HwsimError(f"placement {what}: unknown tier {tier!r}; expected one of {', '.join(TIERS)}")
+        if fraction:
+            try:
+                share = float(fraction)
+            except ValueError:
+                raise HwsimError(f"placement {what}: fraction {fraction!r} of {tier} is not a number") from None
+        elif len(items) == 1:
+            share = 1.0
+        else:
+            raise HwsimError(f"placement {what}: give a fraction for every tier when splitting ({spec!r})")
+        if not 0 <= share <= 1:
+            raise HwsimError(f"placement {what}: fraction of {tier} must be between 0 and 1; got {share:g}")
+        shares.append((tier, share))
+    total = sum(s for _, s in shares)
+    if abs(total - 1.0) > 1e-6:
+        raise HwsimError(f"placement {what}: fractions must add up to 1; {spec!r} adds up to {total:g}")
+    return tuple(shares)
+
+
+def tier_capacity_bytes(system: System, tier: str) -> float:
+    if tier == "device":
+        return system.compute.memory_bytes if system.accelerator else 0.0
+    if tier == "host":
+        return system.dram_bytes
+    if tier == "remote":
+        if not system.attention_pool:
+            return 0.0
+        device, count, _ = system.attention_pool
+        return device.compute.memory_bytes * count
+    return sum(drive.capacity_bytes * count for drive, count in system.storage)
+
+
+def check_tiers(placement: Placement, system: System) -> None:
+    """Every tier the placement names must exist in the system."""
+    for tier in placement.tiers_used():
+        if tier == "disk" and not system.storage:
+            raise HwsimError(f"placement uses disk, but {system.id} has no storage")
+        if tier == "device" and system.accelerator is None:
+            raise HwsimError(f"placement uses device memory, but {system.id} has no accelerator")
+        if tier == "remote" and not system.attention_pool:
+            raise HwsimError(f"placement uses the remote tier, but {system.id} has no attention pool")
+    for key in COMPUTE_KEYS:
+        if getattr(placement, key) == "device" and system.accelerator is None:
+            raise HwsimError(f"placement {key}=device, but {system.id} has no accelerator")
+    if placement.attention_compute == "storage":
+        if not any(drive.compute for drive, _ in system.storage):
+            raise HwsimError(f"placement attention_compute=storage, but {system.id} has no computational storage")
+        if placement.share("kv", "disk") != 1.0:
+            raise HwsimError("placement attention_compute=storage needs the KV cache on the drives (kv=disk)")
+    if placement.attention_compute == "remote":
+        if not system.attention_pool:
+            raise HwsimError(f"placement attention_compute=remote, but {system.id} has no attention pool")
+        if placement.share("kv", "remote") != 1.0:
+            raise HwsimError("placement attention_compute=remote needs the KV cache in the pool (kv=remote)")
+    if placement.experts_compute in ("storage", "remote"):
+        raise HwsimError(f"placement experts_compute={placement.experts_compute} is not modeled; "
+                         f"expected device or host")
+
+
+def check_capacity(needs: dict[str, float], system: System) -> None:
+    """`needs` maps tier -> bytes; a tier over its capacity is an error naming both figures."""
+    for tier, needed in needs.items():
+        available = tier_capacity_bytes(system, tier)
+        if needed > available:
+            raise DoesNotFitError(f"{tier} tier of {system.id} is over capacity: needs {units.format_bytes(needed)}, "
+                                  f"has {units.format_bytes(available)}")

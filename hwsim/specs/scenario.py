@@ -1,0 +1,84 @@
+"""A scenario: hardware, model, engine settings, workload and SLOs, read from one YAML file."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hwsim.base.errors import InputError
+from hwsim.perf.offload import OffloadOptions
+from hwsim.perf.ops import ExpertSetup, Precision
+from hwsim.perf.techniques import Techniques
+from hwsim.specs.hardware import Link, System
+from hwsim.specs.models import Model
+from hwsim.specs.placement import Placement
+from hwsim.specs.workload import Workload
+
+BATCHING = ("mixed", "prefill_first", "static")
+PREEMPTION = ("recompute", "swap")
+ROUTERS = ("round_robin", "least_outstanding")
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Serving-engine settings, named and defaulted as in vLLM."""
+
+    batching: str = "mixed"  # mixed: chunked prefill within a token budget, decodes first
+    max_num_seqs: int = 256
+    max_num_batched_tokens: int = 8192
+    block_size: int = 16
+    gpu_memory_utilization: float = 0.9
+    preemption: str = "recompute"
+    # prompt: a sequence starts when its whole prompt fits (vLLM); full: when prompt and output fit,
+    # so it never has to be preempted (TensorRT-LLM's guaranteed-no-evict)
+    admission: str = "prompt"
+    swap_space_bytes: float = 16 * 2**30
+    router: str = "round_robin"
+    kernels: str = "fused"
+    # host work per iteration that the GPU waits for: scheduling, sampling, output processing
+    step_overhead_s: float = 0.5e-3
+    # a request's tokenization and API handling before it reaches the scheduler
+    request_overhead_s: float = 5e-3
+
+
+@dataclass(frozen=True)
+class Slo:
+    ttft_s: float | None = None
+    tpot_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Disaggregation:
+    prefill_replicas: int
+    decode_replicas: int
+    link: Link
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    system: System  # one replica: `count` accelerators, tensor parallel
+    model: Model
+    precision: Precision
+    workload: Workload
+    replicas: int = 1
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    slo: Slo = field(default_factory=Slo)
+    disaggregation: Disaggregation | None = None
+    placement: Placement = field(default_factory=Placement)
+    offload: OffloadOptions = field(default_factory=OffloadOptions)
+    pricing: str = "cloud-on-demand-2026-05"  # a pricing profile id or path
+    experts: ExpertSetup | None = None  # MoE routing, expert parallelism
+    techniques: Techniques = field(default_factory=Techniques)  # what-if optimizations
+
+    @property
+    def tp(self) -> int:
+        return max(1, self.system.accelerator_count)
+
+
+def check(scenario: Scenario, source: str = "scenario") -> None:
+    """Fail up front on what cannot run, naming the field."""
+    if scenario.disaggregation and scenario.engine.batching == "static":
+        raise InputError(source, "engine.batching", "static batching cannot be disaggregated")
+    if scenario.engine.max_num_batched_tokens < scenario.engine.max_num_seqs and scenario.engine.batching == "mixed":
+        raise InputError(source, "engine.max_num_batched_tokens",
+                         f"must be at least max_num_seqs ({scenario.engine.max_num_seqs}) so every running "
+                         f"sequence can decode in one step; got {scenario.engine.max_num_batched_tokens}")

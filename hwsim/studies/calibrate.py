@@ -1,0 +1,119 @@
+"""Fit a device's roofline parameters to kernel measurements, and apply the result as an overlay.
+
+Only kernel rows (`gemm`, `attention`, `copy`) are fitted; `step` and `serving` rows stay
+out-of-sample checks of how the kernels compose. The fit is coordinate descent on the mean
+absolute percentage error, one parameter at a time within physical bounds.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import yaml
+
+from hwsim.base.errors import HwsimError, InputError
+from hwsim.loading import catalog, hardware_yaml, measurements
+from hwsim.loading.fields import load_yaml
+from hwsim.specs.hardware import Performance
+from hwsim.studies import predict
+
+FITTED_KINDS = ("gemm", "attention", "copy")
+
+# parameter -> (low, high, unit scale for the YAML overlay or None for a fraction)
+SCALARS = {
+    "attention_efficiency": (0.1, 1.0, None),
+    "memory_efficiency": (0.3, 1.0, None),
+    "gemm_memory_efficiency": (0.3, 1.0, None),
+    "copy_efficiency": (0.3, 1.0, None),
+    "kernel_overhead_s": (0.0, 20e-6, "us"),
+    "copy_latency_s": (0.0, 20e-6, "us"),
+    "roofline_sharpness": (1.0, 8.0, None),
+    "eager_dispatch_s": (0.0, 60e-6, "us"),
+    "eager_attention_dispatch_s": (0.0, 100e-6, "us"),
+    "eager_prefill_attention_dispatch_s": (0.0, 150e-6, "us"),
+}
+_YAML_KEYS = {name: name[:-2] if name.endswith("_s") else name for name in SCALARS}
+
+
+def _error(rows, hardware_id: str, perf: Performance) -> float:
+    overlays = {hardware_id: perf}
+    total = 0.0
+    for row in rows:
+        predicted = predict.predict(row, overlays)
+        total += abs(predicted - row.number("value")) / row.number("value")
+    return total / len(rows)
+
+
+def fit(paths: list[str], hardware_id: str, passes: int = 3) -> tuple[Performance, dict]:
+    """Fitted performance for `hardware_id` and a report {rows, mape_before, mape_after}."""
+    base = catalog.system(hardware_id).compute.performance
+    rows = []
+    for path in paths:
+        for row in measurements.read(path):
+            if row.kind in FITTED_KINDS and row.cells.get("hardware") == hardware_id:
+                try:
+                    predict.predict(row)
+                    row.number("value")
+                except measurements.RowError:
+                    continue
+                rows.append(row)
+    if not rows:
+        raise HwsimError(f"no predictable {'/'.join(FITTED_KINDS)} rows for hardware {hardware_id!r} in "
+                         f"{', '.join(paths)}")
+    dtypes = sorted({row.cells.get("dtype") or "bf16" for row in rows if row.kind == "gemm"})
+    before = best = _error(rows, hardware_id, base)
+    perf = base
+    for _ in range(passes):
+        for name in [f"gemm:{d}" for d in dtypes] + list(SCALARS):
+            perf, best = _fit_one(rows, hardware_id, perf, name, best)
+    return perf, {"rows": len(rows), "mape_before": before, "mape_after": best}
+
+
+def _fit_one(rows, hardware_id: str, perf: Performance, name: str, best: float) -> tuple[Performance, float]:
+    def with_value(value: float) -> Performance:
+        if name.startswith("gemm:"):
+            return replace(perf, gemm_efficiency={**perf.gemm_efficiency, name[5:]: value})
+        return replace(perf, **{name: value})
+
+    low, high = (0.1, 1.0) if name.startswith("gemm:") else SCALARS[name][:2]
+    current = perf.gemm_efficiency.get(name[5:], 0.75) if name.startswith("gemm:") else getattr(perf, name)
+    span = (high - low) / 4
+    for _ in range(12):  # shrinking pattern search around the current value
+        for candidate in (current - span, current + span):
+            if low <= candidate <= high:
+                error = _error(rows, hardware_id, with_value(candidate))
+                if error < best - 1e-12:
+                    best, current = error, candidate
+        span /= 2
+    return with_value(current), best
+
+
+def overlay_yaml(hardware_id: str, perf: Performance, report: dict, paths: list[str]) -> str:
+    block: dict = {"gemm_efficiency": {k: round(v, 4) for k, v in sorted(perf.gemm_efficiency.items())}}
+    for name, (_, _, unit) in SCALARS.items():
+        value = getattr(perf, name)
+        block[_YAML_KEYS[name]] = f"{value * 1e6:.3g} us" if unit == "us" else round(value, 4)
+    document = {
+        "hardware": hardware_id,
+        "fitted_on": [str(p) for p in paths],
+        "rows": report["rows"],
+        "mape_before": round(report["mape_before"], 4),
+        "mape_after": round(report["mape_after"], 4),
+        "performance": block,
+    }
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def load_overlay(path: str | Path) -> predict.Overlays:
+    """Read an overlay written by `hwsim calibrate`: {hardware id: Performance}."""
+    fields = load_yaml(Path(path))
+    hardware_id = fields.string("hardware")
+    try:
+        base = catalog.system(hardware_id).compute.performance
+    except HwsimError as exc:
+        raise InputError(fields.source, "hardware", str(exc)) from None
+    perf = hardware_yaml.load_performance(fields.section("performance"), base)
+    for key in ("fitted_on", "rows", "mape_before", "mape_after"):
+        fields.raw(key, None)
+    fields.finish()
+    return {hardware_id: perf}

@@ -1,0 +1,268 @@
+"""Predict one measurement row: the bridge between the measurement schema and the models.
+
+Each kind has one predictor in `PREDICTORS`. A predictor returns the predicted value in the
+row's metric, or raises RowError saying why the row is not predictable.
+
+Implementation convention for `step` rows: a `launch` value (eager or graph) means a plain
+PyTorch module implementation (unfused elementwise kernels), as in the reference H200 rows;
+an empty `launch` means an inference engine's own runtime (fused kernels, negligible launch).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Callable
+
+from hwsim.base.errors import HwsimError
+from hwsim.loading import catalog
+from hwsim.loading.measurements import Row, RowError
+from hwsim.perf import roofline
+from hwsim.perf.offload import OffloadOptions, disk_read_s, disk_write_s, offload_step
+from hwsim.perf.ops import (
+    DTYPE_BYTES,
+    FUSED,
+    UNFUSED,
+    AttnGroup,
+    ExpertSetup,
+    Op,
+    Precision,
+    StepShape,
+    attention_op,
+)
+from hwsim.perf.step import step_cost
+from hwsim.specs.hardware import Performance, System
+from hwsim.specs.placement import Placement, check_tiers
+from hwsim.specs.placement import parse as parse_placement
+
+Overlays = dict[str, Performance]
+
+
+def with_performance(system: System, performance: Performance) -> System:
+    """`system` whose accelerator (or CPU, when it has none) uses `performance`."""
+    if system.accelerator is not None:
+        acc = system.accelerator
+        return replace(system, accelerator=replace(acc, compute=replace(acc.compute, performance=performance)))
+    cpu = system.cpu
+    return replace(system, cpu=replace(cpu, compute=replace(cpu.compute, performance=performance)))
+
+
+def _system(row: Row, overlays: Overlays) -> System:
+    try:
+        system = catalog.system(row.text("hardware"), row.integer("count", 1))
+    except HwsimError as exc:
+        raise RowError(f"not predictable: {exc}") from None
+    if system.id in overlays:
+        system = with_performance(system, overlays[system.id])
+    return system
+
+
+def _precision(row: Row) -> Precision:
+    dtype = row.text("dtype", "bf16")
+    kv = row.text("kv_dtype", "") or None
+    bits = row.number("weight_bits", 0.0) or None
+    try:
+        return Precision(dtype, kv, bits)
+    except HwsimError as exc:
+        raise RowError(f"not predictable: {exc}") from None
+
+
+def _launch(row: Row) -> str:
+    launch = row.text("launch", "graph")
+    if launch not in roofline.LAUNCH_MODES:
+        raise RowError(f"not predictable: unknown launch {launch!r}")
+    return launch
+
+
+def _seconds_only(row: Row) -> None:
+    if row.metric != "seconds":
+        raise RowError(f"not predictable: metric {row.metric!r} for kind {row.kind} (expected seconds)")
+
+
+def predict_gemm(row: Row, overlays: Overlays, techniques=None) -> float:
+    _seconds_only(row)
+    system = _system(row, overlays)
+    precision = _precision(row)
+    m, n, k = (row.integer(c) for c in ("m", "n", "k"))
+    op = Op("gemm", "gemm", precision.compute_dtype, flops=2.0 * m * n * k,
+            weight_bytes=n * k * precision.weight_bytes_per_param, act_bytes=(m * k + m * n) * precision.act_bytes)
+    return _op_time(op, system, _launch(row))
+
+
+def predict_attention(row: Row, overlays: Overlays, techniques=None) -> float:
+    _seconds_only(row)
+    system = _system(row, overlays)
+    precision = _precision(row)
+    batch, q_len, kv_len = row.integer("batch"), row.integer("q_len", 1), row.integer("kv_len")
+    heads, kv_heads, head_dim = row.integer("heads_q"), row.integer("heads_kv"), row.integer("head_dim")
+    phase = row.text("phase")
+    if phase == "decode":
+        q_len = 1
+    elif phase != "prefill":
+        raise RowError(f"not predictable: phase {phase!r} (expected prefill or decode)")
+    if q_len > kv_len:
+        raise RowError(f"q_len {q_len} exceeds kv_len {kv_len}")
+    shape = StepShape((AttnGroup(batch, q_len, kv_len),))
+    op = attention_op(shape, heads, kv_heads, head_dim, head_dim, 2 * kv_heads * head_dim, precision)
+    return _op_time(op, system, _launch(row))
+
+
+def _op_time(op: Op, system: System, launch: str) -> float:
+    try:
+        return roofline.op_cost(op, system.compute, launch).time_s
+    except HwsimError as exc:
+        raise RowError(f"not predictable: {exc}") from None
+
+
+def predict_copy(row: Row, overlays: Overlays, techniques=None) -> float:
+    _seconds_only(row)
+    system = _system(row, overlays)
+    size = row.number("bytes")
+    src, dst = row.text("src"), row.text("dst")
+    chunk = row.number("chunk_bytes", 0.0) or None
+    ends = {src, dst}
+    known = {"device", "host_pinned", "host_pageable", "disk"}
+    if not ends <= known:
+        raise RowError(f"not predictable: copy endpoints {src}->{dst} (expected {', '.join(sorted(known))})")
+    device = system.compute
+    if ends == {"device"}:
+        copies = size / chunk if chunk else 1.0
+        return copies * roofline.device_copy_s(chunk or size, device)
+    issue_s = device.performance.eager_copy_dispatch_s if _launch(row) == "eager" else 0.0
+    link_s = 0.0
+    if "device" in ends:
+        if system.host_link is None:
+            raise RowError(f"not predictable: {system.id} has no host link")
+        link_s = roofline.transfer_s(size, system.host_link, chunk, pageable="host_pageable" in ends, issue_s=issue_s)
+    if "disk" not in ends:
+        if "device" not in ends:  # host to host: the CPUs read and write every byte in DRAM
+            host = system.host_compute
+            return 2.0 * size / (host.memory_bandwidth_bytes_per_s * host.performance.copy_efficiency)
+        return link_s
+    # through the drives: reads (or writes) stream in large requests, striped over every drive;
+    # a copy between disk and device moves through host memory, the two stages pipelined
+    try:
+        disk_s = (disk_read_s(system, size, chunk) if src == "disk"
+                  else system.storage[0][0].read_latency_s + disk_write_s(system, size))
+    except HwsimError as exc:
+        raise RowError(f"not predictable: {exc}") from None
+    return max(disk_s, link_s)
+
+
+def _model(row: Row):
+    try:
+        return catalog.model(row.text("model"))
+    except HwsimError as exc:
+        raise RowError(f"not predictable: {exc}") from None
+
+
+def _placement(row: Row, system: System) -> Placement:
+    try:
+        placement = parse_placement(row.text("placement", "device"))
+        check_tiers(placement, system)
+    except HwsimError as exc:
+        raise RowError(f"not predictable: {exc}") from None
+    return placement
+
+
+def predict_step(row: Row, overlays: Overlays, techniques=None) -> float:
+    _seconds_only(row)
+    system = _system(row, overlays)
+    model = _model(row)
+    placement = _placement(row, system)
+    batch = row.integer("batch", 1)
+    phase = row.text("phase")
+    if phase == "prefill":
+        shape = StepShape.prefill(batch, row.integer("prompt_len"))
+    elif phase == "decode":
+        shape = StepShape.decode(batch, row.integer("context_len", 0, minimum=0))
+    else:
+        raise RowError(f"not predictable: phase {phase!r} (expected prefill or decode)")
+    launch_given = row.text("launch", "")
+    implementation = UNFUSED if launch_given else FUSED
+    layers = row.integer("layers", model.num_layers)
+    experts = row.number("active_experts", 0.0) or None
+    try:
+        if not placement.on_device:
+            options = OffloadOptions(overlap=row.flag("overlap", True))
+            return offload_step(model, system, shape, _precision(row), placement, options, launch_given or "graph",
+                                implementation, layers, experts, techniques=techniques).time_s
+        return step_cost(model, system, shape, _precision(row), launch_given or "graph", implementation,
+                         layers, experts, techniques=techniques).time_s
+    except HwsimError as exc:
+        raise RowError(f"not predictable: {exc}") from None
+
+
+SERVING_METRICS = {
+    "output_tokens_per_s": "output_tokens_per_s",
+    "ttft_mean_s": "ttft_mean_s",
+    "itl_mean_s": "itl_mean_s",
+    "e2e_mean_s": "e2e_mean_s",
+}
+
+
+def predict_serving(row: Row, overlays: Overlays, techniques=None) -> float:
+    """A whole serving run, simulated with the engine defaults (vLLM-like continuous batching)."""
+    from hwsim.serving.simulate import simulate
+    from hwsim.specs.scenario import EngineConfig, Scenario
+    from hwsim.specs.workload import Lengths, Workload
+
+    if row.metric not in SERVING_METRICS:
+        raise RowError(f"not predictable: metric {row.metric!r} for kind serving "
+                       f"(expected {', '.join(SERVING_METRICS)})")
+    system = _system(row, overlays)
+    model = _model(row)
+    placement = _placement(row, system)
+    count = row.integer("requests")
+    prompt, output = Lengths("fixed", row.integer("input_len")), Lengths("fixed", row.integer("output_len"))
+    if row.cells.get("concurrency", ""):
+        workload = Workload("row", "closed_loop", concurrency=row.integer("concurrency"), count=count,
+                            prompt=prompt, output=output)
+    else:
+        rate = row.number("request_rate")
+        if rate <= 0:
+            raise RowError(f"column request_rate: expected a positive rate or inf, got {rate:g}")
+        kind = "offline" if rate == float("inf") else "poisson"
+        workload = Workload("row", kind, rate_per_s=rate, count=count, prompt=prompt, output=output)
+    # a benchmark run sizes its batch limits to the benchmark, gives the KV cache nearly all free
+    # memory (trtllm-bench's KV cache fraction is 0.95 in the published rows) and starts a request
+    # only when its whole length fits (TensorRT-LLM's default guaranteed-no-evict scheduling). A MoE model on
+    # several devices runs its experts expert-parallel, and MoE engines schedule a batch per device
+    # (attention data parallelism), so the batch limits scale with the devices
+    moe_parallel = model.moe is not None and system.accelerator_count > 1
+    per_engine = system.accelerator_count if moe_parallel else 1
+    seqs = min(EngineConfig.max_num_seqs * per_engine, workload.concurrency or count)
+    tokens = EngineConfig.max_num_batched_tokens * per_engine
+    engine = EngineConfig(max_num_seqs=seqs, max_num_batched_tokens=max(seqs, min(tokens, seqs * prompt.value)),
+                          gpu_memory_utilization=0.95, admission="full",
+                          # offloading systems (FlexGen) run the whole block of sequences together
+                          batching="mixed" if placement.on_device else "static")
+    options = OffloadOptions(overlap=row.flag("overlap", True))
+    try:
+        result = simulate(Scenario(row.id, system, model, _precision(row), workload, engine=engine,
+                                   placement=placement, offload=options,
+                                   experts=ExpertSetup(expert_parallel=True) if moe_parallel
+                                   else None,
+                                   **({"techniques": techniques} if techniques is not None else {})))
+    except HwsimError as exc:
+        raise RowError(f"not predictable: {exc}") from None
+    value = result.summary[SERVING_METRICS[row.metric]]
+    if value is None:
+        raise RowError(f"not predictable: {row.metric} is undefined for this run")
+    return value
+
+
+PREDICTORS: dict[str, Callable[..., float]] = {
+    "gemm": predict_gemm,
+    "attention": predict_attention,
+    "copy": predict_copy,
+    "step": predict_step,
+    "serving": predict_serving,
+}
+
+
+def predict(row: Row, overlays: Overlays | None = None, techniques=None) -> float:
+    predictor = PREDICTORS.get(row.kind)
+    if predictor is None:
+        raise RowError(f"not predictable: unknown kind {row.kind!r} (expected {', '.join(PREDICTORS)})")
+    if row.text("dtype", "bf16") not in DTYPE_BYTES:
+        raise RowError(f"not predictable: unknown dtype {row.text('dtype')!r}")
+    return predictor(row, overlays or {}, techniques)

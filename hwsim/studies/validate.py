@@ -1,0 +1,116 @@
+"""Predict every row of measurement files and measure the error: the project's accuracy check."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from hwsim.loading import measurements
+from hwsim.loading.measurements import RowError
+from hwsim.studies import predict
+
+ROW_COLUMNS = ["id", "kind", "hardware", "metric", "measured", "predicted", "ape", "reason", "file"]
+
+
+def validate(paths: list[str], overlays: predict.Overlays | None = None) -> pd.DataFrame:
+    """One record per row: measured, predicted (None when not predictable), ape and reason.
+
+    A bad row never stops the run: its reason says what was wrong with it.
+    """
+    records = []
+    for path in paths:
+        for row in measurements.read(path):
+            records.append(_record(row, overlays or {}))
+    return pd.DataFrame.from_records(records, columns=ROW_COLUMNS)
+
+
+def _record(row: measurements.Row, overlays: predict.Overlays) -> dict:
+    record = {"id": row.id, "kind": row.kind, "hardware": row.cells.get("hardware", ""),
+              "metric": row.metric, "measured": None, "predicted": None, "ape": None, "reason": "",
+              "file": row.source}
+    try:
+        measured = row.number("value")
+        if measured <= 0 or math.isinf(measured):
+            raise RowError(f"column value: expected a positive measured number, got {measured:g}")
+        record["measured"] = measured
+        predicted = predict.predict(row, overlays)
+    except RowError as exc:
+        record["reason"] = str(exc)
+        return record
+    except Exception as exc:  # a row must never stop validation; report it instead
+        record["reason"] = f"error while predicting: {type(exc).__name__}: {exc}"
+        return record
+    record["predicted"] = predicted
+    record["ape"] = abs(predicted - measured) / measured
+    return record
+
+
+def summarize(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per kind: rows, rows predicted, MAPE, median and max APE, and the worst row's id."""
+    summary = []
+    for kind, group in rows.groupby("kind", sort=False):
+        done = group.dropna(subset=["ape"])
+        entry = {"kind": kind, "rows": len(group), "predicted": len(done),
+                 "mape": None, "median_ape": None, "max_ape": None, "worst": ""}
+        if len(done):
+            apes = done["ape"].astype(float)
+            entry.update(mape=apes.mean(), median_ape=apes.median(), max_ape=apes.max(),
+                         worst=str(done.loc[apes.idxmax(), "id"]))
+        summary.append(entry)
+    return pd.DataFrame(summary, columns=["kind", "rows", "predicted", "mape", "median_ape", "max_ape", "worst"])
+
+
+def to_json(rows: pd.DataFrame, summary: pd.DataFrame) -> dict:
+    def clean(value):
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return None
+        return value
+
+    out_rows = []
+    for record in rows.to_dict("records"):
+        item = {key: clean(record[key]) for key in ("id", "kind", "metric", "measured", "predicted", "ape")}
+        if item["predicted"] is None:
+            item["reason"] = record["reason"]
+        out_rows.append(item)
+    kinds = {r["kind"]: {k: clean(v) for k, v in r.items() if k != "kind"} for r in summary.to_dict("records")}
+    done = rows.dropna(subset=["ape"])
+    overall = {"rows": len(rows), "predicted": len(done),
+               "mape": clean(float(done["ape"].mean())) if len(done) else None}
+    return {"rows": out_rows, "summary": {"overall": overall, "kinds": kinds}}
+
+
+def format_rows(rows: pd.DataFrame) -> str:
+    lines = [f"{'id':<12} {'kind':<10} {'metric':<20} {'measured':>12} {'predicted':>12} {'error':>8}"]
+    for r in rows.to_dict("records"):
+        if r["predicted"] is None or (isinstance(r["predicted"], float) and math.isnan(r["predicted"])):
+            lines.append(f"{r['id']:<12} {r['kind']:<10} {r['metric']:<20} {_num(r['measured']):>12} "
+                         f"{'-':>12} {'-':>8}  {r['reason']}")
+        else:
+            signed = (r["predicted"] - r["measured"]) / r["measured"]
+            lines.append(f"{r['id']:<12} {r['kind']:<10} {r['metric']:<20} {_num(r['measured']):>12} "
+                         f"{_num(r['predicted']):>12} {signed:>+8.1%}")
+    return "\n".join(lines)
+
+
+def format_summary(summary: pd.DataFrame, markdown_label: str | None = None) -> str:
+    """The per-kind table as text, or as Markdown rows labelled `markdown_label` (a file name)."""
+    if markdown_label is None:
+        line = "{kind:<10} {rows:>5} {predicted:>9} {mape:>7} {median:>7} {max:>7}  {worst}"
+        lines = [line.format(kind="kind", rows="rows", predicted="predicted", mape="MAPE", median="median",
+                             max="max", worst="worst")]
+    else:
+        line = f"| {markdown_label} | {{kind}} | {{rows}} | {{predicted}} | {{mape}} | {{median}} | {{max}} | {{worst}} |"
+        lines = []
+    for r in summary.to_dict("records"):
+        done = bool(r["predicted"])
+        lines.append(line.format(
+            kind=r["kind"], rows=r["rows"], predicted=r["predicted"],
+            mape=f"{r['mape']:.1%}" if done else "-", median=f"{r['median_ape']:.1%}" if done else "-",
+            max=f"{r['max_ape']:.1%}" if done else "-", worst=r["worst"] if done else "not predictable yet"))
+    return "\n".join(lines)
+
+
+def _num(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.4g}"
