@@ -4,8 +4,8 @@ import pytest
 from hwsim.base.errors import DoesNotFitError, HwsimError
 from hwsim.loading import catalog
 from hwsim.perf.estimate import estimate
-from hwsim.perf.ops import Precision, StepShape
 from hwsim.perf.step import step_cost
+from hwsim.specs import deployment, shape
 
 LLAMA = catalog.model("llama-3-8b")
 H100 = catalog.system("h100-sxm")
@@ -13,7 +13,7 @@ H100 = catalog.system("h100-sxm")
 
 def test_decode_total_matches_the_sum_of_every_step():
     result = estimate(LLAMA, H100, 4, 300, 40)
-    brute = sum(step_cost(LLAMA, H100, StepShape.decode(4, ctx)).time_s for ctx in range(300, 300 + 39))
+    brute = sum(step_cost(LLAMA, H100, shape.StepShape.decode(4, ctx)).time_s for ctx in range(300, 300 + 39))
     assert result.decode_total_s == pytest.approx(brute, rel=2e-3)
 
 
@@ -36,7 +36,7 @@ def test_larger_batches_raise_throughput_but_not_per_step_speed():
 
 def test_fp8_is_faster_than_bf16_in_decode():
     bf16 = estimate(LLAMA, H100, 1, 512, 32)
-    fp8 = estimate(LLAMA, H100, 1, 512, 32, Precision("fp8"))
+    fp8 = estimate(LLAMA, H100, 1, 512, 32, deployment.Precision("fp8"))
     assert fp8.time_per_output_token_s < 0.7 * bf16.time_per_output_token_s
 
 
@@ -60,6 +60,6 @@ def test_zero_or_negative_sizes_are_rejected(field, args):
 
 
 def test_cpu_only_system_estimates_from_dram_bandwidth():
-    result = estimate(catalog.model("llama-2-7b"), catalog.system("ryzen-7950x"), 1, 64, 16, Precision("int4"))
+    result = estimate(catalog.model("llama-2-7b"), catalog.system("ryzen-7950x"), 1, 64, 16, deployment.Precision("int4"))
     dram = 83.2e9
     assert result.time_per_output_token_s > 3.5e9 / dram

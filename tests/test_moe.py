@@ -5,10 +5,12 @@ from hwsim.base.errors import DoesNotFitError, HwsimError, InputError
 from hwsim.loading import catalog, scenario_yaml
 from hwsim.loading.routing import routing_for
 from hwsim.perf import moe
-from hwsim.perf.offload import OffloadOptions, offload_step
-from hwsim.perf.ops import ExpertSetup, Precision, StepShape, step_ops
+from hwsim.perf.offload import offload_step
+from hwsim.perf.ops import step_ops
 from hwsim.perf.step import step_cost
+from hwsim.specs import deployment
 from hwsim.specs.placement import parse
+from hwsim.specs.shape import StepShape
 from hwsim.studies import expert_plan
 
 MIXTRAL = catalog.model("mixtral-8x7b")
@@ -86,7 +88,7 @@ def test_capacity_factor_drops_rows_over_the_cap():
 
 
 def test_expert_parallel_ops_dispatch_and_combine_over_the_peer_link():
-    ops = step_ops(MIXTRAL, StepShape.decode(32, 500), tp=4, experts=ExpertSetup(expert_parallel=True))
+    ops = step_ops(MIXTRAL, StepShape.decode(32, 500), tp=4, experts=deployment.ExpertSetup(expert_parallel=True))
     names = [op.name for op in ops]
     assert "alltoall_dispatch" in names and "alltoall_combine" in names and "mlp_allreduce" not in names
     gate_up = next(op for op in ops if op.name == "experts_gate_up")
@@ -101,7 +103,7 @@ def test_active_experts_given_ahead_override_the_routing():
 
 def test_experts_in_host_memory_are_copied_before_they_run():
     h200 = catalog.system("h200-sxm")
-    step = offload_step(MIXTRAL, h200, StepShape.decode(1, 100), Precision(), parse("experts=host"), active_experts=2.0)
+    step = offload_step(MIXTRAL, h200, StepShape.decode(1, 100), deployment.Precision(), parse("experts=host"), active_experts=2.0)
     per_expert = 3 * 4096 * 14336 * 2
     assert step.bytes_per_step["h2d"] == pytest.approx(32 * 2 * per_expert, rel=0.01)
 
@@ -109,11 +111,11 @@ def test_experts_in_host_memory_are_copied_before_they_run():
 def test_resident_experts_cut_the_traffic_by_the_hit_rate():
     h200 = catalog.system("h200-sxm")
     routing = moe.zipf(8, 2, 1.2)
-    setup = ExpertSetup(routing=routing)
+    setup = deployment.ExpertSetup(routing=routing)
     shape = StepShape.decode(1, 100)
-    streamed = offload_step(MIXTRAL, h200, shape, Precision(), parse("experts=host"), experts=setup)
-    half = offload_step(MIXTRAL, h200, shape, Precision(), parse("experts=device:0.5,host:0.5"),
-                        OffloadOptions(expert_cache="static"), experts=setup)
+    streamed = offload_step(MIXTRAL, h200, shape, deployment.Precision(), parse("experts=host"), experts=setup)
+    half = offload_step(MIXTRAL, h200, shape, deployment.Precision(), parse("experts=device:0.5,host:0.5"),
+                        deployment.OffloadOptions(expert_cache="static"), experts=setup)
     hit = moe.set_hit_rate(routing, moe.most_popular(routing, 4), tokens=1)
     assert half.bytes_per_step["h2d"] == pytest.approx(streamed.bytes_per_step["h2d"] * (1 - hit), rel=0.01)
 
@@ -121,7 +123,7 @@ def test_resident_experts_cut_the_traffic_by_the_hit_rate():
 def test_experts_computed_on_the_host_stay_there():
     system = catalog.system("ktransformers-4090")
     model = catalog.model("deepseek-v3")
-    step = offload_step(model, system, StepShape.decode(1, 1000), Precision("int4", weight_bits=4.5),
+    step = offload_step(model, system, StepShape.decode(1, 1000), deployment.Precision("int4", weight_bits=4.5),
                         parse("experts=host;experts_compute=host"))
     assert step.parts_s["host"] > 0
     assert step.bytes_per_step.get("h2d", 0.0) < 1e9  # no routed expert crosses PCIe
@@ -129,17 +131,17 @@ def test_experts_computed_on_the_host_stay_there():
 
 def test_prefetching_hides_misses_when_copies_do_not_overlap():
     h200 = catalog.system("h200-sxm")
-    setup = ExpertSetup(routing=moe.zipf(8, 2, 1.2))
+    setup = deployment.ExpertSetup(routing=moe.zipf(8, 2, 1.2))
     shape = StepShape.decode(4, 100)
     where = parse("experts=device:0.5,host:0.5")
-    plain = offload_step(MIXTRAL, h200, shape, Precision(), where, OffloadOptions(overlap=False), experts=setup)
-    early = offload_step(MIXTRAL, h200, shape, Precision(), where, OffloadOptions(overlap=False, prefetch_experts=2),
+    plain = offload_step(MIXTRAL, h200, shape, deployment.Precision(), where, deployment.OffloadOptions(overlap=False), experts=setup)
+    early = offload_step(MIXTRAL, h200, shape, deployment.Precision(), where, deployment.OffloadOptions(overlap=False, prefetch_experts=2),
                          experts=setup)
     assert early.time_s < plain.time_s
 
 
 def test_residency_optimizer_beats_naive_placements():
-    result = expert_plan.plan(MIXTRAL, catalog.system("h100-sxm"), moe.zipf(8, 2, 1.2), Precision(), 4, 512, 128)
+    result = expert_plan.plan(MIXTRAL, catalog.system("h100-sxm"), moe.zipf(8, 2, 1.2), deployment.Precision(), 4, 512, 128)
     chosen = result.options[0]
     assert 0 < result.resident < 8
     by_name = {o.name.split(" ")[0] + " " + o.name.split(" ")[1]: o for o in result.options}
@@ -149,7 +151,7 @@ def test_residency_optimizer_beats_naive_placements():
 
 def test_residency_that_does_not_fit_is_rejected():
     with pytest.raises(DoesNotFitError, match="resident: 8 experts per layer need"):
-        expert_plan.plan(MIXTRAL, catalog.system("h100-sxm"), moe.uniform(8, 2), Precision(), 4, 512, 128, resident=8)
+        expert_plan.plan(MIXTRAL, catalog.system("h100-sxm"), moe.uniform(8, 2), deployment.Precision(), 4, 512, 128, resident=8)
 
 
 def test_routing_needs_a_moe_model():

@@ -3,15 +3,11 @@ import pytest
 
 from hwsim.base.errors import DoesNotFitError, HwsimError
 from hwsim.loading import catalog
-from hwsim.perf.offload import (
-    OffloadOptions,
-    check_fit,
-    offload_step,
-    storage_read_bytes_per_s,
-)
-from hwsim.perf.ops import Precision, StepShape
+from hwsim.perf.offload import check_fit, offload_step, storage_read_bytes_per_s
 from hwsim.perf.step import step_cost
+from hwsim.specs import deployment
 from hwsim.specs.placement import Placement, parse
+from hwsim.specs.shape import StepShape
 from hwsim.studies import validate
 
 LLAMA = catalog.model("llama-3-8b")
@@ -43,7 +39,7 @@ def test_bad_placements_name_the_problem(text, expected):
 
 def test_weights_streamed_over_pcie5_take_bytes_over_achieved_bandwidth():
     """Decode at batch 1 with every weight in host memory: the link, not compute, sets the pace."""
-    step = offload_step(LLAMA, H200, StepShape.decode(1, 512), Precision(), parse("weights=host"))
+    step = offload_step(LLAMA, H200, StepShape.decode(1, 512), deployment.Precision(), parse("weights=host"))
     link = H200.host_link
     weight_bytes = sum(c.op.weight_bytes * c.op.repeat for c in
                        step_cost(LLAMA, H200, StepShape.decode(1, 512)).costs if c.op.kind == "gemm")
@@ -54,8 +50,8 @@ def test_weights_streamed_over_pcie5_take_bytes_over_achieved_bandwidth():
 
 def test_overlap_takes_the_max_and_copy_then_compute_the_sum():
     shape = StepShape.prefill(4, 2048)  # enough compute to matter next to the transfers
-    overlapped = offload_step(LLAMA, H200, shape, Precision(), parse("weights=host"), OffloadOptions(overlap=True))
-    serial = offload_step(LLAMA, H200, shape, Precision(), parse("weights=host"), OffloadOptions(overlap=False))
+    overlapped = offload_step(LLAMA, H200, shape, deployment.Precision(), parse("weights=host"), deployment.OffloadOptions(overlap=True))
+    serial = offload_step(LLAMA, H200, shape, deployment.Precision(), parse("weights=host"), deployment.OffloadOptions(overlap=False))
     parts = overlapped.parts_s
     assert overlapped.layer_s == pytest.approx(max(parts["device"], parts["h2d"]))
     assert serial.layer_s == pytest.approx(parts["device"] + parts["h2d"])
@@ -64,8 +60,8 @@ def test_overlap_takes_the_max_and_copy_then_compute_the_sum():
 
 def test_pageable_host_memory_is_slower_than_pinned():
     shape = StepShape.decode(1, 100)
-    pinned = offload_step(LLAMA, H200, shape, Precision(), parse("weights=host"), OffloadOptions(pinned=True))
-    pageable = offload_step(LLAMA, H200, shape, Precision(), parse("weights=host"), OffloadOptions(pinned=False))
+    pinned = offload_step(LLAMA, H200, shape, deployment.Precision(), parse("weights=host"), deployment.OffloadOptions(pinned=True))
+    pageable = offload_step(LLAMA, H200, shape, deployment.Precision(), parse("weights=host"), deployment.OffloadOptions(pinned=False))
     assert pageable.time_s > 3 * pinned.time_s
 
 
@@ -73,8 +69,8 @@ def test_host_attention_reads_dram_and_moves_only_queries_and_outputs():
     system = catalog.system("flexgen-t4")
     model = catalog.model("opt-30b")
     shape = StepShape.decode(144, 530)
-    on_host = offload_step(model, system, shape, Precision("fp16"), parse("weights=device:0.2,host:0.8;kv=host"))
-    kv_to_device = offload_step(model, system, shape, Precision("fp16"),
+    on_host = offload_step(model, system, shape, deployment.Precision("fp16"), parse("weights=device:0.2,host:0.8;kv=host"))
+    kv_to_device = offload_step(model, system, shape, deployment.Precision("fp16"),
                                 parse("weights=device:0.2,host:0.8;kv=host;attention_compute=device"))
     assert on_host.parts_s["host"] > 0 and kv_to_device.parts_s["host"] == 0
     cache_bytes = 144 * 531 * model.num_layers * 2 * model.hidden_size * 2  # the KV read each step
@@ -84,13 +80,13 @@ def test_host_attention_reads_dram_and_moves_only_queries_and_outputs():
 
 def test_gh200_streams_weights_over_nvlink_c2c_much_faster_than_pcie():
     shape = StepShape.decode(1, 512)
-    c2c = offload_step(LLAMA, catalog.system("gh200"), shape, Precision(), parse("weights=host"))
-    pcie = offload_step(LLAMA, catalog.system("h100-sxm"), shape, Precision(), parse("weights=host"))
+    c2c = offload_step(LLAMA, catalog.system("gh200"), shape, deployment.Precision(), parse("weights=host"))
+    pcie = offload_step(LLAMA, catalog.system("h100-sxm"), shape, deployment.Precision(), parse("weights=host"))
     assert pcie.time_s > 5 * c2c.time_s
 
 
 def test_disk_tier_reads_through_the_drive():
-    step = offload_step(LLAMA, catalog.system("zero-inference-a6000"), StepShape.decode(1, 100), Precision(),
+    step = offload_step(LLAMA, catalog.system("zero-inference-a6000"), StepShape.decode(1, 100), deployment.Precision(),
                         parse("weights=device:0.5,disk:0.5"))
     assert step.bound == "disk"
     assert step.bytes_per_step["disk"] == pytest.approx(step.bytes_per_step["h2d"] - 0.5 * 2 * LLAMA.vocab_size
@@ -109,16 +105,16 @@ def test_a_tier_the_system_lacks_is_an_error():
     with pytest.raises(HwsimError, match="has no storage"):
         offload_step(LLAMA, catalog.system("h100-sxm").__class__(**{**catalog.system("h100-sxm").__dict__,
                                                                       "storage": ()}),
-                     StepShape.decode(1, 10), Precision(), parse("weights=disk"))
+                     StepShape.decode(1, 10), deployment.Precision(), parse("weights=disk"))
     with pytest.raises(HwsimError, match="no accelerator"):
-        check_fit(LLAMA, catalog.system("ryzen-7950x"), Precision(), parse("weights=device:0.5,host:0.5"), 1, 100)
+        check_fit(LLAMA, catalog.system("ryzen-7950x"), deployment.Precision(), parse("weights=device:0.5,host:0.5"), 1, 100)
 
 
 def test_capacity_exceeded_names_the_tier_and_bytes():
     with pytest.raises(DoesNotFitError, match=r"host tier of flexgen-t4 is over capacity: needs 349 GB, has 208 GB"):
-        check_fit(catalog.model("opt-175b"), catalog.system("flexgen-t4"), Precision("fp16"), parse("weights=host"),
+        check_fit(catalog.model("opt-175b"), catalog.system("flexgen-t4"), deployment.Precision("fp16"), parse("weights=host"),
                   1, 100)
-    check_fit(catalog.model("opt-30b"), catalog.system("flexgen-t4"), Precision("fp16"),
+    check_fit(catalog.model("opt-30b"), catalog.system("flexgen-t4"), deployment.Precision("fp16"),
               parse("weights=device:0.2,host:0.8;kv=host"), 144, 544)
 
 
@@ -141,7 +137,7 @@ def test_offloaded_serving_runs_and_keeps_kv_in_host_memory():
     from hwsim.specs.workload import Lengths, Workload
 
     workload = Workload("block", "offline", count=16, prompt=Lengths("fixed", 512), output=Lengths("fixed", 8))
-    scenario = Scenario("off", catalog.system("flexgen-t4"), catalog.model("opt-30b"), Precision("fp16"), workload,
+    scenario = Scenario("off", catalog.system("flexgen-t4"), catalog.model("opt-30b"), deployment.Precision("fp16"), workload,
                         engine=EngineConfig(batching="static", max_num_seqs=16),
                         placement=parse("weights=device:0.2,host:0.8;kv=host;act=host"))
     result = simulate(scenario)
@@ -154,13 +150,13 @@ def test_offload_plan_finds_feasible_policies_and_ranks_them():
     from hwsim.studies.offload_plan import search
 
     model, system = catalog.model("opt-30b"), catalog.system("flexgen-t4")
-    ranked = search(model, system, 512, 32, Precision("fp16"))
+    ranked = search(model, system, 512, 32, deployment.Precision("fp16"))
     best = ranked[0]
     assert best.throughput == max(c.throughput for c in ranked)
     assert best.placement.share("weights", "device") < 1.0  # 60 GB of weights cannot live on a 16 GB T4
     assert best.batch >= 64  # a large batch amortizes each weight transfer
     for candidate in ranked:
-        check_fit(model, system, Precision("fp16"), candidate.placement, candidate.batch, 544)
+        check_fit(model, system, deployment.Precision("fp16"), candidate.placement, candidate.batch, 544)
         assert "bound by" in candidate.why()
 
 
@@ -176,9 +172,9 @@ def test_in_storage_attention_beats_reading_the_kv_off_the_same_drives():
     system = catalog.system("instinfer-a6000")
     model = catalog.model("llama-2-13b")
     shape = StepShape.decode(64, 1152)
-    in_drive = offload_step(model, system, shape, Precision("fp16"), parse("kv=disk;attention_compute=storage"))
-    from_ssd = offload_step(model, system, shape, Precision("fp16"), parse("kv=disk"))
-    from_host = offload_step(model, system, shape, Precision("fp16"), parse("kv=host"))
+    in_drive = offload_step(model, system, shape, deployment.Precision("fp16"), parse("kv=disk;attention_compute=storage"))
+    from_ssd = offload_step(model, system, shape, deployment.Precision("fp16"), parse("kv=disk"))
+    from_host = offload_step(model, system, shape, deployment.Precision("fp16"), parse("kv=host"))
     assert in_drive.bound == "storage" and from_ssd.bound == "disk"
     assert from_ssd.time_s > 2 * in_drive.time_s
     assert "disk" not in in_drive.bytes_per_step  # the cache never leaves the drives
@@ -188,10 +184,10 @@ def test_in_storage_attention_beats_reading_the_kv_off_the_same_drives():
 
 def test_in_storage_attention_needs_computational_storage_and_kv_on_it():
     with pytest.raises(HwsimError, match="no computational storage"):
-        offload_step(LLAMA, catalog.system("h100-sxm"), StepShape.decode(1, 10), Precision(),
+        offload_step(LLAMA, catalog.system("h100-sxm"), StepShape.decode(1, 10), deployment.Precision(),
                      parse("kv=disk;attention_compute=storage"))
     with pytest.raises(HwsimError, match="kv=disk"):
-        offload_step(LLAMA, catalog.system("instinfer-a6000"), StepShape.decode(1, 10), Precision(),
+        offload_step(LLAMA, catalog.system("instinfer-a6000"), StepShape.decode(1, 10), deployment.Precision(),
                      parse("kv=host;attention_compute=storage"))
 
 
@@ -201,7 +197,7 @@ def test_remote_attention_pool_moves_queries_and_outputs_over_the_network():
     system = catalog.system("lamina-h100-h20")
     model = catalog.model("llama-3-70b")
     batch = 64
-    step = offload_step(model, system, StepShape.decode(batch, 2047), Precision("fp8"),
+    step = offload_step(model, system, StepShape.decode(batch, 2047), deployment.Precision("fp8"),
                         parse("kv=remote;attention_compute=remote"))
     per_layer = batch * (model.q_width + model.attention_output_width) * 2 + batch * model.kv_elements_per_token_per_layer() * 2
     assert step.bytes_per_step["network"] == pytest.approx(per_layer * model.num_layers, rel=0.01)
@@ -214,21 +210,21 @@ def test_remote_pool_holds_a_cache_the_main_device_cannot():
 
     model, system = catalog.model("llama-3-70b"), catalog.system("lamina-h100-h20")
     with pytest.raises(DoesNotFitError):
-        estimate(model, catalog.system("h100-sxm"), 128, 2048, 256, Precision("fp8"))
-    result = estimate(model, system, 128, 2048, 256, Precision("fp8"),
+        estimate(model, catalog.system("h100-sxm"), 128, 2048, 256, deployment.Precision("fp8"))
+    result = estimate(model, system, 128, 2048, 256, deployment.Precision("fp8"),
                       placement=parse("kv=remote;attention_compute=remote"))
     assert result.tier_needs["remote"] > 80e9 and result.output_tokens_per_s > 0
 
 
 def test_remote_tier_needs_an_attention_pool():
     with pytest.raises(HwsimError, match="no attention pool"):
-        offload_step(LLAMA, H200, StepShape.decode(1, 10), Precision(), parse("kv=remote;attention_compute=remote"))
+        offload_step(LLAMA, H200, StepShape.decode(1, 10), deployment.Precision(), parse("kv=remote;attention_compute=remote"))
 
 
 def test_small_transfer_chunks_slow_the_weight_stream():
     shape = StepShape.decode(1, 100)
-    whole = offload_step(LLAMA, H200, shape, Precision(), parse("weights=host"))
-    chunked = offload_step(LLAMA, H200, shape, Precision(), parse("weights=host"), OffloadOptions(chunk_bytes=64 << 10))
+    whole = offload_step(LLAMA, H200, shape, deployment.Precision(), parse("weights=host"))
+    chunked = offload_step(LLAMA, H200, shape, deployment.Precision(), parse("weights=host"), deployment.OffloadOptions(chunk_bytes=64 << 10))
     assert chunked.time_s > 3 * whole.time_s
 
 
@@ -236,7 +232,7 @@ def test_gpudirect_streams_drive_to_device_in_one_stage():
     system = catalog.system("zero-inference-a6000")
     shape = StepShape.decode(1, 100)
     where = parse("weights=device:0.5,disk:0.5")
-    bounce = offload_step(LLAMA, system, shape, Precision(), where, OffloadOptions(overlap=False))
-    direct = offload_step(LLAMA, system, shape, Precision(), where, OffloadOptions(overlap=False, gpudirect=True))
+    bounce = offload_step(LLAMA, system, shape, deployment.Precision(), where, deployment.OffloadOptions(overlap=False))
+    direct = offload_step(LLAMA, system, shape, deployment.Precision(), where, deployment.OffloadOptions(overlap=False, gpudirect=True))
     assert direct.time_s < bounce.time_s
     assert direct.parts_s["disk"] == pytest.approx(bounce.parts_s["disk"])  # the drive stays the slow stage

@@ -2,14 +2,10 @@
 import pytest
 
 from hwsim.loading import catalog
-from hwsim.perf.ops import (
-    FUSED,
-    UNFUSED,
-    Precision,
-    StepShape,
-    expected_active_experts,
-    step_ops,
-)
+from hwsim.perf.ops import expected_active_experts, step_ops
+from hwsim.specs import deployment
+from hwsim.specs.deployment import FUSED, UNFUSED
+from hwsim.specs.shape import StepShape
 
 
 def totals(ops, kind=None):
@@ -53,7 +49,7 @@ def test_decode_attention_reads_the_whole_kv_cache_once():
 def test_kv_dtype_and_weight_bits_shrink_bytes():
     model = catalog.model("llama-3-8b")
     base = step_ops(model, StepShape.decode(8, 1000))
-    small = step_ops(model, StepShape.decode(8, 1000), Precision("int4", "fp8", 4.5))
+    small = step_ops(model, StepShape.decode(8, 1000), deployment.Precision("int4", "fp8", 4.5))
     kv = lambda ops: next(op for op in ops if op.kind == "attention").kv_read_bytes
     assert kv(small) == pytest.approx(kv(base) / 2)
     assert totals(small)[1] == pytest.approx(totals(base)[1] * 4.5 / 16)
@@ -95,5 +91,5 @@ def test_moe_step_reads_only_the_active_experts():
 def test_mla_caches_one_latent_per_token():
     model = catalog.model("deepseek-v3")
     assert model.kv_bytes_per_token(2) == pytest.approx(61 * (512 + 64) * 2)
-    ops = step_ops(model, StepShape.decode(4, 1023), Precision("fp8"))
+    ops = step_ops(model, StepShape.decode(4, 1023), deployment.Precision("fp8"))
     assert any(op.name == "kv_b_proj" for op in ops)

@@ -6,8 +6,8 @@ import pytest
 from hwsim.base.errors import HwsimError
 from hwsim.loading import catalog
 from hwsim.perf.estimate import estimate
-from hwsim.perf.ops import Precision
 from hwsim.serving.simulate import little_law, simulate
+from hwsim.specs import deployment
 from hwsim.specs.scenario import Disaggregation, EngineConfig, Scenario, Slo
 from hwsim.specs.workload import Lengths, Workload
 
@@ -17,7 +17,7 @@ NO_OVERHEAD = EngineConfig(step_overhead_s=0.0, request_overhead_s=0.0)
 
 
 def scenario(workload, engine=NO_OVERHEAD, system=H100, model=LLAMA, **kwargs) -> Scenario:
-    return Scenario("test", system, model, Precision(), workload, engine=engine, **kwargs)
+    return Scenario("test", system, model, deployment.Precision(), workload, engine=engine, **kwargs)
 
 
 def fixed(arrival="poisson", count=200, prompt=512, output=64, **kwargs) -> Workload:

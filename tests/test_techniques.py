@@ -7,10 +7,12 @@ from hwsim.base.errors import HwsimError, InputError
 from hwsim.loading import catalog, scenario_yaml, techniques_yaml
 from hwsim.loading.whatif import load_whatif
 from hwsim.perf.estimate import estimate
-from hwsim.perf.ops import Precision, StepShape, step_ops
+from hwsim.perf.ops import step_ops
 from hwsim.perf.step import step_cost
-from hwsim.perf.techniques import Quantization, Speculative, Techniques
+from hwsim.perf.techniques import Techniques
 from hwsim.serving.kvcache import capacity_blocks
+from hwsim.specs import deployment, techniques
+from hwsim.specs.shape import StepShape
 from hwsim.studies import speedup
 
 LLAMA = catalog.model("llama-3-8b")
@@ -23,8 +25,8 @@ def gemm_weight_bytes(ops):
 
 
 def test_weight_only_quantization_counts_the_group_scales():
-    t = Techniques(quantization=Quantization(bits=4, group_size=128))
-    precision = t.precision(Precision())
+    t = Techniques(quantization=techniques.Quantization(bits=4, group_size=128))
+    precision = t.precision(deployment.Precision())
     assert precision.dtype == "int4" and precision.weight_bits == pytest.approx(4.125)
     ops = step_ops(LLAMA, StepShape.decode(1, 100), precision)
     assert gemm_weight_bytes(ops) == pytest.approx(gemm_weight_bytes(step_ops(LLAMA, StepShape.decode(1, 100)))
@@ -42,8 +44,8 @@ def test_sparse_weights_shrink_bytes_not_flops():
 
 
 def test_kv_reduction_halves_kv_bytes_and_doubles_capacity():
-    half = Techniques(kv_kept=0.5).precision(Precision())
-    full_blocks = capacity_blocks(LLAMA, H100, Precision(), 16, 0.9, 8192, 256)
+    half = Techniques(kv_kept=0.5).precision(deployment.Precision())
+    full_blocks = capacity_blocks(LLAMA, H100, deployment.Precision(), 16, 0.9, 8192, 256)
     assert capacity_blocks(LLAMA, H100, half, 16, 0.9, 8192, 256) == pytest.approx(2 * full_blocks, rel=0.001)
 
 
@@ -59,12 +61,12 @@ def test_prefill_reduction_skips_layers_for_prefill_tokens_only():
 
 
 def test_speculative_decoding_yields_expected_tokens_per_step():
-    spec = Speculative("llama-3.2-1b", draft_length=4, acceptance=0.8)
+    spec = techniques.Speculative("llama-3.2-1b", draft_length=4, acceptance=0.8)
     assert spec.tokens_per_step == pytest.approx((1 - 0.8**5) / 0.2)
     base = estimate(LLAMA, H100, 1, 256, 64)
     fast = estimate(LLAMA, H100, 1, 256, 64, techniques=Techniques(speculative=spec))
     assert fast.time_per_output_token_s < 0.75 * base.time_per_output_token_s
-    slow = estimate(LLAMA, H100, 1, 256, 64, techniques=Techniques(speculative=Speculative("llama-2-7b", 4, 0.5)))
+    slow = estimate(LLAMA, H100, 1, 256, 64, techniques=Techniques(speculative=techniques.Speculative("llama-2-7b", 4, 0.5)))
     assert slow.time_per_output_token_s > base.time_per_output_token_s  # a draft nearly as big as the target
 
 
@@ -93,7 +95,7 @@ def test_measured_kernel_times_replace_predictions(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, expected", [
-    ({"speculative": Speculative("llama-3.2-1b", 4, 1.5)}, "acceptance"),
+    ({"speculative": techniques.Speculative("llama-3.2-1b", 4, 1.5)}, "acceptance"),
     ({"kv_kept": 0.0}, "kv_kept"),
     ({"sparsity": 1.0}, "sparsity"),
     ({"kernel_speedup": (("attention", 0.0),)}, "kernel_speedup.attention"),

@@ -8,14 +8,14 @@ from hwsim.base.errors import HwsimError
 from hwsim.loading import catalog, pricing_yaml
 from hwsim.loading.fields import Fields, load_yaml
 from hwsim.loading.scenario_yaml import engine_settings, workload_field
-from hwsim.perf import cost
-from hwsim.perf.ops import Precision
+from hwsim.specs import deployment, plan
 from hwsim.specs.models import Model
 from hwsim.specs.placement import parse
-from hwsim.studies.plan import PERCENTILES, Candidate, PlanSlo, PlanSpec
+from hwsim.specs.plan import PERCENTILES
+from hwsim.specs.pricing import DEFAULT_PRICING, Pricing
 
 
-def _space(fields: Fields, prices: cost.Pricing, model: Model) -> tuple[Candidate, ...]:
+def _space(fields: Fields, prices: Pricing, model: Model) -> tuple[plan.Candidate, ...]:
     """Every combination of the search space, checked up front: unknown ids, impossible shapes."""
 
     def listed(key: str, default: list) -> list:
@@ -50,7 +50,7 @@ def _space(fields: Fields, prices: cost.Pricing, model: Model) -> tuple[Candidat
     kv_dtypes = [None if v in (None, "null", "") else str(v) for v in listed("kv_dtype", [None])]
     for value in dtypes + [k for k in kv_dtypes if k]:
         try:
-            Precision(value)
+            deployment.Precision(value)
         except HwsimError as exc:
             raise fields.error("dtype", str(exc)) from None
     seqs = [int(v) for v in listed("max_num_seqs", [256])]
@@ -66,11 +66,11 @@ def _space(fields: Fields, prices: cost.Pricing, model: Model) -> tuple[Candidat
     for hw, tp, dt, kv, ns, nt, pl in itertools.product(hardware, tps, dtypes, kv_dtypes, seqs, tokens, placements):
         counts = [total // tp for total in devices if total % tp == 0] if has_devices else replicas
         for count in counts:
-            result.append(Candidate(str(hw), tp, count, dt, kv, ns, nt, pl))
+            result.append(plan.Candidate(str(hw), tp, count, dt, kv, ns, nt, pl))
     return tuple(result)
 
 
-def load_plan(path: Path) -> PlanSpec:
+def load_plan(path: Path) -> plan.PlanSpec:
     fields = load_yaml(path)
     try:
         model = catalog.model(fields.string("model"))
@@ -78,7 +78,7 @@ def load_plan(path: Path) -> PlanSpec:
         raise fields.error("model", str(exc)) from None
     workload = workload_field(fields, Path(path))
     slo_fields = fields.section("slo")
-    slo = PlanSlo(
+    slo = plan.PlanSlo(
         ttft_s=slo_fields.quantity("ttft", "seconds", None),
         tpot_s=slo_fields.quantity("tpot", "seconds", None),
         percentile=int(slo_fields.number("percentile", 99, low=1, high=100)),
@@ -89,7 +89,7 @@ def load_plan(path: Path) -> PlanSpec:
     slo_fields.finish()
     if slo.ttft_s is None and slo.tpot_s is None and slo.min_output_tokens_per_s is None:
         raise fields.error("slo", "give at least one of ttft, tpot, min_output_tokens_per_s")
-    pricing_id = fields.string("pricing", cost.DEFAULT_PRICING)
+    pricing_id = fields.string("pricing", DEFAULT_PRICING)
     try:
         prices = pricing_yaml.pricing(pricing_id)
     except HwsimError as exc:
@@ -97,4 +97,4 @@ def load_plan(path: Path) -> PlanSpec:
     engine = engine_settings(fields.section("engine", {}))
     candidates = _space(fields.section("search"), prices, model)
     fields.finish()
-    return PlanSpec(model, workload, slo, candidates, pricing_id, engine)
+    return plan.PlanSpec(model, workload, slo, candidates, pricing_id, engine)

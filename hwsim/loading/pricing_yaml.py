@@ -7,7 +7,8 @@ from pathlib import Path
 from hwsim.base.errors import UnknownIdError
 from hwsim.loading.catalog import data_dir, ids_in
 from hwsim.loading.fields import Fields, load_yaml
-from hwsim.perf.cost import SECONDS_PER_YEAR, Pricing
+from hwsim.perf.cost import SECONDS_PER_YEAR
+from hwsim.specs.pricing import Pricing
 
 
 @functools.lru_cache(maxsize=None)

@@ -7,11 +7,12 @@ import numpy as np
 import pandas as pd
 
 from hwsim.base.errors import HwsimError, InputError
-from hwsim.perf.moe import Routing, uniform, zipf
+from hwsim.perf.moe import uniform, zipf
+from hwsim.specs import routing
 from hwsim.specs.models import Model
 
 
-def routing_for(model: Model, spec: str | None) -> Routing:
+def routing_for(model: Model, spec: str | None) -> routing.Routing:
     """`uniform`, `zipf:S` or a histogram CSV path; None means uniform."""
     if model.moe is None:
         raise HwsimError(f"{model.id} is not a mixture-of-experts model")
@@ -27,7 +28,7 @@ def routing_for(model: Model, spec: str | None) -> Routing:
     return empirical(Path(spec), model)
 
 
-def empirical(path: Path, model: Model) -> Routing:
+def empirical(path: Path, model: Model) -> routing.Routing:
     """Per-layer expert histograms from a CSV: columns `layer, expert, count` (one row per pair)."""
     if model.moe is None:
         raise HwsimError(f"{model.id} has no experts to route")
@@ -52,4 +53,4 @@ def empirical(path: Path, model: Model) -> Routing:
         if counts.sum() <= 0:
             raise InputError(str(path), "count", f"layer {layer}: counts add up to zero")
         shares.append(tuple(counts / counts.sum()))
-    return Routing(experts, model.moe.top_k, tuple(shares), "empirical")
+    return routing.Routing(experts, model.moe.top_k, tuple(shares), "empirical")

@@ -8,9 +8,10 @@ from hwsim.loading import catalog, techniques_yaml
 from hwsim.loading.fields import Fields, load_yaml
 from hwsim.loading.routing import routing_for
 from hwsim.loading.workload_yaml import load_workload
-from hwsim.perf.offload import OffloadOptions
-from hwsim.perf.ops import IMPLEMENTATIONS, ExpertSetup, Precision
+from hwsim.perf.ops import ExpertSetup
 from hwsim.perf.techniques import Techniques
+from hwsim.specs import deployment
+from hwsim.specs.deployment import IMPLEMENTATIONS
 from hwsim.specs.models import Model
 from hwsim.specs.placement import parse
 from hwsim.specs.scenario import (
@@ -73,7 +74,7 @@ def _experts(fields: Fields, model: Model) -> tuple[ExpertSetup | None, str, int
         routing = routing_for(model, spec)
     except HwsimError as exc:
         raise section.error("routing", str(exc)) from None
-    setup = ExpertSetup(routing=routing, expert_parallel=section.boolean("expert_parallel", False),
+    setup = deployment.ExpertSetup(routing=routing, expert_parallel=section.boolean("expert_parallel", False),
                         capacity_factor=section.number("capacity_factor", None, low=1.0),
                         attention_dp=section.boolean("attention_dp", False))
     cache = section.string("cache", "static", choices=CACHE_POLICIES)
@@ -106,7 +107,7 @@ def load_scenario(path: Path) -> Scenario:
     except HwsimError as exc:
         raise fields.error("model", str(exc)) from None
     try:
-        precision = Precision(fields.string("dtype", "bf16"), fields.string("kv_dtype", None),
+        precision = deployment.Precision(fields.string("dtype", "bf16"), fields.string("kv_dtype", None),
                               fields.number("weight_bits", None))
     except HwsimError as exc:
         raise fields.error("dtype", str(exc)) from None
@@ -128,7 +129,7 @@ def load_scenario(path: Path) -> Scenario:
     except HwsimError as exc:
         raise fields.error("placement", str(exc)) from None
     experts, cache, prefetch = _experts(fields, model)
-    offload = OffloadOptions(overlap=fields.boolean("overlap", True), pinned=fields.boolean("pinned", True),
+    offload = deployment.OffloadOptions(overlap=fields.boolean("overlap", True), pinned=fields.boolean("pinned", True),
                              expert_cache=cache, prefetch_experts=prefetch,
                              gpudirect=fields.boolean("gpudirect", False))
     scenario = Scenario(

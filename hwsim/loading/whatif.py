@@ -16,7 +16,7 @@ from pathlib import Path
 from hwsim.base.errors import HwsimError, InputError
 from hwsim.loading import catalog, scenario_yaml, techniques_yaml
 from hwsim.loading.fields import Fields, load_yaml
-from hwsim.perf.ops import Precision
+from hwsim.specs import deployment
 from hwsim.specs.placement import parse
 from hwsim.specs.scenario import Scenario
 
@@ -52,7 +52,7 @@ def apply(baseline: Scenario, changes: Fields, path: Path) -> Scenario:
             scenario = replace(scenario, replicas=changes.integer("replicas"))
         if changes.has("dtype") or changes.has("kv_dtype") or changes.has("weight_bits"):
             p = baseline.precision
-            scenario = replace(scenario, precision=Precision(changes.string("dtype", p.dtype),
+            scenario = replace(scenario, precision=deployment.Precision(changes.string("dtype", p.dtype),
                                                              changes.string("kv_dtype", p.kv_dtype),
                                                              changes.number("weight_bits", p.weight_bits)))
         if changes.has("placement"):

@@ -13,10 +13,10 @@ from hwsim.loading import catalog, hf_config, plan_yaml, pricing_yaml, scenario_
 from hwsim.loading.routing import routing_for
 from hwsim.output import report, tables
 from hwsim.perf import estimate, flash
-from hwsim.perf.offload import OffloadOptions
-from hwsim.perf.ops import IMPLEMENTATIONS, ExpertSetup, Precision
 from hwsim.perf.roofline import LAUNCH_MODES
 from hwsim.serving import metrics
+from hwsim.specs import deployment
+from hwsim.specs.deployment import IMPLEMENTATIONS
 from hwsim.specs.placement import parse as parse_placement
 from hwsim.studies import calibrate, expert_plan, offload_plan, plan, speedup, validate
 
@@ -190,14 +190,14 @@ def _estimate(args) -> int:
     if args.count is not None and args.count < 1:
         raise HwsimError(f"--count must be at least 1; got {args.count}")
     system = _overlay_system(args, catalog.system(args.hardware, args.count))
-    precision = Precision(args.dtype, args.kv_dtype, args.weight_bits)
+    precision = deployment.Precision(args.dtype, args.kv_dtype, args.weight_bits)
     placement = parse_placement(args.placement)
-    options = OffloadOptions(overlap=not args.no_overlap, pinned=not args.pageable, expert_cache=args.expert_cache,
+    options = deployment.OffloadOptions(overlap=not args.no_overlap, pinned=not args.pageable, expert_cache=args.expert_cache,
                              prefetch_experts=args.prefetch_experts, gpudirect=args.gpudirect)
     experts = None
     if model.moe is not None:
 
-        experts = ExpertSetup(routing=routing_for(model, args.routing), expert_parallel=args.expert_parallel)
+        experts = deployment.ExpertSetup(routing=routing_for(model, args.routing), expert_parallel=args.expert_parallel)
     elif args.routing or args.expert_parallel:
         raise HwsimError(f"--routing and --expert-parallel need a mixture-of-experts model; {model.id} is dense")
     result = estimate.estimate(model, system, args.batch, args.prompt, args.output, precision, args.launch,
@@ -308,7 +308,7 @@ def _flash(args) -> int:
 
     model = catalog.model(args.model)
     system = catalog.system(args.hardware)
-    precision = Precision(args.dtype)
+    precision = deployment.Precision(args.dtype)
     base = flash.FlashOptions(active_fraction=args.active, new_fraction=args.new, bundle=not args.no_bundle,
                               reader_threads=args.threads)
     variants = [
@@ -381,7 +381,7 @@ def _moe_plan(args) -> int:
 
     model = catalog.model(args.model)
     system = catalog.system(args.hardware, args.count)
-    precision = Precision(args.dtype, None, args.weight_bits)
+    precision = deployment.Precision(args.dtype, None, args.weight_bits)
     routing = routing_for(model, args.routing)
     budget = None
     if args.budget:
@@ -436,9 +436,9 @@ def _offload_plan(args) -> int:
 
     model = catalog.model(args.model)
     system = catalog.system(args.hardware)
-    precision = Precision(args.dtype, args.kv_dtype)
+    precision = deployment.Precision(args.dtype, args.kv_dtype)
     ranked = offload_plan.search(model, system, args.prompt, args.output, precision,
-                                 OffloadOptions(overlap=not args.no_overlap))
+                                 deployment.OffloadOptions(overlap=not args.no_overlap))
     best = ranked[0]
     print(f"{model.name} on {system.name}: prompt {args.prompt}, output {args.output} tokens, {precision.dtype}\n")
     print(f"best: {best.placement.describe()}, batch {best.batch}: {best.throughput:,.2f} output tokens/s")

@@ -17,11 +17,12 @@ from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 from hwsim.perf.memory import memory_fit
-from hwsim.perf.ops import IMPLEMENTATIONS, StepShape
 from hwsim.perf.step import step_cost
 from hwsim.serving.kvcache import block_bytes
 from hwsim.serving.metrics import per_request
 from hwsim.serving.simulate import SimulationResult, simulate
+from hwsim.specs import shape
+from hwsim.specs.deployment import IMPLEMENTATIONS
 from hwsim.specs.scenario import Scenario
 
 LOAD_FACTORS = (0.5, 1.0, 1.5, 2.0, 3.0)
@@ -121,9 +122,9 @@ def _steps_for(scenario: Scenario, result: SimulationResult):
     impl = IMPLEMENTATIONS[scenario.engine.kernels]
     precision = scenario.techniques.precision(scenario.precision)
     techniques = None if scenario.techniques.is_identity else scenario.techniques
-    prefill = step_cost(scenario.model, scenario.system, StepShape.prefill(1, prompt), precision, "graph", impl,
+    prefill = step_cost(scenario.model, scenario.system, shape.StepShape.prefill(1, prompt), precision, "graph", impl,
                         experts=scenario.experts, techniques=techniques)
-    decode = step_cost(scenario.model, scenario.system, StepShape.decode(batch, context), precision, "graph", impl,
+    decode = step_cost(scenario.model, scenario.system, shape.StepShape.decode(batch, context), precision, "graph", impl,
                        experts=scenario.experts, techniques=techniques)
     return prefill, decode
 

@@ -10,19 +10,20 @@ from hwsim.base.errors import HwsimError
 from hwsim.loading import catalog
 from hwsim.perf.energy import step_energy_j
 from hwsim.perf.memory import MemoryFit, memory_fit, require_fit
-from hwsim.perf.offload import (
-    OffloadOptions,
-    TierStep,
-    check_fit,
-    offload_step,
-    tier_needs,
-)
-from hwsim.perf.ops import FUSED, ExpertSetup, Implementation, Precision, StepShape
+from hwsim.perf.offload import TierStep, check_fit, offload_step, tier_needs
 from hwsim.perf.step import StepCost, step_cost
 from hwsim.perf.techniques import Techniques
+from hwsim.specs.deployment import (
+    FUSED,
+    ExpertSetup,
+    Implementation,
+    OffloadOptions,
+    Precision,
+)
 from hwsim.specs.hardware import System
 from hwsim.specs.models import Model
 from hwsim.specs.placement import Placement
+from hwsim.specs.shape import StepShape
 
 
 def device_tdp_w(system: System) -> float:

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from hwsim.base.errors import HwsimError
 from hwsim.perf import roofline
 from hwsim.perf.offload import storage_read_bytes_per_s
-from hwsim.perf.ops import Precision, StepShape, step_ops
+from hwsim.perf.ops import step_ops
+from hwsim.specs import shape
+from hwsim.specs.deployment import Precision
 from hwsim.specs.hardware import System
 from hwsim.specs.models import Model
 
@@ -106,7 +108,7 @@ def _compute_s(model: Model, system: System, context_len: int, precision: Precis
     """The decode step on the compute device with only the active FFN neurons touched."""
     device = system.compute
     total = 0.0
-    for op in step_ops(model, StepShape.decode(1, context_len), precision):
+    for op in step_ops(model, shape.StepShape.decode(1, context_len), precision):
         if op.name.startswith("mlp_"):
             op = type(op)(**{**op.__dict__, "flops": op.flops * active, "weight_bytes": op.weight_bytes * active,
                              "act_bytes": op.act_bytes * active})

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from hwsim.base import units
 from hwsim.base.errors import DoesNotFitError
-from hwsim.perf.ops import Precision
+from hwsim.specs.deployment import Precision
 from hwsim.specs.hardware import System
 from hwsim.specs.models import Model
 

@@ -28,29 +28,20 @@ from dataclasses import dataclass, replace
 
 from hwsim.base.errors import HwsimError
 from hwsim.perf import moe, roofline
-from hwsim.perf.ops import FUSED, ExpertSetup, Implementation, Precision, StepShape
 from hwsim.perf.step import step_cost
+from hwsim.specs.deployment import (
+    FUSED,
+    ExpertSetup,
+    Implementation,
+    OffloadOptions,
+    Precision,
+)
 from hwsim.specs.hardware import System
 from hwsim.specs.models import Model
 from hwsim.specs.placement import Placement, check_capacity, check_tiers
+from hwsim.specs.shape import StepShape
 
 COPIES_PER_LAYER = 4  # one copy per weight tensor group of a layer: each pays the link latency
-
-
-@dataclass(frozen=True)
-class OffloadOptions:
-    overlap: bool = True
-    pinned: bool = True  # host buffers page-locked: full link bandwidth
-    # host-link copies of at most this size, each issued separately (None: one copy per tensor);
-    # small chunks pay the per-copy latency and issue cost measured on the H200
-    chunk_bytes: float | None = None
-    # experts partly resident on the device act as a cache: its policy (lru, lfu, static) sets the
-    # hit rate under the routing; the next layer's `prefetch_experts` likeliest misses load early
-    expert_cache: str = "static"
-    prefetch_experts: int = 0
-    # GPUDirect storage: drives write straight into device memory, one pipelined stage instead of
-    # a read into host memory and a copy over the host link
-    gpudirect: bool = False
 
 
 @dataclass(frozen=True)

@@ -15,91 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from hwsim.base.errors import HwsimError
+from hwsim.specs.deployment import FUSED, ExpertSetup, Implementation, Precision
 from hwsim.specs.models import Model
-
-# bytes per element of each dtype name; int8/int4 are weight-only formats computed in fp16
-DTYPE_BYTES = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
-WEIGHT_ONLY = {"int8", "int4"}
-
-
-@dataclass(frozen=True)
-class Precision:
-    """Number formats of one deployment."""
-
-    dtype: str = "bf16"  # weights and compute
-    kv_dtype: str | None = None  # KV cache element type when it differs
-    weight_bits: float | None = None  # effective bits per weight including scales (e.g. 4.85)
-    kv_kept: float = 1.0  # share of the KV cache kept (cross-layer sharing, eviction, compression)
-
-    def __post_init__(self):
-        for name in (self.dtype, self.kv_dtype):
-            if name is not None and name not in DTYPE_BYTES:
-                raise HwsimError(f"unknown dtype {name!r}; expected one of {', '.join(DTYPE_BYTES)}")
-        if self.weight_bits is not None and not 1 <= self.weight_bits <= 32:
-            raise HwsimError(f"weight_bits must be between 1 and 32; got {self.weight_bits}")
-        if not 0 < self.kv_kept <= 1:
-            raise HwsimError(f"kv_kept must be in (0, 1]; got {self.kv_kept}")
-
-    @property
-    def compute_dtype(self) -> str:
-        return "fp16" if self.dtype in WEIGHT_ONLY else self.dtype
-
-    @property
-    def weight_bytes_per_param(self) -> float:
-        return self.weight_bits / 8 if self.weight_bits else DTYPE_BYTES[self.dtype]
-
-    @property
-    def act_bytes(self) -> float:
-        """Activations travel between kernels in 16 bits (fp32 models keep fp32)."""
-        return 4.0 if self.dtype in ("fp32", "tf32") else 2.0
-
-    @property
-    def kv_bytes(self) -> float:
-        """The cache keeps the activation type unless a KV dtype is given (fp8 KV is opt-in)."""
-        return (DTYPE_BYTES[self.kv_dtype] if self.kv_dtype else self.act_bytes) * self.kv_kept
-
-    @property
-    def kv_dtype_name(self) -> str:
-        if self.kv_dtype:
-            return self.kv_dtype
-        return self.dtype if self.dtype in ("fp32", "bf16", "fp16") else ("fp32" if self.dtype == "tf32" else "bf16")
-
-
-@dataclass(frozen=True)
-class AttnGroup:
-    sequences: int
-    q_len: int
-    kv_len: int
-
-
-@dataclass(frozen=True)
-class StepShape:
-    groups: tuple[AttnGroup, ...]
-
-    @staticmethod
-    def prefill(batch: int, prompt_len: int) -> "StepShape":
-        return StepShape((AttnGroup(batch, prompt_len, prompt_len),))
-
-    @staticmethod
-    def decode(batch: int, context_len: int) -> "StepShape":
-        """One new token per sequence; `context_len` positions were cached before it."""
-        return StepShape((AttnGroup(batch, 1, context_len + 1),))
-
-    @property
-    def tokens(self) -> int:
-        return sum(g.sequences * g.q_len for g in self.groups)
-
-    @property
-    def sequences(self) -> int:
-        return sum(g.sequences for g in self.groups)
-
-    def share(self, devices: int) -> "StepShape":
-        """One of `devices` data-parallel devices' part: its share of every group's sequences."""
-        return StepShape(tuple(AttnGroup(g.sequences / devices, g.q_len, g.kv_len) for g in self.groups))
-
-    @property
-    def is_decode_only(self) -> bool:
-        return all(g.q_len == 1 for g in self.groups)
+from hwsim.specs.shape import StepShape
 
 
 @dataclass(frozen=True)
@@ -122,61 +40,6 @@ class Op:
         return self.weight_bytes + self.act_bytes + self.kv_read_bytes + self.kv_write_bytes
 
 
-@dataclass(frozen=True)
-class ExpertSetup:
-    """How a MoE model's experts are routed and spread: routing distribution (None: uniform),
-    expert parallelism over the tensor-parallel devices, expert-to-device assignment (None:
-    round robin), and an optional capacity factor."""
-
-    routing: object | None = None  # hwsim.moe.Routing
-    expert_parallel: bool = False
-    owner: tuple[int, ...] | None = None
-    capacity_factor: float | None = None
-    resident: tuple[int, ...] | None = None  # a fixed set of device-resident experts (else: most popular)
-    # attention data-parallel over the devices (each schedules its own sequences, keeps every
-    # non-expert weight); with it, experts are always expert-parallel
-    attention_dp: bool = False
-
-
-@dataclass(frozen=True)
-class Implementation:
-    """Kernels per elementwise stage and the bytes each moves per element (in units of the
-    activation size `a`, plus fixed fp32 bytes where an implementation upcasts)."""
-
-    name: str
-    norm_kernels: int
-    norm_bytes: tuple[float, float]  # (per act byte, fixed) per element
-    residual_kernels: int  # separate residual adds per layer (0 when fused into the norm)
-    rotary_kernels: int
-    rotary_bytes_per_act: float
-    act_kernels: int  # SiLU-and-mul (gated) or the activation alone
-    act_bytes_per_act: float
-    attn_out_copy: bool  # attention output transposed back into a contiguous tensor
-
-
-UNFUSED = Implementation(
-    name="unfused",
-    norm_kernels=8,  # to fp32, pow, mean, +eps, rsqrt, mul, to dtype, mul weight
-    norm_bytes=(4.0, 28.0),
-    residual_kernels=2,
-    rotary_kernels=10,  # q and k each: x*cos, rotate_half (neg, cat), *sin, add
-    rotary_bytes_per_act=10.0,
-    act_kernels=2,
-    act_bytes_per_act=5.0,
-    attn_out_copy=True,
-)
-FUSED = Implementation(
-    name="fused",
-    norm_kernels=1,  # fused add + RMSNorm: read x and residual, write both
-    norm_bytes=(4.0, 0.0),
-    residual_kernels=0,
-    rotary_kernels=1,
-    rotary_bytes_per_act=2.0,
-    act_kernels=1,
-    act_bytes_per_act=3.0,
-    attn_out_copy=False,
-)
-IMPLEMENTATIONS = {"unfused": UNFUSED, "fused": FUSED}
 
 
 def expected_active_experts(experts: int, top_k: int, tokens: int) -> float:

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from hwsim.base.errors import HwsimError
 from hwsim.perf import ops as ops_mod
 from hwsim.perf import roofline
-from hwsim.perf.ops import FUSED, ExpertSetup, Implementation, Precision, StepShape
+from hwsim.specs.deployment import FUSED, ExpertSetup, Implementation, Precision
 from hwsim.specs.hardware import System
 from hwsim.specs.models import Model
+from hwsim.specs.shape import StepShape
 
 
 @dataclass(frozen=True)

@@ -11,17 +11,12 @@ import functools
 
 from hwsim.loading import catalog
 from hwsim.perf import roofline
-from hwsim.perf.ops import (
-    AttnGroup,
-    ExpertSetup,
-    Implementation,
-    Precision,
-    StepShape,
-    model_attention_op,
-)
+from hwsim.perf.ops import model_attention_op
 from hwsim.perf.step import step_cost
+from hwsim.specs.deployment import ExpertSetup, Implementation, Precision
 from hwsim.specs.hardware import System
 from hwsim.specs.models import Model
+from hwsim.specs.shape import AttnGroup, StepShape
 
 
 class StepTimer:

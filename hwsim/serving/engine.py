@@ -20,9 +20,9 @@ import simpy
 
 from hwsim.perf import roofline
 from hwsim.perf.energy import idle_w, step_energy_j
-from hwsim.perf.ops import AttnGroup
 from hwsim.perf.steptimer import StepTimer
 from hwsim.serving.kvcache import BlockPool, blocks_for
+from hwsim.specs import shape
 from hwsim.specs.scenario import EngineConfig
 
 WATERMARK = 0.01  # share of blocks kept free when admitting, as vLLM does against thrashing
@@ -252,10 +252,10 @@ class Replica:
         steps = 1
         if repeatable:
             steps = self._decode_run_length(decodes)
-        groups = tuple(AttnGroup(1, c, s.computed + c) for s, c in chunks)
+        groups = tuple(shape.AttnGroup(1, c, s.computed + c) for s, c in chunks)
         if decodes:
             mean_kv = sum(s.computed for s in decodes) / len(decodes) + 1 + (steps - 1) / 2
-            groups += (AttnGroup(len(decodes), 1, mean_kv),)
+            groups += (shape.AttnGroup(len(decodes), 1, mean_kv),)
         busy_s, compute_s, memory_s = self.timer.step(groups)
         step_s = busy_s + self.config.step_overhead_s
         duration = transfer_s + steps * step_s
@@ -372,7 +372,7 @@ class Replica:
         self.running = list(batch)
         start = self.env.now
         self._in_system_at_start = self._in_system()
-        prefill_s, compute_s, memory_s = self.timer.step(tuple(AttnGroup(1, s.prompt, s.prompt) for s in batch))
+        prefill_s, compute_s, memory_s = self.timer.step(tuple(shape.AttnGroup(1, s.prompt, s.prompt) for s in batch))
         yield self.env.timeout(prefill_s + self.config.step_overhead_s)
         self._record(start, 1, 0, sum(s.prompt for s in batch), 0.0,
                      self._energy_j(1, prefill_s, compute_s, memory_s, self.config.step_overhead_s))
@@ -383,7 +383,7 @@ class Replica:
         longest = max(s.output for s in batch) - 1
         if longest > 0:  # every slot decodes until the longest is done (finished ones are padding)
             mean_prompt = sum(s.prompt for s in batch) / len(batch)
-            busy_s, compute_s, memory_s = self.timer.step((AttnGroup(len(batch), 1, mean_prompt + 1 + longest / 2),))
+            busy_s, compute_s, memory_s = self.timer.step((shape.AttnGroup(len(batch), 1, mean_prompt + 1 + longest / 2),))
             step_s = busy_s + self.config.step_overhead_s
             start = self.env.now
             self._in_system_at_start = self._in_system()

@@ -6,7 +6,7 @@ import math
 from hwsim.base import units
 from hwsim.base.errors import DoesNotFitError
 from hwsim.perf.memory import RUNTIME_RESERVE_BYTES, memory_fit
-from hwsim.perf.ops import Precision
+from hwsim.specs.deployment import Precision
 from hwsim.specs.hardware import System
 from hwsim.specs.models import Model
 from hwsim.specs.placement import Placement, tier_capacity_bytes

@@ -13,11 +13,11 @@ from hwsim.loading import pricing_yaml
 from hwsim.perf import cost
 from hwsim.perf.estimate import device_tdp_w
 from hwsim.perf.offload import OffloadStepTimer
-from hwsim.perf.ops import IMPLEMENTATIONS
 from hwsim.perf.steptimer import StepTimer
 from hwsim.serving import metrics
 from hwsim.serving.engine import Replica, Seq
 from hwsim.serving.kvcache import block_bytes, blocks_for, capacity_blocks
+from hwsim.specs.deployment import IMPLEMENTATIONS
 from hwsim.specs.placement import check_tiers
 from hwsim.specs.scenario import Scenario, check
 

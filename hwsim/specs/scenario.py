@@ -4,9 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hwsim.base.errors import InputError
-from hwsim.perf.offload import OffloadOptions
-from hwsim.perf.ops import ExpertSetup, Precision
 from hwsim.perf.techniques import Techniques
+from hwsim.specs import deployment
 from hwsim.specs.hardware import Link, System
 from hwsim.specs.models import Model
 from hwsim.specs.placement import Placement
@@ -57,16 +56,16 @@ class Scenario:
     name: str
     system: System  # one replica: `count` accelerators, tensor parallel
     model: Model
-    precision: Precision
+    precision: deployment.Precision
     workload: Workload
     replicas: int = 1
     engine: EngineConfig = field(default_factory=EngineConfig)
     slo: Slo = field(default_factory=Slo)
     disaggregation: Disaggregation | None = None
     placement: Placement = field(default_factory=Placement)
-    offload: OffloadOptions = field(default_factory=OffloadOptions)
+    offload: deployment.OffloadOptions = field(default_factory=deployment.OffloadOptions)
     pricing: str = "cloud-on-demand-2026-05"  # a pricing profile id or path
-    experts: ExpertSetup | None = None  # MoE routing, expert parallelism
+    experts: deployment.ExpertSetup | None = None  # MoE routing, expert parallelism
     techniques: Techniques = field(default_factory=Techniques)  # what-if optimizations
 
     @property

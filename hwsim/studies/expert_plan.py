@@ -16,11 +16,11 @@ from hwsim.base.errors import DoesNotFitError, HwsimError
 from hwsim.perf import moe
 from hwsim.perf.estimate import estimate
 from hwsim.perf.memory import memory_fit
-from hwsim.perf.offload import OffloadOptions
-from hwsim.perf.ops import ExpertSetup, Precision
+from hwsim.specs.deployment import ExpertSetup, OffloadOptions, Precision
 from hwsim.specs.hardware import System
 from hwsim.specs.models import Model
 from hwsim.specs.placement import parse
+from hwsim.specs.routing import Routing
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def device_budget_bytes(model: Model, system: System, precision: Precision, batc
     return system.compute.memory_bytes * utilization - others
 
 
-def plan(model: Model, system: System, routing: moe.Routing, precision: Precision, batch: int, prompt: int,
+def plan(model: Model, system: System, routing: Routing, precision: Precision, batch: int, prompt: int,
          output: int, budget_bytes: float | None = None, resident: int | None = None) -> ExpertPlan:
     if model.moe is None:
         raise HwsimError(f"{model.id} has no experts to place")
@@ -105,7 +105,7 @@ def plan(model: Model, system: System, routing: moe.Routing, precision: Precisio
     return ExpertPlan(budget, per_expert, fits, options, assignment)
 
 
-def _hit(routing: moe.Routing, setup: ExpertSetup, cache: str, capacity: int, tokens: int) -> float:
+def _hit(routing: Routing, setup: ExpertSetup, cache: str, capacity: int, tokens: int) -> float:
     if setup.resident is not None:
         return moe.set_hit_rate(routing, setup.resident, tokens)
     return moe.cache_hit_rate(routing, cache, capacity, tokens)

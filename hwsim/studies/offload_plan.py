@@ -13,8 +13,8 @@ from hwsim.base import units
 from hwsim.base.errors import DoesNotFitError, HwsimError
 from hwsim.perf.estimate import Estimate, estimate
 from hwsim.perf.memory import RUNTIME_RESERVE_BYTES
-from hwsim.perf.offload import OffloadOptions, tier_needs
-from hwsim.perf.ops import Precision
+from hwsim.perf.offload import tier_needs
+from hwsim.specs.deployment import OffloadOptions, Precision
 from hwsim.specs.hardware import System
 from hwsim.specs.models import Model
 from hwsim.specs.placement import Placement, tier_capacity_bytes

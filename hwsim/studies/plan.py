@@ -8,63 +8,19 @@ pass, the cheapest per hour wins (for the same traffic, also the cheapest per to
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
 from hwsim.base.errors import HwsimError
 from hwsim.loading import catalog
-from hwsim.perf import cost
 from hwsim.perf.estimate import estimate
-from hwsim.perf.ops import Precision
 from hwsim.serving.kvcache import capacity_blocks
-from hwsim.specs.models import Model
+from hwsim.specs import deployment
 from hwsim.specs.placement import parse
-from hwsim.specs.scenario import EngineConfig, Scenario, Slo
+from hwsim.specs.plan import Candidate, PlanSlo, PlanSpec
+from hwsim.specs.scenario import Scenario, Slo
 from hwsim.specs.workload import Workload
-
-PERCENTILES = (50, 90, 99)
-
-
-@dataclass(frozen=True)
-class PlanSlo:
-    ttft_s: float | None = None
-    tpot_s: float | None = None
-    percentile: int = 99
-    min_output_tokens_per_s: float | None = None
-
-
-@dataclass(frozen=True)
-class Candidate:
-    hardware: str
-    tensor_parallel: int
-    replicas: int
-    dtype: str
-    kv_dtype: str | None
-    max_num_seqs: int
-    max_num_batched_tokens: int
-    placement: str = "device"
-
-    def describe(self) -> str:
-        kv = f"/{self.kv_dtype} KV" if self.kv_dtype else ""
-        where = f", {self.placement}" if self.placement != "device" else ""
-        return (f"{self.replicas}x{self.tensor_parallel} {self.hardware} {self.dtype}{kv}, "
-                f"seqs {self.max_num_seqs}, tokens {self.max_num_batched_tokens}{where}")
-
-    @property
-    def devices(self) -> int:
-        return self.tensor_parallel * self.replicas
-
-
-@dataclass(frozen=True)
-class PlanSpec:
-    model: Model
-    workload: Workload
-    slo: PlanSlo
-    candidates: tuple[Candidate, ...]
-    pricing: str = cost.DEFAULT_PRICING
-    engine: EngineConfig = field(default_factory=EngineConfig)
-
 
 # --- evaluation -------------------------------------------------------------------------------
 
@@ -75,7 +31,7 @@ def scenario_for(candidate: Candidate, spec: PlanSpec) -> Scenario:
                      max_num_batched_tokens=candidate.max_num_batched_tokens)
     return Scenario(
         name=candidate.describe(), system=system, model=spec.model,
-        precision=Precision(candidate.dtype, candidate.kv_dtype), workload=spec.workload,
+        precision=deployment.Precision(candidate.dtype, candidate.kv_dtype), workload=spec.workload,
         replicas=candidate.replicas, engine=engine, slo=Slo(spec.slo.ttft_s, spec.slo.tpot_s),
         placement=parse(candidate.placement), pricing=spec.pricing,
     )

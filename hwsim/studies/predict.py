@@ -17,21 +17,14 @@ from hwsim.loading import catalog
 from hwsim.loading.measurements import Row, RowError
 from hwsim.perf import roofline
 from hwsim.perf.offload import OffloadOptions, disk_read_s, disk_write_s, offload_step
-from hwsim.perf.ops import (
-    DTYPE_BYTES,
-    FUSED,
-    UNFUSED,
-    AttnGroup,
-    ExpertSetup,
-    Op,
-    Precision,
-    StepShape,
-    attention_op,
-)
+from hwsim.perf.ops import Op, attention_op
 from hwsim.perf.step import step_cost
+from hwsim.specs import deployment
+from hwsim.specs.deployment import DTYPE_BYTES, FUSED, UNFUSED, Precision
 from hwsim.specs.hardware import Performance, System
 from hwsim.specs.placement import Placement, check_tiers
 from hwsim.specs.placement import parse as parse_placement
+from hwsim.specs.shape import AttnGroup, StepShape
 
 Overlays = dict[str, Performance]
 
@@ -235,11 +228,11 @@ def predict_serving(row: Row, overlays: Overlays, techniques=None) -> float:
                           gpu_memory_utilization=0.95, admission="full",
                           # offloading systems (FlexGen) run the whole block of sequences together
                           batching="mixed" if placement.on_device else "static")
-    options = OffloadOptions(overlap=row.flag("overlap", True))
+    options = deployment.OffloadOptions(overlap=row.flag("overlap", True))
     try:
         result = simulate(Scenario(row.id, system, model, _precision(row), workload, engine=engine,
                                    placement=placement, offload=options,
-                                   experts=ExpertSetup(expert_parallel=True) if moe_parallel
+                                   experts=deployment.ExpertSetup(expert_parallel=True) if moe_parallel
                                    else None,
                                    **({"techniques": techniques} if techniques is not None else {})))
     except HwsimError as exc:

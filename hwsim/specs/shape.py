@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AttnGroup:
+    sequences: int
+    q_len: int
+    kv_len: int
+
+
+@dataclass(frozen=True)
+class StepShape:
+    groups: tuple[AttnGroup, ...]
+
+    @staticmethod
+    def prefill(batch: int, prompt_len: int) -> "StepShape":
+        return StepShape((AttnGroup(batch, prompt_len, prompt_len),))
+
+    @staticmethod
+    def decode(batch: int, context_len: int) -> "StepShape":
+        """One new token per sequence; `context_len` positions were cached before it."""
+        return StepShape((AttnGroup(batch, 1, context_len + 1),))
+
+    @property
+    def tokens(self) -> int:
+        return sum(g.sequences * g.q_len for g in self.groups)
+
+    @property
+    def sequences(self) -> int:
+        return sum(g.sequences for g in self.groups)
+
+    def share(self, devices: int) -> "StepShape":
+        """One of `devices` data-parallel devices' part: its share of every group's sequences."""
+        return StepShape(tuple(AttnGroup(g.sequences / devices, g.q_len, g.kv_len) for g in self.groups))
+
+    @property
+    def is_decode_only(self) -> bool:
+        return all(g.q_len == 1 for g in self.groups)
