@@ -97,4 +97,4 @@ def load_plan(path: Path) -> plan.PlanSpec:
     engine = engine_settings(fields.section("engine", {}))
     candidates = _space(fields.section("search"), prices, model)
     fields.finish()
-    return plan.PlanSpec(model, workload, slo, candidates, pricing_id, engine)
+    return plan.PlanSpec(model, workload, slo, candidates, prices, engine)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hwsim.base.errors import HwsimError, InputError
-from hwsim.loading import catalog, techniques_yaml
+from hwsim.loading import catalog, pricing_yaml, techniques_yaml
 from hwsim.loading.fields import Fields, load_yaml
 from hwsim.loading.routing import routing_for
 from hwsim.loading.workload_yaml import load_workload
@@ -14,6 +14,7 @@ from hwsim.specs import deployment
 from hwsim.specs.deployment import IMPLEMENTATIONS
 from hwsim.specs.models import Model
 from hwsim.specs.placement import parse
+from hwsim.specs.pricing import DEFAULT_PRICING, Pricing
 from hwsim.specs.scenario import (
     BATCHING,
     PREEMPTION,
@@ -136,7 +137,7 @@ def load_scenario(path: Path) -> Scenario:
         name=fields.string("name", Path(path).stem),
         placement=placement,
         offload=offload,
-        pricing=fields.string("pricing", "cloud-on-demand-2026-05"),
+        pricing=pricing_field(fields),
         experts=experts,
         techniques=_techniques(fields),
         system=system,
@@ -150,3 +151,11 @@ def load_scenario(path: Path) -> Scenario:
     )
     fields.finish()
     return scenario
+
+
+def pricing_field(fields: Fields, key: str = "pricing") -> Pricing:
+    """The pricing profile a scenario names (by id or YAML path), or the default one."""
+    try:
+        return pricing_yaml.pricing(fields.string(key, DEFAULT_PRICING))
+    except HwsimError as exc:
+        raise fields.error(key, str(exc)) from None

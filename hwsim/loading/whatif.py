@@ -58,7 +58,7 @@ def apply(baseline: Scenario, changes: Fields, path: Path) -> Scenario:
         if changes.has("placement"):
             scenario = replace(scenario, placement=parse(changes.string("placement")))
         if changes.has("pricing"):
-            scenario = replace(scenario, pricing=changes.string("pricing"))
+            scenario = replace(scenario, pricing=scenario_yaml.pricing_field(changes))
     except HwsimError as exc:
         if isinstance(exc, InputError):
             raise

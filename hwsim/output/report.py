@@ -109,7 +109,7 @@ def _describe(s: Scenario) -> str:
     if not s.techniques.is_identity:
         parts.append("techniques: " + ", ".join(k for k, v in s.techniques.__dict__.items()
                                                  if v not in (None, 0.0, 1.0, (), 16.0)))
-    parts.append(f"pricing {s.pricing}")
+    parts.append(f"pricing {s.pricing.id if s.pricing else 'none'}")
     return "; ".join(parts)
 
 

@@ -41,7 +41,7 @@ def op_table(cost: StepCost) -> str:
 
 def pricing_text(spec) -> str:
 
-    return pricing_yaml.pricing(spec.pricing).describe()
+    return spec.pricing.describe()
 
 
 def slo_text(slo) -> str:

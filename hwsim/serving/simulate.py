@@ -9,7 +9,6 @@ import pandas as pd
 import simpy
 
 from hwsim.base.errors import HwsimError
-from hwsim.loading import pricing_yaml
 from hwsim.perf import cost
 from hwsim.perf.estimate import device_tdp_w
 from hwsim.perf.offload import OffloadStepTimer
@@ -140,9 +139,10 @@ def simulate(scenario: Scenario, requests: pd.DataFrame | None = None, progress=
 
 def _cost(scenario: Scenario, summary: dict, devices: int) -> dict:
     """$/1M tokens at the simulated throughput and power; an unpriced device says so instead."""
+    if scenario.pricing is None:
+        return {"cost_note": "not priced: no pricing profile"}
     try:
-        prices = pricing_yaml.pricing(scenario.pricing)
-        result = cost.cost_per_token(prices, scenario.system, devices, summary["mean_power_w"] / devices,
+        result = cost.cost_per_token(scenario.pricing, scenario.system, devices, summary["mean_power_w"] / devices,
                                      summary["output_tokens_per_s"], summary["total_tokens_per_s"])
     except HwsimError as exc:
         return {"cost_note": f"not priced: {exc}"}

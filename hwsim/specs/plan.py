@@ -5,7 +5,7 @@ PERCENTILES = (50, 90, 99)  # the SLO percentiles a plan can judge
 from dataclasses import dataclass, field
 
 from hwsim.specs.models import Model
-from hwsim.specs.pricing import DEFAULT_PRICING
+from hwsim.specs.pricing import Pricing
 from hwsim.specs.scenario import EngineConfig
 from hwsim.specs.workload import Workload
 
@@ -46,5 +46,5 @@ class PlanSpec:
     workload: Workload
     slo: PlanSlo
     candidates: tuple[Candidate, ...]
-    pricing: str = DEFAULT_PRICING
+    pricing: Pricing
     engine: EngineConfig = field(default_factory=EngineConfig)

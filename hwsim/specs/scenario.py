@@ -9,6 +9,7 @@ from hwsim.specs import deployment
 from hwsim.specs.hardware import Link, System
 from hwsim.specs.models import Model
 from hwsim.specs.placement import Placement
+from hwsim.specs.pricing import Pricing
 from hwsim.specs.workload import Workload
 
 BATCHING = ("mixed", "prefill_first", "static")
@@ -64,7 +65,7 @@ class Scenario:
     disaggregation: Disaggregation | None = None
     placement: Placement = field(default_factory=Placement)
     offload: deployment.OffloadOptions = field(default_factory=deployment.OffloadOptions)
-    pricing: str = "cloud-on-demand-2026-05"  # a pricing profile id or path
+    pricing: Pricing | None = None  # resolved by the loader (its default profile); None: not priced
     experts: deployment.ExpertSetup | None = None  # MoE routing, expert parallelism
     techniques: Techniques = field(default_factory=Techniques)  # what-if optimizations
 
