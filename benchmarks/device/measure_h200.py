@@ -19,9 +19,7 @@ from pathlib import Path
 
 import torch
 
-COLUMNS = ("id,kind,hardware,count,model,layers,dtype,kv_dtype,weight_bits,phase,m,n,k,batch,q_len,kv_len,heads_q,"
-           "heads_kv,head_dim,prompt_len,context_len,bytes,src,dst,chunk_bytes,placement,overlap,launch,active_experts,"
-           "requests,input_len,output_len,concurrency,request_rate,metric,value,source,notes").split(",")
+COLUMNS = ["id", "kind", "hardware", "count", "model", "layers", "dtype", "kv_dtype", "weight_bits", "phase", "m", "n", "k", "batch", "q_len", "kv_len", "heads_q", "heads_kv", "head_dim", "prompt_len", "context_len", "bytes", "src", "dst", "chunk_bytes", "placement", "overlap", "launch", "active_experts", "requests", "input_len", "output_len", "concurrency", "request_rate", "metric", "value", "source", "notes"]
 GPU = torch.cuda.is_available()
 DEVICE = "cuda" if GPU else "cpu"
 SOURCE = (f"measured with benchmarks/device/measure_h200.py on {torch.cuda.get_device_name() if GPU else 'CPU (dry run)'}"

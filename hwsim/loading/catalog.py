@@ -34,12 +34,12 @@ def ids_in(folder: Path) -> dict[str, Path]:
     return {path.stem: path for path in sorted(folder.glob("*.yaml"))}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def hardware_files(kind: str) -> dict[str, Path]:
     return ids_in(data_dir("hardware_profiles") / kind)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def model_files() -> dict[str, Path]:
     return ids_in(data_dir("workloads") / "models")
 
@@ -49,7 +49,7 @@ def _checked_id(fields, expected: str) -> None:
         raise InputError(fields.source, "id", f"must match the file name {expected!r}; got {fields.data.get('id')!r}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def links() -> dict[str, Link]:
     result = {}
     for link_id, path in hardware_files("links").items():
@@ -68,17 +68,17 @@ def _one(kind: str, item_id: str, what: str):
     return fields
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def accelerator(device_id: str) -> Accelerator:
     return hardware_yaml.load_accelerator(_one("gpus", device_id, "accelerator"), links())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cpu(cpu_id: str) -> Cpu:
     return hardware_yaml.load_cpu(_one("cpus", cpu_id, "CPU"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def storage(storage_id: str) -> Storage:
     return hardware_yaml.load_storage(_one("storage", storage_id, "storage device"), links())
 
@@ -95,7 +95,7 @@ def hardware_ids() -> list[str]:
     return sorted(set(hardware_files("systems")) | set(hardware_files("gpus")))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _system(hardware_id: str) -> System:
     if hardware_id in hardware_files("systems"):
         return _load_system(hardware_id)
@@ -175,7 +175,7 @@ def model_ids() -> list[str]:
     return sorted(model_files())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def model(name: str) -> Model:
     """A model by shipped id, by a profile YAML path, or by a HuggingFace config.json path."""
     if name.endswith(".json"):
@@ -194,7 +194,7 @@ def workload_ids() -> list[str]:
     return sorted(path.stem for path in data_dir("workloads").glob("*.yaml"))
 
 
-def workload(name: str) -> "Workload":
+def workload(name: str) -> Workload:
     """A workload by preset name (`chat`) or by the path of a workload YAML."""
 
     if name.endswith((".yaml", ".yml")):

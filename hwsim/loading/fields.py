@@ -17,7 +17,7 @@ _MISSING = object()
 REQUIRED = _MISSING  # pass as `default` to make a field required explicitly
 
 
-def load_yaml(path: Path) -> "Fields":
+def load_yaml(path: Path) -> Fields:
     """Read a YAML file whose top level is a mapping."""
     try:
         with open(path, encoding="utf-8") as handle:
@@ -113,7 +113,7 @@ class Fields:
             raise self.error(key, f"expected true or false; got {value!r}")
         return value
 
-    def section(self, key: str, default: Any = _MISSING) -> "Fields":
+    def section(self, key: str, default: Any = _MISSING) -> Fields:
         value = self.raw(key, default)
         if value is default and default is not _MISSING:
             return Fields({}, self.source, self._field(key))
@@ -121,7 +121,7 @@ class Fields:
             raise self.error(key, f"expected a mapping; got {value!r}")
         return Fields(value, self.source, self._field(key))
 
-    def sections(self, key: str, default: Any = _MISSING) -> list["Fields"]:
+    def sections(self, key: str, default: Any = _MISSING) -> list[Fields]:
         value = self.raw(key, default)
         if value is default and default is not _MISSING:
             return []

@@ -11,7 +11,7 @@ from hwsim.perf.cost import SECONDS_PER_YEAR
 from hwsim.specs.pricing import Pricing
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def pricing(name: str) -> Pricing:
     """A pricing profile by shipped id or by YAML path."""
     if name.endswith((".yaml", ".yml")):
@@ -22,7 +22,7 @@ def pricing(name: str) -> Pricing:
     return load_pricing(load_yaml(files[name]))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def pricing_files() -> dict[str, Path]:
     return ids_in(data_dir("pricing"))
 

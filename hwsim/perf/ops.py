@@ -220,7 +220,7 @@ class _Builder:
             ops.append(self.elementwise("residual_add_2", self.t * self.m.hidden_size, 3 * self.a, 1, layers))
         return ops
 
-    def moe_mlp(self, layers: int, active_experts: float | None, setup: "ExpertSetup") -> list[Op]:
+    def moe_mlp(self, layers: int, active_experts: float | None, setup: ExpertSetup) -> list[Op]:
         moe, t, h = self.m.moe, self.t, self.m.hidden_size
         routing = setup.routing
         if active_experts is not None:

@@ -51,7 +51,7 @@ class StepTimer:
             return tuple((t + spec.draft_length * d) * per_token for t, d in zip(target, draft))
         return self._plain_step(groups)
 
-    def draft(self) -> "StepTimer":
+    def draft(self) -> StepTimer:
         if self._draft is None:
 
             self._draft = StepTimer(catalog.model(self.techniques.speculative.draft_model), self.system,

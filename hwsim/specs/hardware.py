@@ -175,7 +175,7 @@ class System:
     def device_name(self) -> str:
         return self.accelerator.name if self.accelerator else f"{self.sockets}x {self.cpu.name}"
 
-    def with_count(self, count: int) -> "System":
+    def with_count(self, count: int) -> System:
         return replace(self, accelerator_count=count)
 
 

@@ -15,11 +15,11 @@ class StepShape:
     groups: tuple[AttnGroup, ...]
 
     @staticmethod
-    def prefill(batch: int, prompt_len: int) -> "StepShape":
+    def prefill(batch: int, prompt_len: int) -> StepShape:
         return StepShape((AttnGroup(batch, prompt_len, prompt_len),))
 
     @staticmethod
-    def decode(batch: int, context_len: int) -> "StepShape":
+    def decode(batch: int, context_len: int) -> StepShape:
         """One new token per sequence; `context_len` positions were cached before it."""
         return StepShape((AttnGroup(batch, 1, context_len + 1),))
 
@@ -31,7 +31,7 @@ class StepShape:
     def sequences(self) -> int:
         return sum(g.sequences for g in self.groups)
 
-    def share(self, devices: int) -> "StepShape":
+    def share(self, devices: int) -> StepShape:
         """One of `devices` data-parallel devices' part: its share of every group's sequences."""
         return StepShape(tuple(AttnGroup(g.sequences / devices, g.q_len, g.kv_len) for g in self.groups))
 

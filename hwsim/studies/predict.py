@@ -9,8 +9,8 @@ an empty `launch` means an inference engine's own runtime (fused kernels, neglig
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 from hwsim.base.errors import HwsimError
 from hwsim.loading import catalog
