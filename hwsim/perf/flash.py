@@ -109,7 +109,7 @@ def _compute_s(model: Model, system: System, context_len: int, precision: Precis
     device = system.compute
     total = 0.0
     for op in step_ops(model, shape.StepShape.decode(1, context_len), precision):
-        if op.name.startswith("mlp_"):
+        if op.block == "mlp":
             op = type(op)(**{**op.__dict__, "flops": op.flops * active, "weight_bytes": op.weight_bytes * active,
                              "act_bytes": op.act_bytes * active})
         total += roofline.op_cost(op, device).time_s

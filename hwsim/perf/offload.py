@@ -73,7 +73,7 @@ def offload_step(model: Model, system: System, shape: StepShape, precision: Prec
     a, tokens = precision.act_bytes, shape.tokens
     for c in cost.costs:
         op = c.op
-        if op.repeat != layers and op.kind != "collective" and not op.name.startswith(("experts_", "router")):
+        if op.block in ("embedding", "head"):
             outside_s += c.time_s
             outside_weights += op.weight_bytes * op.repeat
             continue
@@ -81,7 +81,7 @@ def offload_step(model: Model, system: System, shape: StepShape, precision: Prec
         per_layer = 1.0 / share if share else 0.0
         # host attention serves decode, where the cache is read; a prefill's KV is born on the device
         on_host = ((op.kind == "attention" and placement.attention_compute == "host" and shape.is_decode_only)
-                   or (op.name.startswith("experts_") and placement.experts_compute == "host"))
+                   or (op.routed_experts and placement.experts_compute == "host"))
         in_drive = op.kind == "attention" and placement.attention_compute == "storage" and shape.is_decode_only
         if in_drive:
             parts["storage"] += in_storage_attention_s(op, system) / layers
@@ -96,7 +96,7 @@ def offload_step(model: Model, system: System, shape: StepShape, precision: Prec
             parts["host"] += roofline.op_cost(op, host).time_s / layers
         else:
             parts["device"] += c.time_s / layers
-        what = "experts" if op.name.startswith("experts_") else "weights"
+        what = "experts" if op.routed_experts else "weights"
         offloaded = 1.0 - placement.share(what, "device")
         if op.weight_bytes and not on_host and what == "experts" and offloaded:
             # only cache misses move; the prefetched share of them hides behind compute
@@ -116,7 +116,7 @@ def offload_step(model: Model, system: System, shape: StepShape, precision: Prec
             elif not op.causal or any(g.kv_len > g.q_len for g in shape.groups):  # a cached prefix is read
                 moved["h2d"] += op.kv_read_bytes * kv_away * per_layer
                 moved["disk"] += op.kv_read_bytes * placement.share("kv", "disk") * per_layer
-        if op.name == "kv_cache_write":
+        if op.role == "kv_cache_write":
             over_host_link = placement.share("kv", "host") + placement.share("kv", "disk")
             moved["d2h"] += op.kv_write_bytes * over_host_link * per_layer
             moved["disk_write"] += op.kv_write_bytes * placement.share("kv", "disk") * per_layer

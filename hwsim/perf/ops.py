@@ -17,12 +17,21 @@ from dataclasses import dataclass, replace
 from hwsim.base.errors import HwsimError
 from hwsim.specs.deployment import FUSED, ExpertSetup, Implementation, Precision
 from hwsim.specs.models import Model
-from hwsim.specs.shape import StepShape
+from hwsim.specs.shape import AttnGroup, StepShape
+
+
+BLOCKS = ("embedding", "attention", "mlp", "moe", "head")  # where in the model an operator runs
+ALL_TO_ALL = ("alltoall_dispatch", "alltoall_combine")  # collectives that move routed tokens, not sums
 
 
 @dataclass(frozen=True)
 class Op:
-    name: str
+    """One operator of a step, identified by its `role` (what it computes, e.g. `qkv_proj`,
+    `attention`, `experts_down`) and its `block` (embedding, attention, mlp, moe, head). GEMMs
+    carry their dimensions (`m` x `k` activations times `n` x `k` weights, over `experts` weight
+    matrices); attention carries its groups and head counts. `shape` is display text only."""
+
+    role: str
     kind: str  # gemm | attention | elementwise | collective
     dtype: str
     flops: float = 0.0
@@ -32,14 +41,40 @@ class Op:
     kv_write_bytes: float = 0.0
     repeat: int = 1  # instances per step (usually the number of layers)
     kernels: int = 1  # kernel launches per instance
-    shape: str = ""
     causal: bool = False  # attention over new tokens that see each other (prefill)
+    block: str = "attention"
+    m: int = 0
+    n: int = 0
+    k: int = 0
+    experts: float = 1.0  # weight matrices a GEMM reads (routed experts), else 1
+    groups: tuple[AttnGroup, ...] = ()  # attention: the step's sequence groups
+    heads: int = 0  # attention: query heads and KV heads on this device
+    kv_heads: int = 0
+
+    @property
+    def name(self) -> str:
+        """The operator's display name."""
+        return self.role
+
+    @property
+    def routed_experts(self) -> bool:
+        """A routed expert's GEMM or activation: its weights follow the `experts` placement."""
+        return self.role.startswith("experts_")
 
     @property
     def bytes(self) -> float:
         return self.weight_bytes + self.act_bytes + self.kv_read_bytes + self.kv_write_bytes
 
-
+    @property
+    def shape(self) -> str:
+        """Display text of the operator's dimensions."""
+        if self.kind == "gemm":
+            return f"m={self.m} n={self.n} k={self.k}" + (
+                f" x{self.experts:.3g} experts" if self.experts != 1.0 else "")
+        if self.kind == "attention":
+            groups = ", ".join(f"{g.sequences}x(q={g.q_len}, kv={g.kv_len})" for g in self.groups)
+            return f"{groups}; {self.heads} heads / {self.kv_heads} kv heads"
+        return ""
 
 
 def expected_active_experts(experts: int, top_k: int, tokens: int) -> float:
@@ -79,14 +114,18 @@ def step_ops(
         # one device's share of the sequences, with whole (replicated) attention and dense weights
         local = _Builder(model, shape.share(tp), precision, implementation, 1)
         setup = replace(setup, expert_parallel=True)
-    ops = local.embedding()
-    ops += local.attention_block(layers)
+    ops = _in_block(local.embedding(), "embedding")
+    ops += _in_block(local.attention_block(layers), "attention")
     if dense_layers:
-        ops += local.dense_mlp(dense_layers, model.intermediate_size, "mlp")
+        ops += _in_block(local.dense_mlp(dense_layers, model.intermediate_size, "mlp"), "mlp")
     if moe_layers:
-        ops += builder.moe_mlp(moe_layers, active_experts, setup)
-    ops += local.head()
+        ops += _in_block(builder.moe_mlp(moe_layers, active_experts, setup), "moe")
+    ops += _in_block(local.head(), "head")
     return [op for op in ops if op.repeat > 0]
+
+
+def _in_block(ops: list[Op], block: str) -> list[Op]:
+    return [replace(op, block=block) for op in ops]
 
 
 class _Builder:
@@ -106,14 +145,17 @@ class _Builder:
         engine, one GEMM per expert in a plain PyTorch module (the reference implementation)."""
         return Op(
             kernels=self._per_expert(experts),
-            name=name,
+            role=name,
             kind="gemm",
             dtype=self.dt,
             flops=2.0 * m * n * k,
             weight_bytes=experts * n * k * self.w,
             act_bytes=(m * k + m * n) * self.a,
             repeat=repeat,
-            shape=f"m={m} n={n} k={k}" + (f" x{experts:.3g} experts" if experts != 1.0 else ""),
+            m=m,
+            n=n,
+            k=k,
+            experts=experts,
         )
 
     def _per_expert(self, experts: float) -> int:
@@ -282,10 +324,9 @@ def attention_op(shape: StepShape, heads: int, kv_heads: int, score_dim: int, va
         flops += g.sequences * heads * 2.0 * pairs * (score_dim + value_dim)
         kv_read += g.sequences * g.kv_len * kv_width_cached * precision.kv_bytes
         q_bytes += g.sequences * g.q_len * heads * (score_dim + value_dim) * precision.act_bytes
-    groups = ", ".join(f"{g.sequences}x(q={g.q_len}, kv={g.kv_len})" for g in shape.groups)
     return Op("attention", "attention", precision.compute_dtype, flops=flops, act_bytes=q_bytes,
-              kv_read_bytes=kv_read, repeat=repeat, shape=f"{groups}; {heads} heads / {kv_heads} kv heads",
-              causal=any(g.q_len > 1 for g in shape.groups))
+              kv_read_bytes=kv_read, repeat=repeat, causal=any(g.q_len > 1 for g in shape.groups),
+              groups=shape.groups, heads=heads, kv_heads=kv_heads)
 
 
 def model_attention_op(model: Model, shape: StepShape, precision: Precision, tp: int = 1, layers: int | None = None) -> Op:

@@ -57,7 +57,7 @@ def step_cost(
     for op in op_list:
         if op.kind == "collective":
             link = system.accelerator.peer_link or system.accelerator.host_link
-            if op.name.startswith("alltoall"):
+            if op.role in ops_mod.ALL_TO_ALL:
                 one = roofline.alltoall_s(op.act_bytes / tp, tp, link)  # each device sends its share
             else:
                 one = roofline.allreduce_s(op.act_bytes, tp, link)
@@ -79,21 +79,19 @@ def launch_queue_s(costs: list[roofline.OpCost], layers: int) -> float:
     and the previous op is done. A synchronizing op makes the host wait for the device.
     Ops repeated per layer are interleaved layer by layer, as the model runs them.
     """
+    before = [c for c in costs if c.op.block == "embedding"]
+    after = [c for c in costs if c.op.block == "head"]
+    per_layer = [c for c in costs if c.op.block not in ("embedding", "head")]
+    sequence = before + [c for layer in range(layers) for c in per_layer if layer < c.op.repeat] + after
     host_t = device_t = 0.0
-    once_before = [c for c in costs if c.op.repeat == 1 and c.op.name in _BEFORE_LAYERS]
-    per_layer = [c for c in costs if c.op.repeat > 1 or (c.op.repeat == 1 and layers == 1 and c.op.name not in _BEFORE_LAYERS and c.op.name not in _AFTER_LAYERS)]
-    once_after = [c for c in costs if c.op.repeat == 1 and c.op.name in _AFTER_LAYERS]
-    sequence = list(once_before)
-    for layer in range(layers):
-        sequence += [c for c in per_layer if layer < c.op.repeat]
-    sequence += once_after
     for cost in sequence:
         host_t += cost.launch_s
-        device_t = max(device_t, host_t) + (cost.gpu_s if cost.op.kind != "collective" else cost.time_s / cost.op.repeat)
+        device_t = max(device_t, host_t) + _device_s(cost)
         if cost.syncs:
             host_t = device_t
     return max(host_t, device_t)
 
 
-_BEFORE_LAYERS = {"embedding", "position_embedding"}
-_AFTER_LAYERS = {"last_token_gather", "final_norm", "lm_head"}
+def _device_s(cost: roofline.OpCost) -> float:
+    """One instance's time on the device: a kernel's, or a collective's share of its total."""
+    return cost.gpu_s if cost.op.kind != "collective" else cost.time_s / cost.op.repeat

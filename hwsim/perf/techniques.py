@@ -87,7 +87,7 @@ class Techniques:
                     dense_bits = 8 * _bytes_per_weight(op)
                     kept = (1 - self.sparsity) * (dense_bits + self.sparse_index_bits) / dense_bits
                     op = replace(op, weight_bytes=op.weight_bytes * min(1.0, kept))
-            if self.prefill_layers < 1.0 and prefill_share and op.repeat > 1 and op.name not in _KV_PATH:
+            if self.prefill_layers < 1.0 and prefill_share and op.repeat > 1 and op.role not in _KV_PATH:
                 # prefill tokens skip this op in the layers SingleInputKV does not run in full
                 scale = 1.0 - prefill_share * (1.0 - self.prefill_layers)
                 op = replace(op, flops=op.flops * scale, act_bytes=op.act_bytes * scale)
@@ -109,7 +109,7 @@ class Techniques:
             if key == kernel_key(op):
                 return seconds * op.repeat
         for name, factor in self.kernel_speedup:
-            if name in (op.kind, op.name):
+            if name in (op.kind, op.role):
                 return predicted_s / factor
         return predicted_s
 
@@ -119,24 +119,14 @@ _KV_PATH = {"attn_norm", "qkv_proj", "rotary", "kv_cache_write", "q_a_proj", "kv
 
 def _bytes_per_weight(op: Op) -> float:
     """Bytes per weight element of a GEMM (weights are n x k per expert)."""
-    n, k = _gemm_nk(op)
-    experts = 1.0
-    if " x" in op.shape and "experts" in op.shape:
-        experts = float(op.shape.split(" x")[1].split(" ")[0])
-    return op.weight_bytes / (n * k * experts) if n and k else 2.0
-
-
-def _gemm_nk(op: Op) -> tuple[int, int]:
-    parts = dict(item.split("=") for item in op.shape.split(" ")[:3] if "=" in item)
-    return int(parts.get("n", 0)), int(parts.get("k", 0))
+    return op.weight_bytes / (op.n * op.k * op.experts) if op.n and op.k else 2.0
 
 
 def kernel_key(op: Op) -> tuple:
     """The shape an operator is matched by against measured kernel rows."""
     if op.kind == "gemm":
-        parts = dict(item.split("=") for item in op.shape.split(" ")[:3] if "=" in item)
-        return ("gemm", int(parts.get("m", 0)), int(parts.get("n", 0)), int(parts.get("k", 0)))
-    return (op.kind, op.name, op.shape)
+        return ("gemm", op.m, op.n, op.k)
+    return (op.kind, op.role, op.groups, op.heads, op.kv_heads)
 
 
 def _fraction(name: str, value: float, allow_zero: bool = False, below_one: bool = False) -> None:
