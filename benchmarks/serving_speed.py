@@ -20,7 +20,8 @@ from hwsim.specs.scenario import Scenario
 
 def run(requests: int) -> tuple[float, dict]:
     workload = replace(catalog.workload("chat"), count=requests, rate_per_s=40.0)
-    scenario = Scenario("speed", catalog.system("h100-sxm"), catalog.model("llama-3-8b"), deployment.Precision(), workload)
+    scenario = Scenario("speed", catalog.system("h100-sxm"), catalog.model("llama-3-8b"), deployment.Precision(),
+                        workload)
     started = time.perf_counter()
     result = simulate(scenario)
     return time.perf_counter() - started, result.summary

@@ -19,10 +19,16 @@ from pathlib import Path
 
 import torch
 
-COLUMNS = ["id", "kind", "hardware", "count", "model", "layers", "dtype", "kv_dtype", "weight_bits", "phase", "m", "n", "k", "batch", "q_len", "kv_len", "heads_q", "heads_kv", "head_dim", "prompt_len", "context_len", "bytes", "src", "dst", "chunk_bytes", "placement", "overlap", "launch", "active_experts", "requests", "input_len", "output_len", "concurrency", "request_rate", "metric", "value", "source", "notes"]
+COLUMNS = [
+    "id", "kind", "hardware", "count", "model", "layers", "dtype", "kv_dtype", "weight_bits", "phase", "m", "n",
+    "k", "batch", "q_len", "kv_len", "heads_q", "heads_kv", "head_dim", "prompt_len", "context_len", "bytes",
+    "src", "dst", "chunk_bytes", "placement", "overlap", "launch", "active_experts", "requests", "input_len",
+    "output_len", "concurrency", "request_rate", "metric", "value", "source", "notes",
+]
 GPU = torch.cuda.is_available()
 DEVICE = "cuda" if GPU else "cpu"
-SOURCE = (f"measured with benchmarks/device/measure_h200.py on {torch.cuda.get_device_name() if GPU else 'CPU (dry run)'}"
+DEVICE_NAME = torch.cuda.get_device_name() if GPU else "CPU (dry run)"
+SOURCE = (f"measured with benchmarks/device/measure_h200.py on {DEVICE_NAME}"
           f" (PyTorch {torch.__version__}), {time.strftime('%Y-%m-%d')}; median of repeated runs")
 
 
@@ -165,7 +171,8 @@ def main() -> int:
         writer = csv.DictWriter(handle, fieldnames=list(elementwise[0]))
         writer.writeheader()
         writer.writerows(elementwise)
-    print(f"wrote {args.out / 'h200-extra.csv'} and {args.out / 'h200-elementwise.csv'} ({'GPU' if GPU else 'CPU dry run'})")
+    mode = "GPU" if GPU else "CPU dry run"
+    print(f"wrote {args.out / 'h200-extra.csv'} and {args.out / 'h200-elementwise.csv'} ({mode})")
     return 0
 
 

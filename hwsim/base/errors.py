@@ -1,6 +1,8 @@
 """Errors meant for people: one line naming where, what, and what was expected."""
 from __future__ import annotations
 
+import difflib
+
 
 class HwsimError(Exception):
     """Any error caused by the user's input. The CLI prints it on one line and exits 2."""
@@ -21,8 +23,6 @@ class UnknownIdError(HwsimError):
     """An id that names no shipped or given profile; lists the close matches."""
 
     def __init__(self, what: str, wanted: str, known: list[str]):
-        import difflib
-
         close = difflib.get_close_matches(wanted, known, n=5, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(sorted(known))}"
         super().__init__(f"unknown {what} {wanted!r}{hint}")

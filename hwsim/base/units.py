@@ -36,6 +36,7 @@ class UnitError(ValueError):
 
 
 def example(dimension: str) -> str:
+    """A quantity of `dimension` as a user would write it, for error messages."""
     return _EXAMPLES[dimension]
 
 
@@ -62,6 +63,7 @@ def parse(text: object, dimension: str) -> float:
 
 
 def _unit_scale(unit: str, dimension: str) -> float | None:
+    """The SI scale of `unit` in `dimension` (a base spelling with an optional prefix), None if it is not one."""
     if unit in _BASES[dimension]:
         return _BASES[dimension][unit]
     for base, base_scale in _BASES[dimension].items():
@@ -83,14 +85,17 @@ def format_bytes(value_bytes: float) -> str:
 
 
 def format_rate(value_bytes_per_s: float) -> str:
+    """Human form of a bandwidth in decimal units (GB/s = 1e9 B/s)."""
     return _format(value_bytes_per_s, "B/s")
 
 
 def format_flops(value_flops_per_s: float) -> str:
+    """Human form of a compute rate (TFLOP/s = 1e12 FLOP/s)."""
     return _format(value_flops_per_s, "FLOP/s")
 
 
 def format_seconds(value_s: float) -> str:
+    """Seconds, milliseconds or microseconds, whichever keeps the number readable."""
     magnitude = abs(value_s)
     if magnitude >= 1:
         return f"{value_s:.3f} s"
@@ -100,6 +105,7 @@ def format_seconds(value_s: float) -> str:
 
 
 def _format(value: float, base: str) -> str:
+    """`value` with the largest decimal prefix it reaches, to three significant digits."""
     for prefix, scale in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(value) >= scale:
             return f"{value / scale:.3g} {prefix}{base}"

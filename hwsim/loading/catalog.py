@@ -14,15 +14,16 @@ from typing import TYPE_CHECKING
 
 from hwsim.base.errors import InputError, UnknownIdError
 from hwsim.loading import hardware_yaml, hf_config, model_yaml, workload_yaml
-from hwsim.loading.fields import load_yaml
+from hwsim.loading.fields import Fields, load_yaml
 from hwsim.specs.hardware import Accelerator, Cpu, Link, Storage, System
 from hwsim.specs.models import Model
 
 if TYPE_CHECKING:
     from hwsim.specs.workload import Workload
 
+
 def data_dir(name: str) -> Path:
-    """The folder of shipped data `name` ("hardware_profiles" or "workloads")."""
+    """The folder of shipped data `name` ("hardware_profiles", "workloads" or "pricing")."""
     try:
         module = importlib.import_module(f"hwsim.{name}")
     except ModuleNotFoundError:
@@ -31,26 +32,32 @@ def data_dir(name: str) -> Path:
 
 
 def ids_in(folder: Path) -> dict[str, Path]:
+    """The profiles in `folder`: file stem (the id) -> path, in name order."""
     return {path.stem: path for path in sorted(folder.glob("*.yaml"))}
 
 
 @functools.cache
 def hardware_files(kind: str) -> dict[str, Path]:
+    """Shipped hardware profiles of `kind` (gpus, cpus, storage, links, systems): id -> path."""
     return ids_in(data_dir("hardware_profiles") / kind)
 
 
 @functools.cache
 def model_files() -> dict[str, Path]:
+    """Shipped model profiles: id -> path."""
     return ids_in(data_dir("workloads") / "models")
 
 
-def _checked_id(fields, expected: str) -> None:
+def _checked_id(fields: Fields, expected: str) -> None:
+    """A shipped profile's id must be its file name, so that the id on the command line finds it."""
     if fields.data.get("id") != expected:
-        raise InputError(fields.source, "id", f"must match the file name {expected!r}; got {fields.data.get('id')!r}")
+        raise InputError(fields.source, "id",
+                         f"must match the file name {expected!r}; got {fields.data.get('id')!r}")
 
 
 @functools.cache
 def links() -> dict[str, Link]:
+    """Every shipped link by id; other profiles name their links from this table."""
     result = {}
     for link_id, path in hardware_files("links").items():
         fields = load_yaml(path)
@@ -59,7 +66,8 @@ def links() -> dict[str, Link]:
     return result
 
 
-def _one(kind: str, item_id: str, what: str):
+def _one(kind: str, item_id: str, what: str) -> Fields:
+    """The fields of the shipped `kind` profile `item_id`; `what` names the kind in errors."""
     files = hardware_files(kind)
     if item_id not in files:
         raise UnknownIdError(what, item_id, list(files))
@@ -84,6 +92,7 @@ def storage(storage_id: str) -> Storage:
 
 
 def link(link_id: str) -> Link:
+    """A shipped link by id."""
     table = links()
     if link_id not in table:
         raise UnknownIdError("link", link_id, list(table))
@@ -95,35 +104,37 @@ def hardware_ids() -> list[str]:
     return sorted(set(hardware_files("systems")) | set(hardware_files("gpus")))
 
 
-@functools.cache
-def _system(hardware_id: str) -> System:
-    if hardware_id in hardware_files("systems"):
-        return _load_system(hardware_id)
-    if hardware_id in hardware_files("gpus"):
-        device = accelerator(hardware_id)
-        server = device.server
-        storage_items = ((storage(server["storage"]), 1),) if server["storage"] else ()
-        return System(
-            id=device.id,
-            name=f"{device.name} in a typical server",
-            accelerator=device,
-            accelerator_count=1,
-            cpu=cpu(server["cpu"]),
-            sockets=server["sockets"],
-            dram_bytes=server["dram_bytes"],
-            storage=storage_items,
-            host_link=device.host_link,
-        )
-    raise UnknownIdError("hardware", hardware_id, hardware_ids())
+def _cpu_with_dram_bandwidth(cpu_profile: Cpu, dram_bandwidth_bytes_per_s: float, sockets: int) -> Cpu:
+    """`cpu_profile` with the system's measured or configured DRAM bandwidth shared over its sockets."""
+    per_socket = dram_bandwidth_bytes_per_s / sockets
+    return replace(cpu_profile, compute=replace(cpu_profile.compute, memory_bandwidth_bytes_per_s=per_socket))
 
 
-def system(hardware_id: str, count: int | None = None) -> System:
-    """A loaded System for a system id or an accelerator id; `count` overrides its GPU count."""
-    loaded = _system(hardware_id)
-    return loaded.with_count(count) if count is not None else loaded
+def _drives(fields: Fields) -> tuple[tuple[Storage, int], ...]:
+    """The `storage` list: (drive, count) pairs, a drive's capacity optionally overridden."""
+    drives = []
+    for item in fields.sections("storage", []):
+        drive = storage(item.string("device"))
+        capacity = item.quantity("capacity", "bytes", 0.0)
+        if capacity:
+            drive = replace(drive, capacity_bytes=capacity)
+        drives.append((drive, item.integer("count", 1)))
+        item.finish()
+    return tuple(drives)
+
+
+def _attention_pool(fields: Fields) -> tuple[Accelerator, int, Link] | None:
+    """The optional `attention_pool`: devices that hold the KV cache and run decode attention."""
+    if not fields.has("attention_pool"):
+        return None
+    section = fields.section("attention_pool")
+    pool = (accelerator(section.string("device")), section.integer("count", 1), link(section.string("link")))
+    section.finish()
+    return pool
 
 
 def _load_system(system_id: str) -> System:
+    """A reference system profile (`hardware_profiles/systems/`)."""
     fields = _one("systems", system_id, "system")
     acc = fields.section("accelerator", {})
     device = accelerator(acc.string("device")) if acc.has("device") else None
@@ -136,21 +147,9 @@ def _load_system(system_id: str) -> System:
     dram_bandwidth = host.quantity("dram_bandwidth", "bytes_per_s", 0.0)
     host.finish()
     if dram_bandwidth:
-        per_socket = dram_bandwidth / sockets
-        cpu_profile = replace(cpu_profile, compute=replace(cpu_profile.compute, memory_bandwidth_bytes_per_s=per_socket))
-    drives = []
-    for item in fields.sections("storage", []):
-        drive = storage(item.string("device"))
-        capacity = item.quantity("capacity", "bytes", 0.0)
-        if capacity:
-            drive = replace(drive, capacity_bytes=capacity)
-        drives.append((drive, item.integer("count", 1)))
-        item.finish()
-    pool = None
-    if fields.has("attention_pool"):
-        section = fields.section("attention_pool")
-        pool = (accelerator(section.string("device")), section.integer("count", 1), link(section.string("link")))
-        section.finish()
+        cpu_profile = _cpu_with_dram_bandwidth(cpu_profile, dram_bandwidth, sockets)
+    drives = _drives(fields)
+    pool = _attention_pool(fields)
     host_link_id = fields.string("host_link", "")
     result = System(
         id=fields.string("id"),
@@ -160,7 +159,7 @@ def _load_system(system_id: str) -> System:
         cpu=cpu_profile,
         sockets=sockets,
         dram_bytes=dram_bytes,
-        storage=tuple(drives),
+        storage=drives,
         host_link=link(host_link_id) if host_link_id else (device.host_link if device else None),
         notes=fields.string("notes", ""),
         attention_pool=pool,
@@ -171,7 +170,42 @@ def _load_system(system_id: str) -> System:
     return result
 
 
+def _typical_server(device_id: str) -> System:
+    """One accelerator in the typical server its profile describes."""
+    device = accelerator(device_id)
+    server = device.server
+    storage_items = ((storage(server["storage"]), 1),) if server["storage"] else ()
+    return System(
+        id=device.id,
+        name=f"{device.name} in a typical server",
+        accelerator=device,
+        accelerator_count=1,
+        cpu=cpu(server["cpu"]),
+        sockets=server["sockets"],
+        dram_bytes=server["dram_bytes"],
+        storage=storage_items,
+        host_link=device.host_link,
+    )
+
+
+@functools.cache
+def _system(hardware_id: str) -> System:
+    """A reference system by its id, or an accelerator in its typical server by the accelerator's id."""
+    if hardware_id in hardware_files("systems"):
+        return _load_system(hardware_id)
+    if hardware_id in hardware_files("gpus"):
+        return _typical_server(hardware_id)
+    raise UnknownIdError("hardware", hardware_id, hardware_ids())
+
+
+def system(hardware_id: str, count: int | None = None) -> System:
+    """A loaded System for a system id or an accelerator id; `count` overrides its GPU count."""
+    loaded = _system(hardware_id)
+    return loaded.with_count(count) if count is not None else loaded
+
+
 def model_ids() -> list[str]:
+    """Ids of the shipped model profiles, sorted."""
     return sorted(model_files())
 
 
@@ -191,12 +225,12 @@ def model(name: str) -> Model:
 
 
 def workload_ids() -> list[str]:
+    """Names of the shipped workload presets, sorted."""
     return sorted(path.stem for path in data_dir("workloads").glob("*.yaml"))
 
 
 def workload(name: str) -> Workload:
     """A workload by preset name (`chat`) or by the path of a workload YAML."""
-
     if name.endswith((".yaml", ".yml")):
         return workload_yaml.load_workload(Path(name))
     path = data_dir("workloads") / f"{name}.yaml"

@@ -5,6 +5,8 @@ that no accessor asked for, so a typo in a profile is an error instead of a sile
 """
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +19,13 @@ _MISSING = object()
 REQUIRED = _MISSING  # pass as `default` to make a field required explicitly
 
 
-def load_yaml(path: Path) -> Fields:
-    """Read a YAML file whose top level is a mapping."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
-    except FileNotFoundError:
-        raise InputError(str(path), "", "file not found") from None
-    except yaml.YAMLError as exc:
-        raise InputError(str(path), "", f"not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise InputError(str(path), "", "expected a mapping at the top level")
-    return Fields(data, str(path))
-
-
 class Fields:
+    """One mapping read from `source`, at field path `path` within it (empty at the top level).
+
+    Every accessor takes a key and an optional `default`; without one the key is required.
+    Errors are `InputError`s naming the file and the dotted field path.
+    """
+
     def __init__(self, data: dict, source: str, path: str = ""):
         self.data = data
         self.source = source
@@ -49,6 +43,10 @@ class Fields:
 
     def keys(self) -> list[str]:
         return list(self.data)
+
+    def __iter__(self) -> Iterator[str]:
+        """The keys in file order, as iterating the mapping gives them; iterating marks none as used."""
+        return iter(list(self.data))
 
     def raw(self, key: str, default: Any = _MISSING) -> Any:
         self._used.add(key)
@@ -75,10 +73,8 @@ class Fields:
         if value is default and default is not _MISSING:
             return value
         if isinstance(value, str):  # YAML 1.1 reads 671e9 (no dot) as text
-            try:
+            with contextlib.suppress(ValueError):
                 value = float(value)
-            except ValueError:
-                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.error(key, f"expected a plain number; got {value!r}")
         if low is not None and value < low:
@@ -134,3 +130,17 @@ class Fields:
         unknown = [key for key in self.data if key not in self._used]
         if unknown:
             raise self.error(unknown[0], f"unknown field; expected one of {', '.join(sorted(self._used))}")
+
+
+def load_yaml(path: Path) -> Fields:
+    """Read a YAML file whose top level is a mapping."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except FileNotFoundError:
+        raise InputError(str(path), "", "file not found") from None
+    except yaml.YAMLError as exc:
+        raise InputError(str(path), "", f"not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise InputError(str(path), "", "expected a mapping at the top level")
+    return Fields(data, str(path))

@@ -1,4 +1,10 @@
-"""placeholder"""
+"""Reading hardware profile YAML (accelerators, CPUs, storage, links) into `hwsim.specs.hardware` objects.
+
+Each loader reads one profile strictly (unknown keys are errors) and records which datasheet
+figures it read, so that `missing_sources` can name every figure whose `sources` entry is absent:
+the shipped profiles are held to citing where each number came from. The `performance` block
+(calibration, not datasheet) is read here too, also by `hwsim calibrate` for its overlays.
+"""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -16,42 +22,156 @@ from hwsim.specs.hardware import (
 )
 
 
-def load_storage(fields: Fields, links: dict[str, Link]) -> Storage:
+class _Sourced:
+    """Collects the datasheet fields read from a profile and checks each has a source."""
+
+    def __init__(self, fields: Fields):
+        self.sources = {str(k): str(v) for k, v in (fields.raw("sources", {}) or {}).items()}
+        self.read: list[str] = []
+
+    def note(self, path: str) -> None:
+        self.read.append(path)
+
+    def missing(self) -> tuple[str, ...]:
+        """Fields read without a source for themselves or for a section above them."""
+
+        def covered(path: str) -> bool:
+            parts = path.split(".")
+            return any(".".join(parts[:i]) in self.sources for i in range(1, len(parts) + 1))
+
+        return tuple(p for p in self.read if not covered(p))
+
+
+def _quantity(fields: Fields, sourced: _Sourced, key: str, dimension: str, default: float | None = None,
+              prefix: str = "") -> float:
+    """A datasheet quantity (required unless `default` is given), noted as read when present."""
+    value = fields.quantity(key, dimension, REQUIRED if default is None else default)
+    if fields.has(key):
+        sourced.note(f"{prefix}{key}")
+    return value
+
+
+def _peaks(fields: Fields, sourced: _Sourced, prefix: str = "") -> dict[str, float]:
+    """The `peak` block: dtype -> dense FLOP/s, at least one dtype."""
+    peak = fields.section("peak")
+    result = {}
+    for dtype in peak:
+        if dtype not in DTYPES:
+            raise peak.error(dtype, f"unknown dtype; expected one of {', '.join(DTYPES)}")
+        result[dtype] = peak.quantity(dtype, "flops_per_s")
+        sourced.note(f"{prefix}peak.{dtype}")
+    peak.finish()
+    if not result:
+        raise fields.error("peak", "expected at least one dtype with its peak rate")
+    return result
+
+
+def _named_link(fields: Fields, key: str, name: str, links: dict[str, Link]) -> Link:
+    if name not in links:
+        raise fields.error(key, f"unknown link {name!r}; expected one of {', '.join(sorted(links))}")
+    return links[name]
+
+
+def _link_ref(fields: Fields, key: str, links: dict[str, Link]) -> Link:
+    """The link a required `key` names."""
+    return _named_link(fields, key, fields.string(key), links)
+
+
+def _optional_link_ref(fields: Fields, key: str, links: dict[str, Link]) -> Link | None:
+    """The link an optional `key` names; None when the key is absent or empty."""
+    name = fields.string(key, "")
+    return _named_link(fields, key, name, links) if name else None
+
+
+def _server(fields: Fields) -> dict:
+    """An accelerator's typical host: cpu id, sockets, DRAM bytes and storage id ("" for none)."""
+    server = {
+        "cpu": fields.string("cpu"),
+        "sockets": fields.integer("sockets", 1),
+        "dram_bytes": fields.quantity("dram", "bytes"),
+        "storage": fields.string("storage", ""),
+    }
+    fields.finish()
+    return server
+
+
+def _default_performance() -> Performance:
+    """`DEFAULT_PERFORMANCE` as a Performance, its GEMM efficiency given to every dtype."""
+    defaults = DEFAULT_PERFORMANCE
+    return Performance(
+        gemm_efficiency={dt: defaults["gemm_efficiency"] for dt in DTYPES},
+        **{k: v for k, v in defaults.items() if k != "gemm_efficiency"},
+    )
+
+
+def _gemm_efficiency(fields: Fields, base: Performance) -> dict[str, float]:
+    """`base`'s per-dtype GEMM efficiency with the dtypes a `gemm_efficiency` block gives replaced."""
+    gemm = dict(base.gemm_efficiency)
+    if fields.has("gemm_efficiency"):
+        section = fields.section("gemm_efficiency")
+        for dtype in section:
+            if dtype not in DTYPES:
+                raise section.error(dtype, f"unknown dtype; expected one of {', '.join(DTYPES)}")
+            gemm[dtype] = section.number(dtype, low=0.01, high=1.0)
+        section.finish()
+    return gemm
+
+
+def load_performance(fields: Fields, base: Performance | None = None) -> Performance:
+    """Read a `performance` block; anything absent comes from `base` (or the defaults)."""
+    if base is None:
+        base = _default_performance()
+    gemm = _gemm_efficiency(fields, base)
+
+    def frac(key: str) -> float:
+        return fields.number(key, getattr(base, key), low=0.01, high=1.0)
+
+    def secs(key: str, attr: str) -> float:
+        return fields.quantity(key, "seconds", getattr(base, attr), positive=False)
+
+    perf = Performance(
+        gemm_efficiency=gemm,
+        attention_efficiency=frac("attention_efficiency"),
+        memory_efficiency=frac("memory_efficiency"),
+        gemm_memory_efficiency=frac("gemm_memory_efficiency"),
+        copy_efficiency=frac("copy_efficiency"),
+        elementwise_efficiency=frac("elementwise_efficiency"),
+        kernel_overhead_s=secs("kernel_overhead", "kernel_overhead_s"),
+        copy_latency_s=secs("copy_latency", "copy_latency_s"),
+        roofline_sharpness=fields.number("roofline_sharpness", base.roofline_sharpness, low=1.0, high=50.0),
+        eager_dispatch_s=secs("eager_dispatch", "eager_dispatch_s"),
+        eager_attention_dispatch_s=secs("eager_attention_dispatch", "eager_attention_dispatch_s"),
+        eager_prefill_attention_dispatch_s=secs("eager_prefill_attention_dispatch",
+                                                "eager_prefill_attention_dispatch_s"),
+        eager_copy_dispatch_s=secs("eager_copy_dispatch", "eager_copy_dispatch_s"),
+        l2_bandwidth_bytes_per_s=fields.quantity("l2_bandwidth", "bytes_per_s",
+                                                 base.l2_bandwidth_bytes_per_s or 0.0) or None,
+    )
+    fields.finish()
+    return perf
+
+
+def load_link(fields: Fields) -> Link:
+    """A link profile (`hardware_profiles/links/`): PCIe, NVLink, a network."""
     sourced = _Sourced(fields)
-    compute = None
-    if fields.has("compute"):
-        engine = fields.section("compute")
-        compute = ComputeSpec(
-            peak_flops_per_s=_peaks(engine, sourced, prefix="compute."),
-            memory_bytes=_quantity(engine, sourced, "memory", "bytes", prefix="compute."),
-            memory_bandwidth_bytes_per_s=_quantity(engine, sourced, "memory_bandwidth", "bytes_per_s", prefix="compute."),
-            cache_bytes=_quantity(engine, sourced, "on_chip", "bytes", prefix="compute."),
-            units=engine.integer("units"),
-            performance=load_performance(engine.section("performance", {})),
-        )
-        engine.finish()
-    storage = Storage(
+    link = Link(
         id=fields.string("id"),
         name=fields.string("name"),
-        capacity_bytes=_quantity(fields, sourced, "capacity", "bytes"),
-        read_bandwidth_bytes_per_s=_quantity(fields, sourced, "read_bandwidth", "bytes_per_s"),
-        write_bandwidth_bytes_per_s=_quantity(fields, sourced, "write_bandwidth", "bytes_per_s"),
-        read_latency_s=_quantity(fields, sourced, "read_latency", "seconds"),
-        random_read_iops=fields.number("random_read_iops", low=1.0),
-        host_link=_link_ref(fields, "host_link", links),
-        tdp_w=_quantity(fields, sourced, "tdp", "watts"),
-        internal_bandwidth_bytes_per_s=_quantity(fields, sourced, "internal_bandwidth", "bytes_per_s", default=0.0)
+        bandwidth_bytes_per_s=_quantity(fields, sourced, "bandwidth", "bytes_per_s"),
+        efficiency=fields.number("efficiency", low=0.01, high=1.0),
+        latency_s=fields.quantity("latency", "seconds"),
+        pageable_bandwidth_bytes_per_s=_quantity(fields, sourced, "pageable_bandwidth", "bytes_per_s", default=0.0)
         or None,
-        compute=compute,
+        full_duplex=fields.boolean("full_duplex", True),
         sources=sourced.sources,
     )
-    sourced.note("random_read_iops")
-    fields.string("kind", choices=("storage",))
+    fields.string("kind", choices=("link",))
     fields.finish()
-    return replace(storage, missing_sources=sourced.missing())
+    return replace(link, missing_sources=sourced.missing())
 
 
 def load_cpu(fields: Fields) -> Cpu:
+    """A CPU profile (`hardware_profiles/cpus/`); its compute and memory are per socket."""
     sourced = _Sourced(fields)
     memory = fields.section("memory")
     cores = fields.integer("cores")
@@ -84,27 +204,51 @@ def load_cpu(fields: Fields) -> Cpu:
     return replace(cpu, missing_sources=sourced.missing())
 
 
-def _link_ref(fields: Fields, key: str, links: dict[str, Link], optional: bool = False) -> Link | None:
-    name = fields.string(key, "" if optional else REQUIRED)
-    if not name:
+def _storage_compute(fields: Fields, sourced: _Sourced) -> ComputeSpec | None:
+    """The on-card engine of a computational storage drive; None for a plain drive."""
+    if not fields.has("compute"):
         return None
-    if name not in links:
-        raise fields.error(key, f"unknown link {name!r}; expected one of {', '.join(sorted(links))}")
-    return links[name]
+    engine = fields.section("compute")
+    compute = ComputeSpec(
+        peak_flops_per_s=_peaks(engine, sourced, prefix="compute."),
+        memory_bytes=_quantity(engine, sourced, "memory", "bytes", prefix="compute."),
+        memory_bandwidth_bytes_per_s=_quantity(engine, sourced, "memory_bandwidth", "bytes_per_s",
+                                               prefix="compute."),
+        cache_bytes=_quantity(engine, sourced, "on_chip", "bytes", prefix="compute."),
+        units=engine.integer("units"),
+        performance=load_performance(engine.section("performance", {})),
+    )
+    engine.finish()
+    return compute
 
 
-def _server(fields: Fields) -> dict:
-    server = {
-        "cpu": fields.string("cpu"),
-        "sockets": fields.integer("sockets", 1),
-        "dram_bytes": fields.quantity("dram", "bytes"),
-        "storage": fields.string("storage", ""),
-    }
+def load_storage(fields: Fields, links: dict[str, Link]) -> Storage:
+    """A storage profile (`hardware_profiles/storage/`); `links` resolves its `host_link`."""
+    sourced = _Sourced(fields)
+    compute = _storage_compute(fields, sourced)
+    storage = Storage(
+        id=fields.string("id"),
+        name=fields.string("name"),
+        capacity_bytes=_quantity(fields, sourced, "capacity", "bytes"),
+        read_bandwidth_bytes_per_s=_quantity(fields, sourced, "read_bandwidth", "bytes_per_s"),
+        write_bandwidth_bytes_per_s=_quantity(fields, sourced, "write_bandwidth", "bytes_per_s"),
+        read_latency_s=_quantity(fields, sourced, "read_latency", "seconds"),
+        random_read_iops=fields.number("random_read_iops", low=1.0),
+        host_link=_link_ref(fields, "host_link", links),
+        tdp_w=_quantity(fields, sourced, "tdp", "watts"),
+        internal_bandwidth_bytes_per_s=_quantity(fields, sourced, "internal_bandwidth", "bytes_per_s", default=0.0)
+        or None,
+        compute=compute,
+        sources=sourced.sources,
+    )
+    sourced.note("random_read_iops")
+    fields.string("kind", choices=("storage",))
     fields.finish()
-    return server
+    return replace(storage, missing_sources=sourced.missing())
 
 
 def load_accelerator(fields: Fields, links: dict[str, Link]) -> Accelerator:
+    """An accelerator profile (`hardware_profiles/gpus/`) with its typical server; `links` resolves its links."""
     sourced = _Sourced(fields)
     memory = fields.section("memory")
     compute = ComputeSpec(
@@ -125,111 +269,10 @@ def load_accelerator(fields: Fields, links: dict[str, Link]) -> Accelerator:
         boost_clock_hz=_quantity(fields, sourced, "boost_clock", "hertz"),
         tdp_w=_quantity(fields, sourced, "tdp", "watts"),
         host_link=_link_ref(fields, "host_link", links),
-        peer_link=_link_ref(fields, "peer_link", links, optional=True),
+        peer_link=_optional_link_ref(fields, "peer_link", links),
         server=_server(fields.section("server")),
         sources=sourced.sources,
     )
     fields.string("kind", choices=("gpu",))
     fields.finish()
     return replace(accelerator, missing_sources=sourced.missing())
-
-
-def load_link(fields: Fields) -> Link:
-    sourced = _Sourced(fields)
-    link = Link(
-        id=fields.string("id"),
-        name=fields.string("name"),
-        bandwidth_bytes_per_s=_quantity(fields, sourced, "bandwidth", "bytes_per_s"),
-        efficiency=fields.number("efficiency", low=0.01, high=1.0),
-        latency_s=fields.quantity("latency", "seconds"),
-        pageable_bandwidth_bytes_per_s=_quantity(fields, sourced, "pageable_bandwidth", "bytes_per_s", default=0.0)
-        or None,
-        full_duplex=fields.boolean("full_duplex", True),
-        sources=sourced.sources,
-    )
-    fields.string("kind", choices=("link",))
-    fields.finish()
-    return replace(link, missing_sources=sourced.missing())
-
-
-def _peaks(fields: Fields, sourced: _Sourced, prefix: str = "") -> dict[str, float]:
-    peak = fields.section("peak")
-    result = {}
-    for dtype in peak.keys():
-        if dtype not in DTYPES:
-            raise peak.error(dtype, f"unknown dtype; expected one of {', '.join(DTYPES)}")
-        result[dtype] = peak.quantity(dtype, "flops_per_s")
-        sourced.note(f"{prefix}peak.{dtype}")
-    peak.finish()
-    if not result:
-        raise fields.error("peak", "expected at least one dtype with its peak rate")
-    return result
-
-
-class _Sourced:
-    """Collects the datasheet fields read from a profile and checks each has a source."""
-
-    def __init__(self, fields: Fields):
-        self.sources = {str(k): str(v) for k, v in (fields.raw("sources", {}) or {}).items()}
-        self.read: list[str] = []
-
-    def note(self, path: str) -> None:
-        self.read.append(path)
-
-    def missing(self) -> tuple[str, ...]:
-        def covered(path: str) -> bool:
-            parts = path.split(".")
-            return any(".".join(parts[:i]) in self.sources for i in range(1, len(parts) + 1))
-
-        return tuple(p for p in self.read if not covered(p))
-
-
-def _quantity(fields: Fields, sourced: _Sourced, key: str, dimension: str, default=None, prefix: str = ""):
-    value = fields.quantity(key, dimension, REQUIRED if default is None else default)
-    if fields.has(key):
-        sourced.note(f"{prefix}{key}")
-    return value
-
-
-def load_performance(fields: Fields, base: Performance | None = None) -> Performance:
-    """Read a `performance` block; anything absent comes from `base` (or the defaults)."""
-    if base is None:
-        d = DEFAULT_PERFORMANCE
-        base = Performance(
-            gemm_efficiency={dt: d["gemm_efficiency"] for dt in DTYPES},
-            **{k: v for k, v in d.items() if k != "gemm_efficiency"},
-        )
-    gemm = dict(base.gemm_efficiency)
-    if fields.has("gemm_efficiency"):
-        section = fields.section("gemm_efficiency")
-        for dtype in section.keys():
-            if dtype not in DTYPES:
-                raise section.error(dtype, f"unknown dtype; expected one of {', '.join(DTYPES)}")
-            gemm[dtype] = section.number(dtype, low=0.01, high=1.0)
-        section.finish()
-
-    def frac(key: str) -> float:
-        return fields.number(key, getattr(base, key), low=0.01, high=1.0)
-
-    def secs(key: str, attr: str) -> float:
-        return fields.quantity(key, "seconds", getattr(base, attr), positive=False)
-
-    perf = Performance(
-        gemm_efficiency=gemm,
-        attention_efficiency=frac("attention_efficiency"),
-        memory_efficiency=frac("memory_efficiency"),
-        gemm_memory_efficiency=frac("gemm_memory_efficiency"),
-        copy_efficiency=frac("copy_efficiency"),
-        elementwise_efficiency=frac("elementwise_efficiency"),
-        kernel_overhead_s=secs("kernel_overhead", "kernel_overhead_s"),
-        copy_latency_s=secs("copy_latency", "copy_latency_s"),
-        roofline_sharpness=fields.number("roofline_sharpness", base.roofline_sharpness, low=1.0, high=50.0),
-        eager_dispatch_s=secs("eager_dispatch", "eager_dispatch_s"),
-        eager_attention_dispatch_s=secs("eager_attention_dispatch", "eager_attention_dispatch_s"),
-        eager_prefill_attention_dispatch_s=secs("eager_prefill_attention_dispatch", "eager_prefill_attention_dispatch_s"),
-        eager_copy_dispatch_s=secs("eager_copy_dispatch", "eager_copy_dispatch_s"),
-        l2_bandwidth_bytes_per_s=fields.quantity("l2_bandwidth", "bytes_per_s", base.l2_bandwidth_bytes_per_s or 0.0)
-        or None,
-    )
-    fields.finish()
-    return perf

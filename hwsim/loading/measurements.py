@@ -23,6 +23,8 @@ class RowError(Exception):
 
 @dataclass(frozen=True)
 class Row:
+    """One measurement: its cells by column name (stripped text, "" for empty), and the file it came from."""
+
     cells: dict[str, str]
     source: str
 
@@ -87,6 +89,7 @@ def read(path: str | Path) -> list[Row]:
         raise InputError(str(path), "", f"not a readable CSV: {exc}") from None
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
-        raise InputError(str(path), missing[0], f"required column missing; the schema needs {', '.join(REQUIRED_COLUMNS)}")
+        raise InputError(str(path), missing[0],
+                         f"required column missing; the schema needs {', '.join(REQUIRED_COLUMNS)}")
     frame.columns = [c.strip() for c in frame.columns]
-    return [Row({k: str(v).strip() for k, v in record.items()}, str(path)) for record in frame.to_dict("records")]
+    return [Row({str(k): str(v).strip() for k, v in record.items()}, str(path)) for record in frame.to_dict("records")]

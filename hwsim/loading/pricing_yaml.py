@@ -1,14 +1,70 @@
-"""placeholder"""
+"""Reading pricing profiles (`pricing/*.yaml`): what an accelerator-hour costs, rented or owned.
+
+A cloud profile gives an hourly rate per device; an owned profile gives purchase prices and
+what turns them into an hourly cost (amortization, utilization, power and its price). Each
+price cites its source. Profiles are found by id among the shipped ones or by a YAML path.
+"""
 from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Any
 
 from hwsim.base.errors import UnknownIdError
 from hwsim.loading.catalog import data_dir, ids_in
 from hwsim.loading.fields import Fields, load_yaml
 from hwsim.perf.cost import SECONDS_PER_YEAR
 from hwsim.specs.pricing import Pricing
+
+JOULES_PER_KWH = 3.6e6
+
+
+@functools.cache
+def pricing_files() -> dict[str, Path]:
+    """Shipped pricing profiles: id -> path."""
+    return ids_in(data_dir("pricing"))
+
+
+def _owned_costs(fields: Fields) -> dict[str, Any]:
+    """What turns an owned device's purchase price into a cost per hour, as Pricing fields."""
+    return {
+        "amortization_s": fields.number("amortization_years", low=0.1) * SECONDS_PER_YEAR,
+        "utilization": fields.number("utilization", low=0.01, high=1.0),
+        "pue": fields.number("pue", 1.0, low=1.0, high=3.0),
+        "electricity_usd_per_j": fields.number("electricity_usd_per_kwh", low=0.0) / JOULES_PER_KWH,
+        "host_usd_per_device": fields.number("host_usd_per_device", 0.0, low=0.0),
+        "host_power_w_per_device": fields.number("host_power_w_per_device", 0.0, low=0.0),
+    }
+
+
+def load_pricing(fields: Fields) -> Pricing:
+    """A pricing profile of kind `cloud` (USD per hour) or `owned` (purchase USD and running costs)."""
+    kind = fields.string("kind", choices=("cloud", "owned"))
+    devices = fields.section("devices")
+    rates: dict[str, float] = {}
+    purchases: dict[str, float] = {}
+    sources: dict[str, str] = {}
+    for device_id in devices:
+        entry = devices.section(device_id)
+        if kind == "cloud":
+            rates[device_id] = entry.number("usd_per_hour", low=0.0)
+        else:
+            purchases[device_id] = entry.number("purchase_usd", low=0.0)
+        sources[device_id] = entry.string("source")
+        entry.finish()
+    devices.finish()
+    pricing = Pricing(
+        id=fields.string("id"),
+        name=fields.string("name"),
+        kind=kind,
+        date=str(fields.raw("date")),
+        usd_per_hour=rates,
+        purchase_usd=purchases,
+        sources={**sources, **{str(k): str(v) for k, v in (fields.raw("sources", {}) or {}).items()}},
+        **(_owned_costs(fields) if kind == "owned" else {}),
+    )
+    fields.finish()
+    return pricing
 
 
 @functools.cache
@@ -20,41 +76,3 @@ def pricing(name: str) -> Pricing:
     if name not in files:
         raise UnknownIdError("pricing", name, list(files))
     return load_pricing(load_yaml(files[name]))
-
-
-@functools.cache
-def pricing_files() -> dict[str, Path]:
-    return ids_in(data_dir("pricing"))
-
-
-def load_pricing(fields: Fields) -> Pricing:
-    kind = fields.string("kind", choices=("cloud", "owned"))
-    devices = fields.section("devices")
-    rates, purchases, sources = {}, {}, {}
-    for device_id in devices.keys():
-        entry = devices.section(device_id)
-        if kind == "cloud":
-            rates[device_id] = entry.number("usd_per_hour", low=0.0)
-        else:
-            purchases[device_id] = entry.number("purchase_usd", low=0.0)
-        sources[device_id] = entry.string("source")
-        entry.finish()
-    devices.finish()
-    owned = kind == "owned"
-    pricing = Pricing(
-        id=fields.string("id"),
-        name=fields.string("name"),
-        kind=kind,
-        date=str(fields.raw("date")),
-        usd_per_hour=rates,
-        purchase_usd=purchases,
-        sources={**sources, **{str(k): str(v) for k, v in (fields.raw("sources", {}) or {}).items()}},
-        amortization_s=fields.number("amortization_years", low=0.1) * SECONDS_PER_YEAR if owned else 0.0,
-        utilization=fields.number("utilization", low=0.01, high=1.0) if owned else 1.0,
-        pue=fields.number("pue", 1.0, low=1.0, high=3.0) if owned else 1.0,
-        electricity_usd_per_j=fields.number("electricity_usd_per_kwh", low=0.0) / 3.6e6 if owned else 0.0,
-        host_usd_per_device=fields.number("host_usd_per_device", 0.0, low=0.0) if owned else 0.0,
-        host_power_w_per_device=fields.number("host_power_w_per_device", 0.0, low=0.0) if owned else 0.0,
-    )
-    fields.finish()
-    return pricing

@@ -1,4 +1,5 @@
-"""placeholder"""
+"""Reads a serving scenario YAML into a `Scenario`: hardware and model resolved from the catalog,
+engine settings, SLOs, placement, MoE setup, techniques, pricing and the workload."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,7 +10,6 @@ from hwsim.loading.fields import Fields, load_yaml
 from hwsim.loading.routing import routing_for
 from hwsim.loading.workload_yaml import load_workload
 from hwsim.perf.ops import ExpertSetup
-from hwsim.perf.techniques import Techniques
 from hwsim.specs import deployment
 from hwsim.specs.deployment import IMPLEMENTATIONS
 from hwsim.specs.models import Model
@@ -24,6 +24,7 @@ from hwsim.specs.scenario import (
     Scenario,
     Slo,
 )
+from hwsim.specs.techniques import Techniques
 from hwsim.specs.workload import Workload
 
 
@@ -123,6 +124,8 @@ def load_scenario(path: Path) -> Scenario:
         link_id = section.string("link", "")
         default_link = system.accelerator.peer_link if system.accelerator else None
         link = catalog.link(link_id) if link_id else (default_link or system.host_link)
+        if link is None:
+            raise section.error("link", f"{system.id} has no peer or host link; name one to hand KV caches over")
         disaggregation = Disaggregation(section.integer("prefill_replicas"), section.integer("decode_replicas"), link)
         section.finish()
     try:

@@ -1,9 +1,12 @@
-"""placeholder"""
+"""Reads the `techniques:` block of a scenario or what-if (quantization, sparsity, KV and prefill
+reduction, speculative decoding with its draft model resolved, prompt compression, kernel speedups)
+and measured kernel tables in the measurement schema."""
 from __future__ import annotations
 
 from hwsim.base.errors import HwsimError
-from hwsim.loading import measurements
-from hwsim.perf.techniques import Quantization, Speculative, Techniques
+from hwsim.loading import catalog, measurements
+from hwsim.specs.models import Model
+from hwsim.specs.techniques import Quantization, Speculative, Techniques
 
 
 def kernel_times_from(path) -> tuple:
@@ -31,13 +34,13 @@ def load_techniques(fields) -> Techniques:
         q.finish()
     if fields.has("speculative"):
         sp = fields.section("speculative")
-        speculative = Speculative(sp.string("draft_model"), sp.integer("draft_length", 4),
+        speculative = Speculative(_draft_model(sp), sp.integer("draft_length", 4),
                                   sp.number("acceptance", 0.7))
         sp.finish()
-    speedups = ()
+    speedups: tuple[tuple[str, float], ...] = ()
     if fields.has("kernel_speedup"):
         section = fields.section("kernel_speedup")
-        speedups = tuple((name, section.number(name)) for name in section.keys())
+        speedups = tuple((name, section.number(name)) for name in section)
         section.finish()
     times = ()
     if fields.has("kernel_times"):
@@ -56,3 +59,11 @@ def load_techniques(fields) -> Techniques:
     )
     fields.finish()
     return techniques
+
+
+def _draft_model(section) -> Model:
+    """The speculative draft model, resolved from its id or profile path."""
+    try:
+        return catalog.model(section.string("draft_model"))
+    except HwsimError as exc:
+        raise section.error("draft_model", str(exc)) from None

@@ -16,8 +16,9 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
+from hwsim.base.errors import HwsimError
 from hwsim.perf.memory import memory_fit
-from hwsim.perf.step import step_cost
+from hwsim.perf.step import StepCost, step_cost
 from hwsim.serving.kvcache import block_bytes
 from hwsim.serving.metrics import per_request
 from hwsim.serving.simulate import SimulationResult, simulate
@@ -41,7 +42,7 @@ def build(baseline: Scenario, whatifs: list[Scenario], knobs: dict[str, list[tup
     """The report's HTML. `knobs` maps each what-if to its single-change variants (sensitivity)."""
     scenarios = [baseline] + list(whatifs)
     results = []
-    for i, scenario in enumerate(scenarios):
+    for scenario in scenarios:
         results.append(simulate(scenario))
         if progress:
             progress(f"simulated {scenario.name}")
@@ -62,6 +63,20 @@ def build(baseline: Scenario, whatifs: list[Scenario], knobs: dict[str, list[tup
 # --- sections ---------------------------------------------------------------------------------
 
 
+def _summary_cell(value: float | None, base_value: float | None, fmt: str, higher_better: bool) -> str:
+    """One table cell: the value in `fmt` ("ms" for seconds shown as milliseconds), and its change
+    against a non-zero `base_value` marked good or bad when it is over half a percent."""
+    if value is None:
+        return "<td>-</td>"
+    text = f"{value * 1e3:,.1f} ms" if fmt == "ms" else fmt.format(value)
+    if base_value:
+        change = value / base_value - 1
+        good = (change > 0) == higher_better
+        css = "good" if good and abs(change) > 0.005 else ("bad" if abs(change) > 0.005 else "")
+        text += f' <span class="{css}">({change:+.1%})</span>'
+    return f"<td>{text}</td>"
+
+
 def _summary_table(results: list[SimulationResult]) -> str:
     rows = [
         ("output tokens/s", "output_tokens_per_s", "{:,.0f}", True),
@@ -79,24 +94,14 @@ def _summary_table(results: list[SimulationResult]) -> str:
         ("mean power", "mean_power_w", "{:,.0f} W", False),
     ]
     head = "".join(f"<th>{html.escape(r.scenario.name)}</th>" for r in results)
-    body = []
     base = results[0].summary
+    body = []
     for label, key, fmt, higher_better in rows:
-        cells = []
-        for i, r in enumerate(results):
-            value = r.summary.get(key)
-            if value is None:
-                cells.append("<td>-</td>")
-                continue
-            text = f"{value * 1e3:,.1f} ms" if fmt == "ms" else fmt.format(value)
-            if i and base.get(key):
-                change = value / base[key] - 1
-                good = (change > 0) == higher_better
-                css = "good" if good and abs(change) > 0.005 else ("bad" if abs(change) > 0.005 else "")
-                text += f' <span class="{css}">({change:+.1%})</span>'
-            cells.append(f"<td>{text}</td>")
+        cells = [_summary_cell(r.summary.get(key), base.get(key) if i else None, fmt, higher_better)
+                 for i, r in enumerate(results)]
         body.append(f"<tr><th>{label}</th>{''.join(cells)}</tr>")
-    notes = "".join(f"<li>{html.escape(r.scenario.name)}: {html.escape(_describe(r.scenario))}</li>" for r in results)
+    notes = "".join(f"<li>{html.escape(r.scenario.name)}: {html.escape(_describe(r.scenario))}</li>"
+                    for r in results)
     return (f'<table class="summary"><tr><th></th>{head}</tr>{"".join(body)}</table>'
             f'<ul class="notes">{notes}</ul>')
 
@@ -113,7 +118,7 @@ def _describe(s: Scenario) -> str:
     return "; ".join(parts)
 
 
-def _steps_for(scenario: Scenario, result: SimulationResult):
+def _steps_for(scenario: Scenario, result: SimulationResult) -> tuple[StepCost, StepCost]:
     """A representative prefill (mean prompt, one sequence) and decode step (mean batch, mean context)."""
     requests = result.requests
     prompt = max(1, int(requests["prompt_tokens"].mean()))
@@ -122,23 +127,27 @@ def _steps_for(scenario: Scenario, result: SimulationResult):
     impl = IMPLEMENTATIONS[scenario.engine.kernels]
     precision = scenario.techniques.precision(scenario.precision)
     techniques = None if scenario.techniques.is_identity else scenario.techniques
-    prefill = step_cost(scenario.model, scenario.system, shape.StepShape.prefill(1, prompt), precision, "graph", impl,
-                        experts=scenario.experts, techniques=techniques)
-    decode = step_cost(scenario.model, scenario.system, shape.StepShape.decode(batch, context), precision, "graph", impl,
-                       experts=scenario.experts, techniques=techniques)
+    prefill = step_cost(scenario.model, scenario.system, shape.StepShape.prefill(1, prompt), precision, "graph",
+                        impl, experts=scenario.experts, techniques=techniques)
+    decode = step_cost(scenario.model, scenario.system, shape.StepShape.decode(batch, context), precision, "graph",
+                       impl, experts=scenario.experts, techniques=techniques)
     return prefill, decode
 
 
 def _roofline(scenario: Scenario, result: SimulationResult) -> go.Figure:
     device = scenario.system.compute
     dtype = scenario.precision.compute_dtype
-    peak = device.peak(dtype) * device.performance.gemm_efficiency.get(dtype, 0.75)
+    peak_flops_per_s = device.peak(dtype)
+    if peak_flops_per_s is None:
+        raise HwsimError(f"{scenario.system.device_name} has no {dtype} peak to draw the roofline of")
+    peak = peak_flops_per_s * device.performance.gemm_efficiency.get(dtype, 0.75)
     bandwidth = device.memory_bandwidth_bytes_per_s * device.performance.memory_efficiency
     fig = go.Figure()
     intensity = np.logspace(-1, 4, 200)
     fig.add_trace(go.Scatter(x=intensity, y=np.minimum(peak, bandwidth * intensity), mode="lines",
                              name="achievable roof", line={"color": "#444"}))
-    for (label, step), symbol in zip(zip(("prefill", "decode"), _steps_for(scenario, result)), ("circle", "diamond")):
+    steps = zip(("prefill", "decode"), _steps_for(scenario, result), strict=True)
+    for (label, step), symbol in zip(steps, ("circle", "diamond"), strict=True):
         points = [c for c in step.costs if c.op.flops and c.op.bytes and c.op.kind != "collective"]
         fig.add_trace(go.Scatter(
             x=[c.op.flops / c.op.bytes for c in points],
@@ -152,16 +161,21 @@ def _roofline(scenario: Scenario, result: SimulationResult) -> go.Figure:
     return fig
 
 
-def _breakdown(results: list[SimulationResult]) -> go.Figure:
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("prefill step", "decode step"))
-    names = [r.scenario.name for r in results]
-    steps = [_steps_for(r.scenario, r) for r in results]
-    ops = []
+def _op_names(steps: list[tuple[StepCost, StepCost]]) -> list[str]:
+    """Operator names of all the steps, each once, in order of first appearance."""
+    ops: list[str] = []
     for prefill, decode in steps:
         for c in prefill.costs + decode.costs:
             if c.op.name not in ops:
                 ops.append(c.op.name)
-    for i, op in enumerate(ops):
+    return ops
+
+
+def _breakdown(results: list[SimulationResult]) -> go.Figure:
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("prefill step", "decode step"))
+    names = [r.scenario.name for r in results]
+    steps = [_steps_for(r.scenario, r) for r in results]
+    for i, op in enumerate(_op_names(steps)):
         for col, which in ((1, 0), (2, 1)):
             values = [sum(c.time_s for c in s[which].costs if c.op.name == op) * 1e3 for s in steps]
             fig.add_trace(go.Bar(x=names, y=values, name=op, legendgroup=op, showlegend=col == 1,
@@ -260,7 +274,8 @@ def _sensitivity(base: SimulationResult, knobs: dict, progress=None) -> go.Figur
             if progress:
                 progress(f"sensitivity: {whatif}: {knob}")
     order = np.argsort(np.abs(throughput))
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("change in output tokens/s", "change in $ per 1M output tokens"),
+    fig = make_subplots(rows=1, cols=2,
+                        subplot_titles=("change in output tokens/s", "change in $ per 1M output tokens"),
                         shared_yaxes=True)
     fig.add_trace(go.Bar(y=[labels[i] for i in order], x=[throughput[i] for i in order], orientation="h",
                          name="throughput", marker={"color": "#2ca02c"}), row=1, col=1)
@@ -310,7 +325,6 @@ def knob_variants(baseline: Scenario, whatif: Scenario) -> list[tuple[str, Scena
             single = replace(type(techniques)(), **{name: value})
             variants.append((name, replace(baseline, techniques=single)))
     return variants
-
 
 
 def plan_page(result) -> str:

@@ -1,5 +1,13 @@
-"""Text the CLI prints: operator and tier tables, plan tables, cost lines, model profile YAML."""
+"""Text the CLI prints: operator and tier tables, plan tables, cost lines, model profile YAML.
+
+Kept apart from the command handlers so that the handlers read as what they compute and these
+as how it is laid out; the golden-output tests hold the layout fixed.
+"""
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import yaml
 
 from hwsim.base import units
 from hwsim.base.errors import HwsimError
@@ -7,13 +15,23 @@ from hwsim.loading import pricing_yaml
 from hwsim.perf import cost as pricing_math
 from hwsim.perf.step import StepCost
 
+if TYPE_CHECKING:
+    import pandas as pd
 
-def estimate_cost_text(pricing_id: str, system, devices: int, result) -> str:
+    from hwsim.perf.estimate import Estimate
+    from hwsim.specs.hardware import System
+    from hwsim.specs.models import Model
+    from hwsim.specs.plan import PlanSlo, PlanSpec
 
+
+def estimate_cost_text(pricing_id: str, system: System, devices: int, result: Estimate) -> str:
+    """What the estimated run costs per 1M tokens at its own throughput and power; a price the
+    pricing lacks is reported in the line instead of failing the estimate."""
     total_tokens_per_s = result.batch * (result.prompt_len + result.output_len) / result.end_to_end_s
     try:
-        priced = pricing_math.cost_per_token(pricing_yaml.pricing(pricing_id), system, devices, result.mean_power_w / devices,
-                                     result.output_tokens_per_s, total_tokens_per_s)
+        priced = pricing_math.cost_per_token(pricing_yaml.pricing(pricing_id), system, devices,
+                                             result.mean_power_w / devices, result.output_tokens_per_s,
+                                             total_tokens_per_s)
     except HwsimError as exc:
         return f"not priced: {exc}"
     return (f"${priced['usd_per_1m_output_tokens']:.3f} per 1M output tokens, "
@@ -22,6 +40,7 @@ def estimate_cost_text(pricing_id: str, system, devices: int, result) -> str:
 
 
 def tier_table(name: str, step) -> str:
+    """One line of an offloaded step: time per layer by part, the bound, the bytes moved per step."""
     parts = "  ".join(f"{k} {units.format_seconds(v)}" for k, v in step.parts_s.items() if v)
     moved = ", ".join(f"{k} {units.format_bytes(v)}" for k, v in step.bytes_per_step.items() if v)
     return (f"  {name:<8} layer {units.format_seconds(step.layer_s)} ({parts}); bound: {step.bound}; "
@@ -29,6 +48,7 @@ def tier_table(name: str, step) -> str:
 
 
 def op_table(cost: StepCost) -> str:
+    """Each operator of a step: repeats, work, time, share of the step, roofline time and bound."""
     lines = [f"  {'operator':<18} {'x':>3} {'GFLOP':>9} {'MB':>9} {'time':>11} {'share':>6} {'roofline':>11}  bound"]
     for c in cost.costs:
         op = c.op
@@ -39,12 +59,12 @@ def op_table(cost: StepCost) -> str:
     return "\n".join(lines)
 
 
-def pricing_text(spec) -> str:
-
+def pricing_text(spec: PlanSpec) -> str:
     return spec.pricing.describe()
 
 
-def slo_text(slo) -> str:
+def slo_text(slo: PlanSlo) -> str:
+    """The targets a plan gives, as one phrase."""
     parts = []
     if slo.ttft_s is not None:
         parts.append(f"TTFT p{slo.percentile} <= {slo.ttft_s * 1e3:,.0f} ms")
@@ -55,7 +75,8 @@ def slo_text(slo) -> str:
     return ", ".join(parts)
 
 
-def plan_table(frame, p: int) -> str:
+def plan_table(frame: pd.DataFrame, p: int) -> str:
+    """Plan outcomes, one candidate a line, latencies at percentile `p`."""
     lines = [f"  {'candidate':<52} {'$/h':>7} {'$/1M out':>9} {f'TTFT p{p}':>10} {f'TPOT p{p}':>10}  outcome"]
     for r in frame.to_dict("records"):
         if r["status"] == "pruned":
@@ -67,9 +88,8 @@ def plan_table(frame, p: int) -> str:
     return "\n".join(lines)
 
 
-def model_yaml(model, model_id: str) -> str:
-    import yaml
-
+def model_yaml(model: Model, model_id: str) -> str:
+    """`model` as a profile YAML under id `model_id`, its fields in the order the shipped profiles use."""
     document = {
         "id": model_id, "name": model.name, "source": model.source, "hidden_size": model.hidden_size,
         "num_layers": model.num_layers, "num_heads": model.num_heads, "num_kv_heads": model.num_kv_heads,

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 
 from hwsim.base.errors import HwsimError
 from hwsim.specs.routing import Routing
-
-CACHE_POLICIES = ("lru", "lfu", "static")
 
 
 def uniform(experts: int, top_k: int) -> Routing:
@@ -96,7 +96,68 @@ def busiest_device(routing: Routing, tokens: float, owner: tuple[int, ...], capa
 # --- expert caches --------------------------------------------------------------------------
 
 
-def cache_hit_rate(routing: Routing, policy: str, capacity: int, tokens_per_step: int, steps: int = 400,
+class ExpertCache(Protocol):
+    def lookup(self, expert: int) -> bool:
+        """Whether `expert` is resident; the cache then updates as its policy says."""
+        ...
+
+
+class StaticCache:
+    """Keeps the `capacity` most popular experts and never changes."""
+
+    def __init__(self, capacity: int, shares: np.ndarray):
+        self.resident = set(np.argsort(-shares)[:capacity].tolist())
+
+    def lookup(self, expert: int) -> bool:
+        return expert in self.resident
+
+
+class LruCache:
+    """Evicts the least recently used expert."""
+
+    def __init__(self, capacity: int, shares: np.ndarray):
+        self.capacity = capacity
+        self.resident: OrderedDict[int, None] = OrderedDict()  # least recently used first
+
+    def lookup(self, expert: int) -> bool:
+        hit = expert in self.resident
+        if hit:
+            self.resident.move_to_end(expert)
+        else:
+            self.resident[expert] = None
+            if len(self.resident) > self.capacity:
+                self.resident.popitem(last=False)
+        return hit
+
+
+class LfuCache:
+    """Evicts the resident expert looked up least often so far."""
+
+    def __init__(self, capacity: int, shares: np.ndarray):
+        self.capacity = capacity
+        self.frequency = np.zeros(len(shares))
+        self.resident: set[int] = set()
+
+    def lookup(self, expert: int) -> bool:
+        self.frequency[expert] += 1
+        hit = expert in self.resident
+        if not hit:
+            if len(self.resident) >= self.capacity:
+                self.resident.discard(min(self.resident, key=lambda e: self.frequency[e]))
+            self.resident.add(expert)
+        return hit
+
+
+# Cache classes by policy name; each replay builds its own, as a cache keeps state.
+EXPERT_CACHES: dict[str, Callable[[int, np.ndarray], ExpertCache]] = {
+    "lru": LruCache,
+    "lfu": LfuCache,
+    "static": StaticCache,
+}
+CACHE_POLICIES = tuple(EXPERT_CACHES)  # the policy names, for command-line and YAML choices
+
+
+def cache_hit_rate(routing: Routing, policy: str, capacity: int, tokens_per_step: float, steps: int = 400,
                    seed: int = 0, layer: int = 0) -> float:
     """Hit rate of a cache of `capacity` experts (one layer) measured by replaying sampled routing.
 
@@ -104,44 +165,28 @@ def cache_hit_rate(routing: Routing, policy: str, capacity: int, tokens_per_step
     distinct expert the step needs is a lookup. LRU evicts the least recently used, LFU the least
     often used so far, static keeps the most popular experts and never changes.
     """
-    if policy not in CACHE_POLICIES:
+    if policy not in EXPERT_CACHES:
         raise HwsimError(f"unknown expert cache policy {policy!r}; expected one of {', '.join(CACHE_POLICIES)}")
-    experts = routing.experts
-    if capacity >= experts:
+    if capacity >= routing.experts:
         return 1.0
     if capacity <= 0:
         return 0.0
-    rng = np.random.default_rng(seed)
     shares = np.asarray(routing.shares[layer % len(routing.shares)])
-    chance = routing.probabilities(layer)
-    popular = set(np.argsort(-shares)[:capacity].tolist())
-    lru: OrderedDict[int, None] = OrderedDict()
-    frequency = np.zeros(experts)
-    resident: set[int] = set()
+    cache = EXPERT_CACHES[policy](capacity, shares)
+    rng = np.random.default_rng(seed)
+    return _replay(cache, routing.experts, routing.probabilities(layer), tokens_per_step, steps, rng)
+
+
+def _replay(cache: ExpertCache, experts: int, chance: np.ndarray, tokens: float, steps: int,
+            rng: np.random.Generator) -> float:
+    """Hits / lookups over `steps` sampled steps, after the first tenth has warmed the cache up."""
     hits = lookups = 0
-    tokens = tokens_per_step
     for step in range(steps):
         # expert i is needed when any of the step's tokens picks it (chance q_i each)
         needed = np.flatnonzero(rng.random(experts) < 1.0 - (1.0 - chance) ** tokens)
-        warm = step >= steps // 10  # the first tenth warms the cache up
+        warm = step >= steps // 10
         for expert in needed.tolist():
-            if policy == "static":
-                hit = expert in popular
-            elif policy == "lru":
-                hit = expert in lru
-                if hit:
-                    lru.move_to_end(expert)
-                else:
-                    lru[expert] = None
-                    if len(lru) > capacity:
-                        lru.popitem(last=False)
-            else:
-                frequency[expert] += 1
-                hit = expert in resident
-                if not hit:
-                    if len(resident) >= capacity:
-                        resident.discard(min(resident, key=lambda e: frequency[e]))
-                    resident.add(expert)
+            hit = cache.lookup(expert)
             if warm:
                 hits += hit
                 lookups += 1

@@ -23,20 +23,21 @@ embedding and the LM head.
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, replace
 
 from hwsim.base.errors import HwsimError
 from hwsim.perf import moe, roofline
-from hwsim.perf.step import step_cost
+from hwsim.perf.ops import Op
+from hwsim.perf.step import StepCost, operator_step
 from hwsim.specs.deployment import (
     FUSED,
+    Deployment,
     ExpertSetup,
     Implementation,
     OffloadOptions,
     Precision,
 )
-from hwsim.specs.hardware import System
+from hwsim.specs.hardware import Accelerator, Link, System
 from hwsim.specs.models import Model
 from hwsim.specs.placement import Placement, check_capacity, check_tiers
 from hwsim.specs.shape import StepShape
@@ -51,6 +52,12 @@ class TierStep:
     parts_s: dict  # one layer: device, host, h2d, d2h, disk
     bytes_per_step: dict  # h2d, d2h, disk
     bound: str
+    device_busy_s: float = 0.0  # the accelerator's own work over the step: every layer's share and the head
+
+    def busy_s(self) -> tuple[float, float]:
+        """(compute, memory) busy time of one device, for the power model: the accelerator works
+        only for its share of each layer and waits on transfers the rest of the time."""
+        return self.device_busy_s, self.device_busy_s
 
 
 def offload_step(model: Model, system: System, shape: StepShape, precision: Precision, placement: Placement,
@@ -58,116 +65,190 @@ def offload_step(model: Model, system: System, shape: StepShape, precision: Prec
                  implementation: Implementation = FUSED, layers: int | None = None,
                  active_experts: float | None = None, experts: ExpertSetup | None = None,
                  techniques=None) -> TierStep:
-    check_tiers(placement, system)
-    layers = model.num_layers if layers is None else layers
-    cost = step_cost(model, system, shape, precision, launch, implementation, layers, active_experts, experts,
-                     techniques)
-    miss_share, prefetched_share = _expert_misses(model, shape, placement, options, experts)
-    host = system.host_compute
-    parts = {"device": 0.0, "host": 0.0, "storage": 0.0, "remote": 0.0, "h2d": 0.0, "d2h": 0.0, "disk": 0.0,
-             "network": 0.0, "prefetch": 0.0}
-    moved = {"h2d": 0.0, "d2h": 0.0, "disk": 0.0, "disk_write": 0.0, "csd_link": 0.0, "network": 0.0,
-             "prefetch": 0.0}
-    outside_s = 0.0  # embedding and head: on the device, their weights follow the weight placement
-    outside_weights = 0.0
-    a, tokens = precision.act_bytes, shape.tokens
+    """The tiered step of a deployment given part by part (see `tier_step`)."""
+    deployment = Deployment(model, system, precision, implementation, launch, placement, options, experts, techniques)
+    return tier_step(deployment, shape, operator_step(deployment, shape, layers, active_experts), layers)
+
+
+def tier_step(deployment: Deployment, shape: StepShape, cost: StepCost, layers: int | None = None) -> TierStep:
+    """The step whose operators are `cost`, with every resource of each layer priced apart."""
+    check_tiers(deployment.placement, deployment.system)
+    account = _TierAccount(deployment, shape, model_layers=deployment.model.num_layers if layers is None else layers)
     for c in cost.costs:
-        op = c.op
+        account.add(c)
+    return account.result()
+
+
+class _TierAccount:
+    """Per-layer busy time of each resource (`parts`) and bytes each moves (`moved`) over one step."""
+
+    def __init__(self, deployment: Deployment, shape: StepShape, model_layers: int):
+        self.d = deployment
+        self.shape = shape
+        self.layers = model_layers
+        self.placement = deployment.placement
+        self.miss_share, self.prefetched_share = _expert_misses(deployment.model, shape, deployment.placement,
+                                                                deployment.offload, deployment.experts)
+        self.parts = {"device": 0.0, "host": 0.0, "storage": 0.0, "remote": 0.0, "h2d": 0.0, "d2h": 0.0,
+                      "disk": 0.0, "network": 0.0, "prefetch": 0.0}
+        self.moved = {"h2d": 0.0, "d2h": 0.0, "disk": 0.0, "disk_write": 0.0, "csd_link": 0.0, "network": 0.0,
+                      "prefetch": 0.0}
+        self.outside_s = 0.0  # embedding and head: on the device, their weights follow the weight placement
+        self.outside_weights = 0.0
+
+    # --- one operator ---------------------------------------------------------------------------
+    def add(self, c: roofline.OpCost) -> None:
+        op, placement, layers = c.op, self.placement, self.layers
         if op.block in ("embedding", "head"):
-            outside_s += c.time_s
-            outside_weights += op.weight_bytes * op.repeat
-            continue
+            self.outside_s += c.time_s
+            self.outside_weights += op.weight_bytes * op.repeat
+            return
         share = layers / op.repeat if op.repeat else 0.0  # ops of only some layers (MoE), spread evenly
         per_layer = 1.0 / share if share else 0.0
+        decode = self.shape.is_decode_only
+        if op.kind == "attention" and decode and placement.attention_compute in ("storage", "remote"):
+            self._attention_elsewhere(op)
+            return
         # host attention serves decode, where the cache is read; a prefill's KV is born on the device
-        on_host = ((op.kind == "attention" and placement.attention_compute == "host" and shape.is_decode_only)
+        on_host = ((op.kind == "attention" and placement.attention_compute == "host" and decode)
                    or (op.routed_experts and placement.experts_compute == "host"))
-        in_drive = op.kind == "attention" and placement.attention_compute == "storage" and shape.is_decode_only
-        if in_drive:
-            parts["storage"] += in_storage_attention_s(op, system) / layers
-            moved["csd_link"] += tokens * (model.q_width + model.attention_output_width) * a
-            continue
-        if op.kind == "attention" and placement.attention_compute == "remote" and shape.is_decode_only:
-            pool, count, _ = system.attention_pool
-            parts["remote"] += roofline.op_cost(op, pool.compute).time_s / layers / count
-            moved["network"] += tokens * (model.q_width + model.attention_output_width) * a
-            continue
         if on_host:
-            parts["host"] += roofline.op_cost(op, host).time_s / layers
+            self.parts["host"] += roofline.op_cost(op, self.d.system.host_compute).time_s / layers
         else:
-            parts["device"] += c.time_s / layers
+            self.parts["device"] += c.time_s / layers
+            self._weights_moved(op, per_layer)
+        if op.kind == "attention":
+            self._kv_read(op, on_host, per_layer)
+        if op.role == "kv_cache_write":
+            self._kv_written(op, per_layer)
+
+    def _attention_elsewhere(self, op: Op) -> None:
+        """Decode attention inside computational storage or on a remote pool: only queries and
+        outputs travel."""
+        model, a = self.d.model, self.d.precision.act_bytes
+        query_and_output = self.shape.tokens * (model.q_width + model.attention_output_width) * a
+        if self.placement.attention_compute == "storage":
+            self.parts["storage"] += in_storage_attention_s(op, self.d.system) / self.layers
+            self.moved["csd_link"] += query_and_output
+            return
+        pool, count, _ = _attention_pool(self.d.system)
+        self.parts["remote"] += roofline.op_cost(op, pool.compute).time_s / self.layers / count
+        self.moved["network"] += query_and_output
+
+    def _weights_moved(self, op: Op, per_layer: float) -> None:
+        if not op.weight_bytes:
+            return
+        placement = self.placement
         what = "experts" if op.routed_experts else "weights"
         offloaded = 1.0 - placement.share(what, "device")
-        if op.weight_bytes and not on_host and what == "experts" and offloaded:
+        if what == "experts" and offloaded:
             # only cache misses move; the prefetched share of them hides behind compute
-            missed = op.weight_bytes * miss_share * per_layer
-            moved["prefetch"] += missed * prefetched_share
-            moved["h2d"] += missed * (1.0 - prefetched_share)
-            moved["disk"] += missed * placement.share(what, "disk") / offloaded
-        elif op.weight_bytes and not on_host:
-            moved["h2d"] += op.weight_bytes * offloaded * per_layer
-            moved["disk"] += op.weight_bytes * placement.share(what, "disk") * per_layer
-        if op.kind == "attention":
+            missed = op.weight_bytes * self.miss_share * per_layer
+            self.moved["prefetch"] += missed * self.prefetched_share
+            self.moved["h2d"] += missed * (1.0 - self.prefetched_share)
+            self.moved["disk"] += missed * placement.share(what, "disk") / offloaded
+        elif what == "weights":
+            self.moved["h2d"] += op.weight_bytes * offloaded * per_layer
+            self.moved["disk"] += op.weight_bytes * placement.share(what, "disk") * per_layer
+
+    def _kv_read(self, op: Op, on_host: bool, per_layer: float) -> None:
+        placement, model, a = self.placement, self.d.model, self.d.precision.act_bytes
+        tokens = self.shape.tokens
+        if on_host:  # queries and new K/V go to the host, outputs come back
+            self.moved["d2h"] += tokens * model.q_width / max(1, self.d.system.accelerator_count) * a
+            self.moved["h2d"] += tokens * model.attention_output_width * a
+            self.moved["disk"] += op.kv_read_bytes * placement.share("kv", "disk") * per_layer
+        elif not op.causal or any(g.kv_len > g.q_len for g in self.shape.groups):  # a cached prefix is read
             kv_away = placement.share("kv", "host") + placement.share("kv", "disk")
-            if on_host:  # queries and new K/V go to the host, outputs come back
-                moved["d2h"] += tokens * model.q_width / max(1, system.accelerator_count) * a
-                moved["h2d"] += tokens * model.attention_output_width * a
-                moved["disk"] += op.kv_read_bytes * placement.share("kv", "disk") * per_layer
-            elif not op.causal or any(g.kv_len > g.q_len for g in shape.groups):  # a cached prefix is read
-                moved["h2d"] += op.kv_read_bytes * kv_away * per_layer
-                moved["disk"] += op.kv_read_bytes * placement.share("kv", "disk") * per_layer
-        if op.role == "kv_cache_write":
-            over_host_link = placement.share("kv", "host") + placement.share("kv", "disk")
-            moved["d2h"] += op.kv_write_bytes * over_host_link * per_layer
-            moved["disk_write"] += op.kv_write_bytes * placement.share("kv", "disk") * per_layer
-            moved["network"] += op.kv_write_bytes * placement.share("kv", "remote") * per_layer
-    act_away = 1.0 - placement.share("act", "device")
-    moved["h2d"] += tokens * model.hidden_size * a * act_away
-    moved["d2h"] += tokens * model.hidden_size * a * act_away
-    link = system.host_link
-    if link is None and (moved["h2d"] or moved["d2h"]):
-        raise HwsimError(f"{system.id} has no host link to move offloaded data over")
-    issue_s = system.compute.performance.eager_copy_dispatch_s if options.chunk_bytes else 0.0
-    for direction in ("h2d", "d2h", "prefetch"):
-        if moved[direction]:
-            parts[direction] = COPIES_PER_LAYER * roofline.transfer_s(
-                moved[direction] / COPIES_PER_LAYER, link, chunk_bytes=options.chunk_bytes,
-                pageable=not options.pinned, issue_s=issue_s)
-    if moved["disk"] or moved["disk_write"]:
+            self.moved["h2d"] += op.kv_read_bytes * kv_away * per_layer
+            self.moved["disk"] += op.kv_read_bytes * placement.share("kv", "disk") * per_layer
+
+    def _kv_written(self, op: Op, per_layer: float) -> None:
+        placement = self.placement
+        over_host_link = placement.share("kv", "host") + placement.share("kv", "disk")
+        self.moved["d2h"] += op.kv_write_bytes * over_host_link * per_layer
+        self.moved["disk_write"] += op.kv_write_bytes * placement.share("kv", "disk") * per_layer
+        self.moved["network"] += op.kv_write_bytes * placement.share("kv", "remote") * per_layer
+
+    # --- the step ---------------------------------------------------------------------------------
+    def result(self) -> TierStep:
+        parts, moved, options = self.parts, self.moved, self.d.offload
+        act_away = 1.0 - self.placement.share("act", "device")
+        activations = self.shape.tokens * self.d.model.hidden_size * self.d.precision.act_bytes * act_away
+        moved["h2d"] += activations
+        moved["d2h"] += activations
+        self._link_parts()
+        self._disk_parts()
+        if moved["csd_link"]:
+            parts["storage"] += csd_link_s(self.d.system, moved["csd_link"])
+        self._network_parts()
+        layer_s = _layer_s(parts, options.overlap)
+        head_away = self.outside_weights * (1.0 - self.placement.share("weights", "device"))
+        head_s = self.outside_s + (
+            roofline.transfer_s(head_away, self._host_link(), pageable=not options.pinned) if head_away else 0.0)
+        per_step = {k: v * self.layers for k, v in moved.items() if v}
+        if head_away:
+            per_step["h2d"] = per_step.get("h2d", 0.0) + head_away
+        bound = max(parts, key=lambda part: parts[part])
+        return TierStep(self.layers * layer_s + head_s, layer_s, parts, per_step, bound,
+                        self.layers * parts["device"] + self.outside_s)
+
+    def _host_link(self) -> Link:
+        link = self.d.system.host_link
+        if link is None:
+            raise HwsimError(f"{self.d.system.id} has no host link to move offloaded data over")
+        return link
+
+    def _link_parts(self) -> None:
+        options = self.d.offload
+        issue_s = self.d.system.compute.performance.eager_copy_dispatch_s if options.chunk_bytes else 0.0
+        for direction in ("h2d", "d2h", "prefetch"):
+            if self.moved[direction]:
+                self.parts[direction] = COPIES_PER_LAYER * roofline.transfer_s(
+                    self.moved[direction] / COPIES_PER_LAYER, self._host_link(), chunk_bytes=options.chunk_bytes,
+                    pageable=not options.pinned, issue_s=issue_s)
+
+    def _disk_parts(self) -> None:
+        moved, parts, system = self.moved, self.parts, self.d.system
+        if not (moved["disk"] or moved["disk_write"]):
+            return
         parts["disk"] = (disk_read_s(system, moved["disk"]) if moved["disk"] else 0.0) + disk_write_s(
             system, moved["disk_write"])
         to_device = min(moved["disk"], moved["h2d"])  # bytes read from disk for the device
-        if options.gpudirect and to_device:
+        if self.d.offload.gpudirect and to_device:
             # the host-link leg of those bytes runs inside the drive-to-device stream
-            link_leg = COPIES_PER_LAYER * roofline.transfer_s(to_device / COPIES_PER_LAYER, link)
+            link_leg = COPIES_PER_LAYER * roofline.transfer_s(to_device / COPIES_PER_LAYER, self._host_link())
             parts["disk"] = max(parts["disk"], link_leg)
             parts["h2d"] = max(0.0, parts["h2d"] - link_leg)
-    if moved["csd_link"]:
-        parts["storage"] += csd_link_s(system, moved["csd_link"])
-    if moved["network"]:
-        _, count, net = system.attention_pool
-        network_s = net.latency_s + moved["network"] / (net.achieved_bytes_per_s * count)
-        if parts["remote"]:
-            parts["remote"] += network_s  # on the layer's critical path: queries out, outputs back
+
+    def _network_parts(self) -> None:
+        if not self.moved["network"]:
+            return
+        _, count, net = _attention_pool(self.d.system)
+        network_s = net.latency_s + self.moved["network"] / (net.achieved_bytes_per_s * count)
+        if self.parts["remote"]:
+            self.parts["remote"] += network_s  # on the layer's critical path: queries out, outputs back
         else:
-            parts["network"] = network_s  # a prefill streams its new KV to the pool behind compute
-    # each waits for the other's result
+            self.parts["network"] = network_s  # a prefill streams its new KV to the pool behind compute
+
+
+def _attention_pool(system: System) -> tuple[Accelerator, int, Link]:
+    """The system's attention pool: its devices, how many, and the network to them."""
+    if system.attention_pool is None:
+        raise HwsimError(f"{system.id} has no attention pool")
+    return system.attention_pool
+
+
+def _layer_s(parts: dict, overlap: bool) -> float:
+    """One layer: compute waits for each processor's result; transfers overlap compute or not."""
     compute_s = parts["device"] + parts["host"] + parts["storage"] + parts["remote"]
-    if not options.overlap:  # copy, then compute; prefetched experts load during the previous layer
-        layer_s = max(compute_s, parts["prefetch"]) + parts["h2d"] + parts["d2h"] + parts["disk"] + parts["network"]
-    elif parts["host"]:
-        layer_s = max(compute_s + parts["h2d"] + parts["prefetch"], parts["d2h"], parts["disk"])
-    elif parts["storage"] or parts["remote"]:
-        layer_s = max(compute_s, parts["h2d"], parts["d2h"])  # the cache never crosses the host link
-    else:
-        layer_s = max(compute_s, parts["h2d"] + parts["prefetch"], parts["d2h"], parts["disk"], parts["network"])
-    head_away = outside_weights * (1.0 - placement.share("weights", "device"))
-    head_s = outside_s + (roofline.transfer_s(head_away, link, pageable=not options.pinned) if head_away else 0.0)
-    bound = max(parts, key=parts.get)
-    per_step = {k: v * layers for k, v in moved.items() if v}
-    if head_away:
-        per_step["h2d"] = per_step.get("h2d", 0.0) + head_away
-    return TierStep(layers * layer_s + head_s, layer_s, parts, per_step, bound)
+    if not overlap:  # copy, then compute; prefetched experts load during the previous layer
+        return max(compute_s, parts["prefetch"]) + parts["h2d"] + parts["d2h"] + parts["disk"] + parts["network"]
+    if parts["host"]:
+        return max(compute_s + parts["h2d"] + parts["prefetch"], parts["d2h"], parts["disk"])
+    if parts["storage"] or parts["remote"]:
+        return max(compute_s, parts["h2d"], parts["d2h"])  # the cache never crosses the host link
+    return max(compute_s, parts["h2d"] + parts["prefetch"], parts["d2h"], parts["disk"], parts["network"])
 
 
 def _expert_misses(model: Model, shape: StepShape, placement: Placement, options: OffloadOptions,
@@ -260,31 +341,3 @@ def check_fit(model: Model, system: System, precision: Precision, placement: Pla
     check_tiers(placement, system)
     check_capacity(tier_needs(model, precision, placement, batch, context_tokens,
                               max(1, system.accelerator_count)), system)
-
-
-class OffloadStepTimer:
-    """The serving engine's step-time interface for offloaded deployments (memoized by shape)."""
-
-    def __init__(self, model: Model, system: System, precision: Precision, implementation: Implementation,
-                 placement: Placement, options: OffloadOptions = OffloadOptions(),
-                 experts: ExpertSetup | None = None, techniques=None):
-        self.args = (model, system, precision, placement, options, "graph", implementation)
-        self.experts = experts
-        self.techniques = techniques
-        self._step = functools.lru_cache(maxsize=4096)(self._uncached)
-
-    def _uncached(self, groups: tuple) -> TierStep:
-        model, system, precision, placement, options, launch, implementation = self.args
-        return offload_step(model, system, StepShape(groups), precision, placement, options, launch,
-                            implementation, experts=self.experts, techniques=self.techniques)
-
-    def step_s(self, groups: tuple) -> float:
-        return self._step(tuple(groups)).time_s
-
-    def step(self, groups: tuple) -> tuple[float, float, float]:
-        """(time, device busy time as compute, device busy time as memory): the accelerator works
-        only for its share of each layer and waits on transfers the rest of the time."""
-        result = self._step(tuple(groups))
-        busy = result.parts_s["device"] * self.args[0].num_layers
-        return result.time_s, busy, busy
-

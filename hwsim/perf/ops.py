@@ -19,7 +19,6 @@ from hwsim.specs.deployment import FUSED, ExpertSetup, Implementation, Precision
 from hwsim.specs.models import Model
 from hwsim.specs.shape import AttnGroup, StepShape
 
-
 BLOCKS = ("embedding", "attention", "mlp", "moe", "head")  # where in the model an operator runs
 ALL_TO_ALL = ("alltoall_dispatch", "alltoall_combine")  # collectives that move routed tokens, not sums
 
@@ -43,7 +42,7 @@ class Op:
     kernels: int = 1  # kernel launches per instance
     causal: bool = False  # attention over new tokens that see each other (prefill)
     block: str = "attention"
-    m: int = 0
+    m: float = 0  # rows: a data-parallel share may be a fraction
     n: int = 0
     k: int = 0
     experts: float = 1.0  # weight matrices a GEMM reads (routed experts), else 1
@@ -77,7 +76,7 @@ class Op:
         return ""
 
 
-def expected_active_experts(experts: int, top_k: int, tokens: int) -> float:
+def expected_active_experts(experts: int, top_k: int, tokens: float) -> float:
     """Distinct experts touched by `tokens` tokens under uniform routing: E * (1 - (1 - k/E)^T)."""
     if tokens <= 0:
         return 0.0
@@ -101,10 +100,7 @@ def step_ops(
     experts are spread whole over the `tp` devices and the step waits for the busiest one, after
     an all-to-all dispatch and before an all-to-all combine."""
     layers = model.num_layers if layers is None else layers
-    if layers < 1 or layers > model.num_layers:
-        raise HwsimError(f"layers must be between 1 and {model.num_layers}; got {layers}")
-    if model.num_heads % tp or model.num_kv_heads % tp and tp % model.num_kv_heads:
-        raise HwsimError(f"tensor parallel degree {tp} does not divide the {model.num_heads} heads of {model.id}")
+    _check_split(model, layers, tp)
     builder = _Builder(model, shape, precision, implementation, tp)
     moe_layers = sum(1 for i in range(layers) if model.is_moe_layer(i))
     dense_layers = layers - moe_layers
@@ -124,6 +120,15 @@ def step_ops(
     return [op for op in ops if op.repeat > 0]
 
 
+def _check_split(model: Model, layers: int, tp: int) -> None:
+    """A step runs 1..num_layers layers, and `tp` shards split the query heads evenly (KV heads
+    are split too, or replicated when the shards outnumber them)."""
+    if layers < 1 or layers > model.num_layers:
+        raise HwsimError(f"layers must be between 1 and {model.num_layers}; got {layers}")
+    if model.num_heads % tp or model.num_kv_heads % tp and tp % model.num_kv_heads:
+        raise HwsimError(f"tensor parallel degree {tp} does not divide the {model.num_heads} heads of {model.id}")
+
+
 def _in_block(ops: list[Op], block: str) -> list[Op]:
     return [replace(op, block=block) for op in ops]
 
@@ -140,7 +145,7 @@ class _Builder:
         self.w = precision.weight_bytes_per_param
         self.dt = precision.compute_dtype
 
-    def gemm(self, name: str, m: int, n: int, k: int, repeat: int, experts: float = 1.0) -> Op:
+    def gemm(self, name: str, m: float, n: int, k: int, repeat: int, experts: float = 1.0) -> Op:
         """y[m, n] = x[m, k] @ W[n, k]^T; `experts` weight matrices are read: one grouped GEMM in an
         engine, one GEMM per expert in a plain PyTorch module (the reference implementation)."""
         return Op(
@@ -166,7 +171,7 @@ class _Builder:
     def elementwise(self, name: str, elements: float, bytes_per_element: float, kernels: int, repeat: int) -> Op:
         return Op(name, "elementwise", self.dt, act_bytes=elements * bytes_per_element, repeat=repeat, kernels=kernels)
 
-    def norm(self, name: str, rows: int, repeat: int) -> Op:
+    def norm(self, name: str, rows: float, repeat: int) -> Op:
         h = self.m.hidden_size
         if self.m.norm == "layernorm":  # one fused kernel in every framework
             return self.elementwise(name, rows * h, 2 * self.a, 1, repeat)
@@ -222,6 +227,7 @@ class _Builder:
     def _mla_projections(self, layers: int, heads: int) -> list[Op]:
         m, t, h = self.m, self.t, self.m.hidden_size
         mla = m.mla
+        assert mla is not None  # only MLA models build MLA projections
         qk_head = mla.qk_nope_head_dim + mla.qk_rope_head_dim
         ops = []
         if mla.q_lora_rank:
@@ -237,7 +243,7 @@ class _Builder:
     def _attention(self, layers: int, heads: int, kv_heads: int, kv_width_cached: int) -> Op:
         return model_attention_op(self.m, self.shape, self.p, self.tp, layers)
 
-    def dense_mlp(self, layers: int, width: int, name: str, experts: float = 1.0, tokens: int | None = None,
+    def dense_mlp(self, layers: int, width: int, name: str, experts: float = 1.0, tokens: float | None = None,
                   shard: bool = True) -> list[Op]:
         m, a = self.m, self.a
         t = self.t if tokens is None else tokens
@@ -264,6 +270,7 @@ class _Builder:
 
     def moe_mlp(self, layers: int, active_experts: float | None, setup: ExpertSetup) -> list[Op]:
         moe, t, h = self.m.moe, self.t, self.m.hidden_size
+        assert moe is not None  # only MoE layers build a MoE MLP
         routing = setup.routing
         if active_experts is not None:
             active = active_experts
@@ -329,7 +336,8 @@ def attention_op(shape: StepShape, heads: int, kv_heads: int, score_dim: int, va
               groups=shape.groups, heads=heads, kv_heads=kv_heads)
 
 
-def model_attention_op(model: Model, shape: StepShape, precision: Precision, tp: int = 1, layers: int | None = None) -> Op:
+def model_attention_op(model: Model, shape: StepShape, precision: Precision, tp: int = 1,
+                       layers: int | None = None) -> Op:
     """The attention operator of `model` (GQA or MLA) for `shape`, on one of `tp` shards."""
     heads = model.num_heads // tp
     kv_heads = max(1, model.num_kv_heads // tp)

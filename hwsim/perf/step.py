@@ -1,15 +1,23 @@
-"""A forward step's time: its operators on the device, plus tensor-parallel collectives."""
+"""Every step's time, in one place: `StepModel` prices a step of a `Deployment`.
+
+A step is its operators on the device (tensor-parallel shards with their collectives, expert
+parallelism, attention data parallelism), run in CUDA-graph or eager launch; when data lives
+outside the accelerator, the tier model (`offload.tier_step`) prices each layer's resources; with
+speculative decoding a decode step is the draft steps plus one verification per yielded token.
+`estimate`, the serving engine, the planners, `validate` and the report all ask a `StepModel`.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hwsim.base.errors import HwsimError
 from hwsim.perf import ops as ops_mod
 from hwsim.perf import roofline
-from hwsim.specs.deployment import FUSED, ExpertSetup, Implementation, Precision
+from hwsim.perf.techniques import apply_to_cost, transform_ops
+from hwsim.specs.deployment import FUSED, Deployment, ExpertSetup, Implementation, Precision
 from hwsim.specs.hardware import System
 from hwsim.specs.models import Model
 from hwsim.specs.shape import StepShape
+from hwsim.specs.techniques import Techniques
 
 
 @dataclass(frozen=True)
@@ -24,6 +32,11 @@ class StepCost:
             totals[cost.op.kind] = totals.get(cost.op.kind, 0.0) + cost.time_s
         return totals
 
+    def busy_s(self) -> tuple[float, float]:
+        """(compute, memory) busy time of one device over the step, for the power model."""
+        kernels = [c for c in self.costs if c.op.kind != "collective"]
+        return (sum(c.compute_s * c.op.repeat for c in kernels), sum(c.memory_s * c.op.repeat for c in kernels))
+
     @property
     def flops(self) -> float:
         return sum(c.op.flops * c.op.repeat for c in self.costs)
@@ -33,43 +46,47 @@ class StepCost:
         return sum(c.op.bytes * c.op.repeat for c in self.costs if c.op.kind != "collective")
 
 
-def step_cost(
-    model: Model,
-    system: System,
-    shape: StepShape,
-    precision: Precision = Precision(),
-    launch: str = "graph",
-    implementation: Implementation = FUSED,
-    layers: int | None = None,
-    active_experts: float | None = None,
-    experts: ExpertSetup | None = None,
-    techniques=None,
-) -> StepCost:
-    """One forward step on `system`, tensor-parallel over all its accelerators."""
-    tp = max(1, system.accelerator_count)
-    if tp > 1 and system.accelerator is None:
-        raise HwsimError("tensor parallelism needs accelerators; this system has none")
-    device = system.compute
-    op_list = ops_mod.step_ops(model, shape, precision, implementation, tp, layers, active_experts, experts)
-    if techniques is not None:
-        op_list = techniques.transform(op_list, shape)
-    costs = []
-    for op in op_list:
-        if op.kind == "collective":
-            link = system.accelerator.peer_link or system.accelerator.host_link
-            if op.role in ops_mod.ALL_TO_ALL:
-                one = roofline.alltoall_s(op.act_bytes / tp, tp, link)  # each device sends its share
-            else:
-                one = roofline.allreduce_s(op.act_bytes, tp, link)
-            costs.append(roofline.OpCost(op, one * op.repeat, 0.0, 0.0, 0.0, "link"))
-        else:
-            cost = roofline.op_cost(op, device, launch)
-            costs.append(techniques.apply(cost) if techniques is not None else cost)
-    if launch == "eager":
-        time_s = launch_queue_s(costs, layers or model.num_layers)
+def step_cost(model: Model, system: System, shape: StepShape, precision: Precision = Precision(),
+              launch: str = "graph", implementation: Implementation = FUSED, layers: int | None = None,
+              active_experts: float | None = None, experts: ExpertSetup | None = None,
+              techniques: Techniques | None = None) -> StepCost:
+    """One forward step on `system`'s device(s), given part by part (see `operator_step`)."""
+    deployment = Deployment(model, system, precision, implementation, launch, experts=experts, techniques=techniques)
+    return operator_step(deployment, shape, layers, active_experts)
+
+
+def operator_step(deployment: Deployment, shape: StepShape, layers: int | None = None,
+                  active_experts: float | None = None) -> StepCost:
+    """One forward step on the deployment's device(s), tensor-parallel over all its accelerators:
+    every operator priced on the roofline, collectives on the peer link, launch as configured."""
+    d = deployment
+    tp = d.tp
+    op_list = ops_mod.step_ops(d.model, shape, d.precision, d.implementation, tp, layers, active_experts, d.experts)
+    if d.techniques is not None:
+        op_list = transform_ops(d.techniques, op_list, shape)
+    costs = [_collective_cost(op, d.system, tp) if op.kind == "collective" else _kernel_cost(op, d)
+             for op in op_list]
+    if d.launch == "eager":
+        time_s = launch_queue_s(costs, layers or d.model.num_layers)
     else:
         time_s = sum(c.time_s for c in costs)
     return StepCost(time_s, tuple(costs), shape)
+
+
+def _kernel_cost(op: ops_mod.Op, deployment: Deployment) -> roofline.OpCost:
+    cost = roofline.op_cost(op, deployment.system.compute, deployment.launch)
+    return apply_to_cost(deployment.techniques, cost) if deployment.techniques is not None else cost
+
+
+def _collective_cost(op: ops_mod.Op, system: System, tp: int) -> roofline.OpCost:
+    accelerator = system.accelerator
+    assert accelerator is not None  # collectives exist only with tensor parallelism over accelerators
+    link = accelerator.peer_link or accelerator.host_link
+    if op.role in ops_mod.ALL_TO_ALL:
+        one = roofline.alltoall_s(op.act_bytes / tp, tp, link)  # each device sends its share
+    else:
+        one = roofline.allreduce_s(op.act_bytes, tp, link)
+    return roofline.OpCost(op, one * op.repeat, 0.0, 0.0, 0.0, "link")
 
 
 def launch_queue_s(costs: list[roofline.OpCost], layers: int) -> float:

@@ -10,22 +10,32 @@ Runs of decode steps whose batch does not change are one simpy timeout: the segm
 the first finish, at the first step that would need a block the pool does not have, or early
 when a new request arrives (then at the end of the step in flight). Cost is per scheduling
 decision, not per token.
+
+How a step is composed, when a sequence may start, where preempted KV goes and which replica a
+request joins are the policies of `hwsim.serving.policies`; this module keeps the queues and the
+KV blocks.
 """
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from typing import Any
 
 import simpy
 
+from hwsim.base.errors import HwsimError
 from hwsim.perf import roofline
 from hwsim.perf.energy import idle_w, step_energy_j
-from hwsim.perf.steptimer import StepTimer
-from hwsim.serving.kvcache import BlockPool, blocks_for
+from hwsim.perf.step_model import Busy, StepModel
+from hwsim.serving import policies
+from hwsim.serving.kvcache import BlockPool, SwapSpace, blocks_for, decode_steps_that_fit
 from hwsim.specs import shape
+from hwsim.specs.hardware import Link
 from hwsim.specs.scenario import EngineConfig
 
 WATERMARK = 0.01  # share of blocks kept free when admitting, as vLLM does against thrashing
+ROLES = ("both", "prefill", "decode")
 
 
 @dataclass(eq=False)
@@ -54,33 +64,78 @@ class Seq:
         return self.length - self.computed
 
 
-class Replica:
-    """A replica serving requests from its queue; `role` is both, prefill or decode."""
+Work = list[tuple[Seq, int]]  # a step's sequences and how many of their tokens it processes
 
-    def __init__(self, env: simpy.Environment, index: int, config: EngineConfig, timer: StepTimer,
-                 total_blocks: int, block_bytes: float, host_link, role: str = "both", handoff=None,
-                 copy_issue_s: float = 0.0, layers: int = 1, on_finish=None, tdp_w: float = 0.0,
-                 devices: int = 1):
+
+def _is_decode(seq: Seq, tokens: int) -> bool:
+    """A decode processes the one new token of a sequence whose prompt is already cached."""
+    return tokens == 1 and seq.computed > 0
+
+
+def _decodes_and_chunks(work: Work) -> tuple[list[Seq], Work]:
+    """The step's decodes, and its prefill chunks with their tokens, each in the order of `work`."""
+    return [s for s, c in work if _is_decode(s, c)], [(s, c) for s, c in work if not _is_decode(s, c)]
+
+
+@dataclass(frozen=True)
+class ReplicaSetup:
+    """What every replica of a scenario shares: the engine settings, the step model, the KV cache's
+    size and block bytes, the host link for swaps, and the devices' power."""
+
+    config: EngineConfig
+    timer: StepModel
+    total_blocks: int
+    block_bytes: float  # one KV block on one device
+    host_link: Link | None = None  # where swapped-out KV goes; None: preemption always recomputes
+    copy_issue_s: float = 0.0  # host time to issue one KV block copy (eager)
+    layers: int = 1  # KV copies go one layer's K or V block at a time
+    tdp_w: float = 0.0  # per device, for the power model
+    devices: int = 1  # per replica (tensor parallel)
+    on_finish: Callable[[], None] | None = None  # called once per finished request (progress reporting)
+
+    def __post_init__(self) -> None:
+        for name, ok, expected in (("total_blocks", self.total_blocks >= 1, "at least 1"),
+                                   ("block_bytes", self.block_bytes > 0, "greater than zero"),
+                                   ("copy_issue_s", self.copy_issue_s >= 0, "zero or more"),
+                                   ("layers", self.layers >= 1, "at least 1"),
+                                   ("tdp_w", self.tdp_w >= 0, "zero or more"),
+                                   ("devices", self.devices >= 1, "at least 1")):
+            if not ok:
+                raise HwsimError(f"replica setup: {name} must be {expected}; got {getattr(self, name)}")
+        self.policies()  # an unknown name fails here, before anything runs
+
+    def policies(self) -> tuple[policies.Batching, policies.Admission, policies.Preemption]:
+        """The policies `config` names: batching, admission, preemption."""
+        config = self.config
+        return (policies.choose(policies.BATCHING, config.batching, "engine.batching"),
+                policies.choose(policies.ADMISSION, config.admission, "engine.admission"),
+                policies.choose(policies.PREEMPTION, config.preemption, "engine.preemption"))
+
+
+class Replica:
+    """A replica serving requests from its queue; `role` is both, prefill or decode. A prefill
+    replica passes each sequence whose prompt is done to `handoff`."""
+
+    def __init__(self, env: simpy.Environment, index: int, setup: ReplicaSetup, *, role: str = "both",
+                 handoff: Callable[[Seq], None] | None = None):
+        if role not in ROLES:
+            raise HwsimError(f"replica role must be one of {', '.join(ROLES)}; got {role!r}")
+        if role == "prefill" and handoff is None:
+            raise HwsimError("a prefill replica needs a handoff for the sequences it has prefilled")
         self.env = env
         self.index = index
-        self.config = config
-        self.timer = timer
-        self.pool = BlockPool(total_blocks)
-        self.block_bytes = block_bytes
-        self.host_link = host_link
+        self.setup = setup
+        self.config = setup.config
+        self.timer = setup.timer
+        self.pool = BlockPool(setup.total_blocks)
+        self.swap_space = SwapSpace(self.config.swap_space_bytes)
         self.role = role
-        self.handoff = handoff  # called with a Seq whose prefill is done (prefill role)
-        self.copy_issue_s = copy_issue_s
-        self.layers = layers
-        self.on_finish = on_finish  # called once per finished request (progress reporting)
-        self.tdp_w = tdp_w  # per device, for the power model
-        self.devices = devices
+        self.handoff = handoff
+        self.batching, self.admission, self.preemption = setup.policies()
         self.waiting: deque[Seq] = deque()
         self.swapped: deque[Seq] = deque()
         self.running: list[Seq] = []
         self.steps: list[dict] = []
-        self.swap_free_bytes = config.swap_space_bytes
-        self.swap_bytes_moved = 0.0
         self._wakeup = env.event()
         self.process = env.process(self._run())
 
@@ -96,87 +151,57 @@ class Replica:
         seqs = list(self.waiting) + list(self.swapped) + self.running
         return sum(s.pending + s.output - s.generated for s in seqs)
 
+    def in_system(self) -> int:
+        return len(self.running) + len(self.waiting) + len(self.swapped)
+
+    def next_arrival(self) -> simpy.Event:
+        """An event that fires when the next request is submitted."""
+        self._wakeup = self.env.event()
+        return self._wakeup
+
     # --- main loop ---------------------------------------------------------------------------
-    def _run(self):
+    def _run(self) -> policies.Process:
+        """Scheduling rounds of the batching policy, asleep whenever the replica has nothing queued."""
         while True:
-            if not (self.waiting or self.running or self.swapped):
-                self._wakeup = self.env.event()
-                yield self._wakeup
-                continue
-            if self.config.batching == "static":
-                yield from self._static_round()
-                continue
-            plan = self._schedule()
-            if plan is None:  # nothing can run until something arrives
-                self._wakeup = self.env.event()
-                yield self._wakeup
-                continue
-            yield from self._execute(*plan)
+            if self.in_system():
+                yield from self.batching.round(self)
+            else:
+                yield self.next_arrival()
 
-    # --- continuous batching ------------------------------------------------------------------
-    def _schedule(self):
-        """This step's work [(seq, tokens)] with its KV blocks reserved, the seconds of KV swaps
-        it waits for, and whether the same decode batch may repeat until something changes."""
-        cfg = self.config
-        transfer_s = 0.0
-        size = cfg.block_size
-        decodes = [s for s in self.running if s.pending == 1 and s.computed > 0]
-        while True:  # room for every decode's new token: preempt the newest sequences until there is
-            growing = [s for s in decodes if s.computed + 1 > s.blocks * size]
-            if len(growing) <= self.pool.free or not self.running:
-                break
-            victim = self.running[-1]
-            transfer_s += self._preempt(victim)
-            decodes = [s for s in decodes if s is not victim]
-        transfer_s += self._swap_in()
-        if cfg.batching == "prefill_first" and self._admissible():
-            work = self._admit(cfg.max_num_batched_tokens, whole_prompts=True)  # decodes wait a step
-        else:
-            self.pool.take(len(growing))
-            for seq in growing:
-                seq.blocks += 1
-            work = [(s, 1) for s in decodes]
-            budget = cfg.max_num_batched_tokens - len(work)
-            if len(decodes) < len(self.running):
-                decoding = set(map(id, decodes))
-                for seq in [s for s in self.running if id(s) not in decoding]:  # prefills under way
-                    chunk = self._chunk(seq, budget)
-                    if chunk and self._reserve(seq, chunk):
-                        work.append((seq, chunk))
-                        budget -= chunk
-            work += self._admit(budget, whole_prompts=cfg.batching != "mixed")
-        if not work:
-            return None
-        decode_only = all(c == 1 and s.computed > 0 for s, c in work)
-        repeatable = decode_only and not transfer_s and not self._admissible() and not self.swapped
-        return work, transfer_s, repeatable
-
-    def _admit(self, budget: int, whole_prompts: bool) -> list:
+    # --- admission and KV blocks -------------------------------------------------------------
+    def admit(self, budget: int, whole_prompts: bool) -> Work:
         """Admit waiting sequences in arrival order while the token budget, the sequence limit
         and the free blocks (less a watermark) allow; whole prompts when chunking is off."""
-        work = []
+        work: Work = []
         owed = self._owed()  # kept up to date below: one pass over the running sequences, not one per admission
-        while budget > 0 and self._admissible(owed):
+        while budget > 0 and self.admissible(owed):
             seq = self.waiting[0]
             chunk = seq.pending if whole_prompts else min(seq.pending, budget)
             if chunk > budget and work:
                 break
-            held = blocks_for(seq.computed, self.config.block_size)  # KV handed over by a prefill pool
-            self.waiting.popleft()
-            self.pool.take(held)
-            seq.blocks = held
-            self.running.append(seq)
-            self._reserve(seq, chunk)
-            owed += max(0, blocks_for(self._target(seq), self.config.block_size) - seq.blocks)
+            self._start(seq, chunk)
+            owed += self._blocks_owed(seq)
             work.append((seq, chunk))
             budget -= chunk
         return work
 
-    def _chunk(self, seq: Seq, budget: int) -> int:
+    def _start(self, seq: Seq, chunk: int) -> None:
+        """Move the first waiting sequence to running, holding the KV a prefill pool handed over
+        and the blocks of its first chunk."""
+        held = blocks_for(seq.computed, self.config.block_size)
+        self.waiting.popleft()
+        self.pool.take(held)
+        seq.blocks = held
+        self.running.append(seq)
+        self.reserve(seq, chunk)
+
+    def chunk(self, seq: Seq, budget: int) -> int:
+        """The most of `seq`'s pending tokens the budget and the free blocks allow."""
         slots = (seq.blocks + self.pool.free) * self.config.block_size - seq.computed
         return max(0, min(seq.pending, budget, slots))
 
-    def _reserve(self, seq: Seq, tokens: int) -> bool:
+    def reserve(self, seq: Seq, tokens: int) -> bool:
+        """Take the blocks for `tokens` more tokens of `seq`, if the pool has them."""
         need = blocks_for(seq.computed + tokens, self.config.block_size) - seq.blocks
         if need > self.pool.free:
             return False
@@ -187,43 +212,47 @@ class Replica:
     def _watermark(self) -> int:
         return int(WATERMARK * self.pool.total)
 
-    def _admissible(self, owed: int | None = None) -> bool:
+    def admissible(self, owed: int | None = None) -> bool:
         """Whether the first waiting sequence may start: a free slot, and free blocks (less a
         watermark and less what running sequences are still owed) for its whole prompt, or with
         `admission: full` for its whole length, prompt and output, which then never needs evicting."""
         if not self.waiting or len(self.running) >= self.config.max_num_seqs:
             return False
         seq = self.waiting[0]
-        need = blocks_for(self._target(seq), self.config.block_size)
+        need = blocks_for(self.admission.target_tokens(seq), self.config.block_size)
         return need + self._watermark() + (self._owed() if owed is None else owed) <= self.pool.free
-
-    def _target(self, seq: Seq) -> int:
-        return seq.prompt + seq.output if self.config.admission == "full" else seq.length
 
     def _owed(self) -> int:
         """Blocks running sequences will still take: the rest of their prompts (or their full length)."""
-        size = self.config.block_size
-        return sum(max(0, blocks_for(self._target(s), size) - s.blocks) for s in self.running)
+        return sum(self._blocks_owed(s) for s in self.running)
 
-    def _preempt(self, seq: Seq) -> float:
+    def _blocks_owed(self, seq: Seq) -> int:
+        return max(0, blocks_for(self.admission.target_tokens(seq), self.config.block_size) - seq.blocks)
+
+    # --- preemption and swapping --------------------------------------------------------------
+    def preempt(self, seq: Seq) -> float:
         """Take `seq` off the GPU; returns the seconds its swap-out adds to this step."""
         self.running.remove(seq)
         seq.preemptions += 1
-        moved = seq.blocks * self.block_bytes
-        if self.config.preemption == "swap" and self.host_link and moved <= self.swap_free_bytes:
-            self.swap_free_bytes -= moved
-            seq.host_blocks, seq.swaps = seq.blocks, seq.swaps + 1
-            self.pool.give(seq.blocks)
-            seq.blocks = 0
-            self.swapped.appendleft(seq)
-            self.swap_bytes_moved += moved
-            return self._copy_s(moved)
+        moved_bytes = seq.blocks * self.setup.block_bytes
+        if self.preemption.swaps_out(self, moved_bytes):
+            return self._swap_out(seq, moved_bytes)
         self.pool.give(seq.blocks)
         seq.blocks, seq.computed = 0, 0
         self.waiting.appendleft(seq)
         return 0.0
 
-    def _swap_in(self) -> float:
+    def _swap_out(self, seq: Seq, moved_bytes: float) -> float:
+        self.swap_space.swap_out(moved_bytes)
+        seq.host_blocks, seq.swaps = seq.blocks, seq.swaps + 1
+        self.pool.give(seq.blocks)
+        seq.blocks = 0
+        self.swapped.appendleft(seq)
+        return self._copy_s(moved_bytes)
+
+    def swap_in(self) -> float:
+        """Bring swapped sequences back, oldest first, while slots and blocks allow; returns the
+        seconds of copies this step waits for."""
         seconds = 0.0
         while self.swapped and len(self.running) < self.config.max_num_seqs:
             seq = self.swapped[0]
@@ -231,72 +260,88 @@ class Replica:
                 break
             self.swapped.popleft()
             self.pool.take(seq.host_blocks)
-            seq.blocks, moved = seq.host_blocks, seq.host_blocks * self.block_bytes
-            self.swap_free_bytes += moved
+            seq.blocks, moved_bytes = seq.host_blocks, seq.host_blocks * self.setup.block_bytes
+            self.swap_space.swap_in(moved_bytes)
             seq.host_blocks = 0
             self.running.append(seq)
-            self.swap_bytes_moved += moved
-            seconds += self._copy_s(moved)
+            seconds += self._copy_s(moved_bytes)
         return seconds
 
-    def _copy_s(self, moved: float) -> float:
+    def _copy_s(self, moved_bytes: float) -> float:
         """KV blocks move one block of one layer's K or V at a time, as vLLM's cache engine does."""
-        chunk = self.block_bytes / (2 * self.layers)
-        return roofline.transfer_s(moved, self.host_link, chunk_bytes=chunk, issue_s=self.copy_issue_s)
+        setup = self.setup
+        if setup.host_link is None:
+            raise RuntimeError("KV blocks cannot move to host memory without a host link")
+        chunk_bytes = setup.block_bytes / (2 * setup.layers)
+        return roofline.transfer_s(moved_bytes, setup.host_link, chunk_bytes=chunk_bytes, issue_s=setup.copy_issue_s)
 
-    def _execute(self, work, transfer_s: float, repeatable: bool):
-        start = self.env.now
-        self._in_system_at_start = self._in_system()
-        decodes = [s for s, c in work if c == 1 and s.computed > 0]
-        chunks = [(s, c) for s, c in work if not (c == 1 and s.computed > 0)]
-        steps = 1
-        if repeatable:
-            steps = self._decode_run_length(decodes)
+    # --- running a step -----------------------------------------------------------------------
+    def execute(self, work: Work, transfer_s: float) -> policies.Process:
+        """Run `work` as one step, or as a run of identical decode steps when nothing is waiting to
+        change the batch, then apply the tokens it processed."""
+        start, in_system_start = self.env.now, self.in_system()
+        repeatable = self._repeatable(work, transfer_s)
+        decodes, chunks = _decodes_and_chunks(work)
+        steps = self._decode_run_length(decodes) if repeatable else 1
+        busy = self.timer.step(self._groups(chunks, decodes, steps))
+        step_s = busy[0] + self.config.step_overhead_s
+        steps = yield from self._wait_steps(start, steps, step_s, transfer_s + steps * step_s)
+        if steps > 1:
+            for seq in decodes:  # the blocks for steps 2..k, known to be free when planned
+                self.reserve(seq, steps)
+        energy_j = self.energy_j(steps, busy, self.env.now - start - steps * busy[0])
+        self.record(start, in_system_start, steps, len(decodes), sum(c for _, c in chunks), transfer_s, energy_j)
+        self._apply(chunks, decodes, steps)
+
+    def _repeatable(self, work: Work, transfer_s: float) -> bool:
+        """Whether the same decode batch may repeat until something changes: decodes only, no
+        copies to wait for, and nobody waiting to join."""
+        decode_only = all(_is_decode(s, c) for s, c in work)
+        return decode_only and not transfer_s and not self.admissible() and not self.swapped
+
+    def _groups(self, chunks: Work, decodes: list[Seq], steps: int) -> tuple[shape.AttnGroup, ...]:
+        """The step's attention shape: one group per prefill chunk, one for all decodes at their
+        mean context halfway through the run."""
         groups = tuple(shape.AttnGroup(1, c, s.computed + c) for s, c in chunks)
         if decodes:
             mean_kv = sum(s.computed for s in decodes) / len(decodes) + 1 + (steps - 1) / 2
-            groups += (shape.AttnGroup(len(decodes), 1, mean_kv),)
-        busy_s, compute_s, memory_s = self.timer.step(groups)
-        step_s = busy_s + self.config.step_overhead_s
-        duration = transfer_s + steps * step_s
-        if steps > 1:
-            self._wakeup = self.env.event()
-            yield self.env.timeout(duration) | self._wakeup
-            if self.env.now < start + duration:  # a request arrived: stop after the step in flight
-                steps = min(steps, int((self.env.now - start) / step_s) + 1)
-                duration = steps * step_s
-                yield self.env.timeout(start + duration - self.env.now)
-        else:
-            yield self.env.timeout(duration)
-        if steps > 1:
-            for seq in decodes:  # the blocks for steps 2..k, known to be free when planned
-                self._reserve(seq, steps)
-        energy_j = self._energy_j(steps, busy_s, compute_s, memory_s, self.env.now - start - steps * busy_s)
-        self._record(start, steps, len(decodes), sum(c for _, c in chunks), transfer_s, energy_j)
-        end = self.env.now
-        for seq, tokens in chunks:
-            self._advance(seq, tokens, end, decode=False)
-        for seq in decodes:
-            self._advance(seq, steps, end, decode=True)
+            groups += (self.decode_group(len(decodes), mean_kv),)
+        return groups
+
+    @staticmethod
+    def decode_group(sequences: int, mean_kv_len: float) -> shape.AttnGroup:
+        """Decodes of many sequences as one group at their mean context, which is fractional."""
+        return shape.AttnGroup(sequences, 1, mean_kv_len)
+
+    def _wait_steps(self, start: float, steps: int, step_s: float,
+                    duration_s: float) -> Generator[simpy.Event, Any, int]:
+        """Wait out the step or the run; a run stops after the step in flight when a request
+        arrives. Returns how many steps ran."""
+        if steps <= 1:
+            yield self.env.timeout(duration_s)
+            return steps
+        self._wakeup = self.env.event()
+        yield self.env.timeout(duration_s) | self._wakeup
+        if self.env.now < start + duration_s:  # a request arrived: stop after the step in flight
+            steps = min(steps, int((self.env.now - start) / step_s) + 1)
+            yield self.env.timeout(start + steps * step_s - self.env.now)
+        return steps
 
     def _decode_run_length(self, decodes: list[Seq]) -> int:
         """Steps until the first sequence finishes or the pool runs out of blocks."""
         limit = min(s.output - s.generated for s in decodes)
         if limit <= 1:
             return 1
-        size = self.config.block_size
-        free = self.pool.free
+        held = [(s.computed, s.blocks) for s in decodes]
+        return decode_steps_that_fit(held, limit, self.pool.free, self.config.block_size)
 
-        def blocks_needed(k: int) -> int:  # beyond what the first step already reserved
-            return sum(max(0, blocks_for(s.computed + k, size) - s.blocks) for s in decodes)
-
-        if blocks_needed(limit) <= free:
-            return limit
-        low, high = 1, limit  # blocks_needed(low) fits, blocks_needed(high) does not
-        while high - low > 1:
-            mid = (low + high) // 2
-            low, high = (mid, high) if blocks_needed(mid) <= free else (low, mid)
-        return low
+    def _apply(self, chunks: Work, decodes: list[Seq], steps: int) -> None:
+        """The step's prefill chunks, then its decodes, processed as of now."""
+        end = self.env.now
+        for seq, tokens in chunks:
+            self._advance(seq, tokens, end, decode=False)
+        for seq in decodes:
+            self._advance(seq, steps, end, decode=True)
 
     def _advance(self, seq: Seq, tokens: int, now: float, decode: bool) -> None:
         """Apply `tokens` processed tokens: a prefill chunk, or a run of decode steps."""
@@ -311,89 +356,43 @@ class Replica:
             seq.first_token_s = now
         if seq.generated >= seq.output:
             seq.generated = seq.output
-            self._finish(seq, now)
-        elif self.role == "prefill":
+            seq.completion_s = now
             self.running.remove(seq)
-            self.pool.give(seq.blocks)
-            seq.blocks = 0
+            self.release(seq)
+        elif self.role == "prefill":
+            self._hand_off(seq)
+
+    def _hand_off(self, seq: Seq) -> None:
+        """A prefill replica is done with a sequence once its first token is out."""
+        self.running.remove(seq)
+        self.pool.give(seq.blocks)
+        seq.blocks = 0
+        if self.handoff is not None:
             self.handoff(seq)
 
-    def _finish(self, seq: Seq, now: float) -> None:
-        seq.completion_s = now
-        self.running.remove(seq)
-        self._release(seq)
-
-    def _release(self, seq: Seq) -> None:
+    def release(self, seq: Seq) -> None:
         """A finished request gives back its blocks and tells whoever waits for it."""
         self.pool.give(seq.blocks)
         seq.blocks = 0
         if seq.done is not None:
             seq.done.succeed()
-        if self.on_finish:
-            self.on_finish()
+        if self.setup.on_finish:
+            self.setup.on_finish()
 
-    def _in_system(self) -> int:
-        return len(self.running) + len(self.waiting) + len(self.swapped)
-
-    def _energy_j(self, steps: int, busy_s: float, compute_s: float, memory_s: float, idle_s: float) -> float:
+    # --- records ------------------------------------------------------------------------------
+    def energy_j(self, steps: int, busy: Busy, idle_s: float) -> float:
         """All devices of the replica: `steps` steps drawing step power, the rest of the time idle."""
-        per_device = steps * step_energy_j(self.tdp_w, busy_s, compute_s, memory_s) + idle_w(self.tdp_w) * idle_s
-        return per_device * self.devices
+        tdp_w = self.setup.tdp_w
+        per_device = steps * step_energy_j(tdp_w, *busy) + idle_w(tdp_w) * idle_s
+        return per_device * self.setup.devices
 
-    def _record(self, start: float, steps: int, decode_seqs: int, prefill_tokens: int, transfer_s: float,
-                energy_j: float) -> None:
-        at_start = getattr(self, "_in_system_at_start", self._in_system())
-        self._in_system_at_start = None
+    def record(self, start: float, in_system_start: int, steps: int, decode_seqs: int, prefill_tokens: int,
+               transfer_s: float, energy_j: float) -> None:
+        """One row of the steps table for a scheduling decision that ends now."""
         self.steps.append({
             "replica": self.index, "start_s": start, "end_s": self.env.now, "steps": steps,
             "decode_seqs": decode_seqs, "prefill_tokens": prefill_tokens, "running": len(self.running),
             "waiting": len(self.waiting) + len(self.swapped), "kv_blocks_used": self.pool.used,
-            "in_system_start": at_start if at_start is not None else self._in_system(),
-            "in_system_end": self._in_system(),
+            "in_system_start": in_system_start, "in_system_end": self.in_system(),
             "kv_blocks_total": self.pool.total, "transfer_s": transfer_s, "energy_j": energy_j,
         })
-
-    # --- static batching ----------------------------------------------------------------------
-    def _static_round(self):
-        """FasterTransformer/FlexGen style: fill a batch, prefill it, decode until all are done."""
-        batch = []
-        size = self.config.block_size
-        while self.waiting and len(batch) < self.config.max_num_seqs:
-            seq = self.waiting[0]
-            need = blocks_for(seq.prompt + seq.output, size)  # reserved for the whole generation
-            if need > self.pool.free:
-                break
-            self.waiting.popleft()
-            self.pool.take(need)
-            seq.blocks = need
-            batch.append(seq)
-        if not batch:
-            raise RuntimeError("static batching: the first waiting request does not fit the KV cache")
-        self.running = list(batch)
-        start = self.env.now
-        self._in_system_at_start = self._in_system()
-        prefill_s, compute_s, memory_s = self.timer.step(tuple(shape.AttnGroup(1, s.prompt, s.prompt) for s in batch))
-        yield self.env.timeout(prefill_s + self.config.step_overhead_s)
-        self._record(start, 1, 0, sum(s.prompt for s in batch), 0.0,
-                     self._energy_j(1, prefill_s, compute_s, memory_s, self.config.step_overhead_s))
-        for seq in batch:
-            seq.computed, seq.generated, seq.first_token_s = seq.prompt, 1, self.env.now
-            if seq.output == 1:
-                seq.completion_s = self.env.now
-        longest = max(s.output for s in batch) - 1
-        if longest > 0:  # every slot decodes until the longest is done (finished ones are padding)
-            mean_prompt = sum(s.prompt for s in batch) / len(batch)
-            busy_s, compute_s, memory_s = self.timer.step((shape.AttnGroup(len(batch), 1, mean_prompt + 1 + longest / 2),))
-            step_s = busy_s + self.config.step_overhead_s
-            start = self.env.now
-            self._in_system_at_start = self._in_system()
-            for seq in batch:
-                if seq.output > 1:
-                    seq.completion_s = start + (seq.output - 1) * step_s
-                    seq.computed, seq.generated = seq.prompt + seq.output - 1, seq.output
-            yield self.env.timeout(longest * step_s)
-            self._record(start, longest, len(batch), 0, 0.0,
-                         self._energy_j(longest, busy_s, compute_s, memory_s, longest * self.config.step_overhead_s))
-        for seq in batch:
-            self._release(seq)
-        self.running = []

@@ -4,12 +4,14 @@ from __future__ import annotations
 import math
 
 from hwsim.base import units
-from hwsim.base.errors import DoesNotFitError
+from hwsim.base.errors import DoesNotFitError, HwsimError
 from hwsim.perf.memory import RUNTIME_RESERVE_BYTES, memory_fit
 from hwsim.specs.deployment import Precision
 from hwsim.specs.hardware import System
 from hwsim.specs.models import Model
 from hwsim.specs.placement import Placement, tier_capacity_bytes
+
+ON_DEVICE = Placement()  # everything in device memory
 
 
 def block_bytes(model: Model, precision: Precision, block_size: int, tp: int) -> float:
@@ -19,7 +21,7 @@ def block_bytes(model: Model, precision: Precision, block_size: int, tp: int) ->
 
 def capacity_blocks(model: Model, system: System, precision: Precision, block_size: int,
                     gpu_memory_utilization: float, max_num_batched_tokens: int, max_num_seqs: int,
-                    placement: Placement = Placement(), attention_dp: bool = False) -> int:
+                    placement: Placement = ON_DEVICE, attention_dp: bool = False) -> int:
     """Blocks that fit, as vLLM sizes its cache at start-up: on the device, `gpu_memory_utilization`
     of memory after the device's weights, the activations of the largest step and the runtime
     reserve; in host memory or on disk, what their share of the weights leaves. A cache split
@@ -49,13 +51,32 @@ def capacity_blocks(model: Model, system: System, precision: Precision, block_si
 
 
 def blocks_for(tokens: int, block_size: int) -> int:
+    """Blocks that hold `tokens` tokens: the last one may be partly filled."""
     return math.ceil(tokens / block_size)
+
+
+def decode_steps_that_fit(held: list[tuple[int, int]], limit: int, free: int, block_size: int) -> int:
+    """The most decode steps, 1 to `limit`, whose new blocks `free` blocks cover, for sequences of
+    (cached tokens, blocks held) that already hold the blocks of their first step."""
+
+    def blocks_needed(k: int) -> int:  # beyond what the first step already reserved
+        return sum(max(0, blocks_for(computed + k, block_size) - blocks) for computed, blocks in held)
+
+    if blocks_needed(limit) <= free:
+        return limit
+    low, high = 1, limit  # blocks_needed(low) fits, blocks_needed(high) does not
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if blocks_needed(mid) <= free else (low, mid)
+    return low
 
 
 class BlockPool:
     """Free-block accounting. Blocks are conserved: free + held == total at every moment."""
 
     def __init__(self, total: int):
+        if total < 0:
+            raise HwsimError(f"a KV block pool needs zero or more blocks; got {total}")
         self.total = total
         self.free = total
 
@@ -72,3 +93,25 @@ class BlockPool:
         self.free += count
         if self.free > self.total:
             raise RuntimeError("KV block pool got back more blocks than it lent")
+
+
+class SwapSpace:
+    """Host memory that preempted sequences' KV blocks move to (vLLM's swap space): what is left of
+    it, and how many bytes have crossed the host link either way."""
+
+    def __init__(self, capacity_bytes: float):
+        if capacity_bytes < 0:
+            raise HwsimError(f"swap space must be zero or more bytes; got {capacity_bytes}")
+        self.free_bytes = capacity_bytes
+        self.moved_bytes = 0.0
+
+    def holds(self, kv_bytes: float) -> bool:
+        return kv_bytes <= self.free_bytes
+
+    def swap_out(self, kv_bytes: float) -> None:
+        self.free_bytes -= kv_bytes
+        self.moved_bytes += kv_bytes
+
+    def swap_in(self, kv_bytes: float) -> None:
+        self.free_bytes += kv_bytes
+        self.moved_bytes += kv_bytes

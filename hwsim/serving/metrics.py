@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from hwsim.perf.energy import idle_w
+from hwsim.specs.scenario import Slo
 
 PERCENTILES = (50, 90, 99)
 
@@ -19,12 +20,23 @@ def per_request(requests: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def summarize(requests: pd.DataFrame, steps: pd.DataFrame, slo, arrival: str, swap_bytes: float,
+def summarize(requests: pd.DataFrame, steps: pd.DataFrame, slo: Slo, arrival: str, swap_bytes: float,
               tdp_w: float = 0.0, devices_per_replica: int = 1, replicas: int = 1) -> dict:
+    """The run's summary: throughput, latency percentiles, SLO attainment, KV use, preemptions,
+    energy. `tdp_w` is per device; replicas draw idle power whenever they have no step."""
     table = per_request(requests)
-    start, end = table["arrival_s"].min(), table["completion_s"].max()
-    span = end - start
-    summary: dict = {
+    span = table["completion_s"].max() - table["arrival_s"].min()
+    summary = _throughput(table, span)
+    summary.update(_latencies(table))
+    summary.update(_slo_attainment(table, slo, span))
+    summary.update(_kv_and_batching(table, steps, swap_bytes))
+    summary["overloaded"] = _overloaded(table, arrival)
+    summary.update(_energy(table, steps, span, tdp_w, devices_per_replica, replicas))
+    return summary
+
+
+def _throughput(table: pd.DataFrame, span: float) -> dict:
+    return {
         "requests": len(table),
         "duration_s": span,
         "requests_per_s": len(table) / span,
@@ -32,39 +44,58 @@ def summarize(requests: pd.DataFrame, steps: pd.DataFrame, slo, arrival: str, sw
         "output_tokens_per_s": table["output_tokens"].sum() / span,
         "total_tokens_per_s": (table["prompt_tokens"].sum() + table["output_tokens"].sum()) / span,
     }
+
+
+def _latencies(table: pd.DataFrame) -> dict:
+    """Mean and percentiles of TTFT, TPOT and end-to-end latency, and the mean inter-token latency
+    over all gaps of all requests (None where no request has any)."""
+    summary: dict = {}
     for metric in ("ttft_s", "tpot_s", "e2e_s"):
         values = table[metric].dropna()
         summary[f"{metric[:-2]}_mean_s"] = float(values.mean()) if len(values) else None
         for p in PERCENTILES:
             summary[f"{metric[:-2]}_p{p}_s"] = float(np.percentile(values, p)) if len(values) else None
-    # ITL: the mean gap between consecutive tokens over all gaps of all requests
     gaps = (table["output_tokens"] - 1).clip(lower=0)
     summary["itl_mean_s"] = float((table["completion_s"] - table["first_token_s"]).sum() / gaps.sum()) \
         if gaps.sum() else None
+    return summary
+
+
+def _slo_attainment(table: pd.DataFrame, slo: Slo, span: float) -> dict:
+    """Share of requests that meet every latency target set, and how many per second do (goodput)."""
     met = pd.Series(True, index=table.index)
     if slo.ttft_s is not None:
         met &= table["ttft_s"] <= slo.ttft_s
     if slo.tpot_s is not None:
         met &= table["tpot_s"].fillna(0.0) <= slo.tpot_s
-    summary["slo_attainment"] = float(met.mean())
-    summary["goodput_requests_per_s"] = float(met.sum()) / span
+    return {"slo_attainment": float(met.mean()), "goodput_requests_per_s": float(met.sum()) / span}
+
+
+def _kv_and_batching(table: pd.DataFrame, steps: pd.DataFrame, swap_bytes: float) -> dict:
+    """KV cache use (time-weighted mean and peak), preemptions and swaps, and the mean decode batch."""
     busy = steps["end_s"] - steps["start_s"]
     kv_share = steps["kv_blocks_used"] / steps["kv_blocks_total"]
-    summary["kv_utilization_mean"] = float((kv_share * busy).sum() / busy.sum()) if busy.sum() else 0.0
-    summary["kv_utilization_max"] = float(kv_share.max()) if len(kv_share) else 0.0
-    summary["preemptions"] = int(table["preemptions"].sum())
-    summary["swaps"] = int(table["swaps"].sum())
-    summary["swap_bytes"] = float(swap_bytes)
-    summary["mean_batch"] = float((steps["decode_seqs"] * steps["steps"]).sum() / steps["steps"].sum())
-    summary["overloaded"] = _overloaded(table, arrival)
-    # energy: what the steps drew, plus each replica's devices idling while it had no step
+    return {
+        "kv_utilization_mean": float((kv_share * busy).sum() / busy.sum()) if busy.sum() else 0.0,
+        "kv_utilization_max": float(kv_share.max()) if len(kv_share) else 0.0,
+        "preemptions": int(table["preemptions"].sum()),
+        "swaps": int(table["swaps"].sum()),
+        "swap_bytes": float(swap_bytes),
+        "mean_batch": float((steps["decode_seqs"] * steps["steps"]).sum() / steps["steps"].sum()),
+    }
+
+
+def _energy(table: pd.DataFrame, steps: pd.DataFrame, span: float, tdp_w: float, devices_per_replica: int,
+            replicas: int) -> dict:
+    """What the steps drew, plus each replica's devices idling while it had no step."""
     busy_by_replica = (steps["end_s"] - steps["start_s"]).groupby(steps["replica"]).sum()
     idle_s = sum(span - float(busy_by_replica.get(r, 0.0)) for r in range(replicas))
     energy = float(steps["energy_j"].sum()) + idle_w(tdp_w) * devices_per_replica * max(0.0, idle_s)
-    summary["energy_j"] = energy
-    summary["mean_power_w"] = energy / span
-    summary["output_tokens_per_j"] = float(table["output_tokens"].sum()) / energy if energy else None
-    return summary
+    return {
+        "energy_j": energy,
+        "mean_power_w": energy / span,
+        "output_tokens_per_j": float(table["output_tokens"].sum()) / energy if energy else None,
+    }
 
 
 def _overloaded(table: pd.DataFrame, arrival: str) -> bool:
@@ -95,8 +126,8 @@ def format_summary(summary: dict) -> str:
     lines.append(f"ITL                 mean {seconds('itl_mean_s')}")
     lines.append(f"SLO attainment      {summary['slo_attainment']:.1%} "
                  f"(goodput {summary['goodput_requests_per_s']:.2f} req/s)")
-    lines.append(f"KV cache            mean {summary['kv_utilization_mean']:.1%}, max {summary['kv_utilization_max']:.1%} "
-                 f"of blocks; mean decode batch {summary['mean_batch']:.1f}")
+    lines.append(f"KV cache            mean {summary['kv_utilization_mean']:.1%}, "
+                 f"max {summary['kv_utilization_max']:.1%} of blocks; mean decode batch {summary['mean_batch']:.1f}")
     lines.append(f"preemptions         {summary['preemptions']} ({summary['swaps']} swaps, "
                  f"{summary['swap_bytes'] / 1e9:.2f} GB swapped)")
     lines.append(f"energy              {summary['energy_j'] / 3.6e6:.3f} kWh, mean {summary['mean_power_w']:,.0f} W, "

@@ -1,7 +1,7 @@
 """Run a scenario: arrivals, a router, replicas (optionally split into prefill and decode pools)."""
 from __future__ import annotations
 
-import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -9,14 +9,14 @@ import pandas as pd
 import simpy
 
 from hwsim.base.errors import HwsimError
-from hwsim.perf import cost
+from hwsim.perf import cost, roofline
 from hwsim.perf.estimate import device_tdp_w
-from hwsim.perf.offload import OffloadStepTimer
-from hwsim.perf.steptimer import StepTimer
-from hwsim.serving import metrics
-from hwsim.serving.engine import Replica, Seq
+from hwsim.perf.step_model import StepModel
+from hwsim.serving import metrics, policies
+from hwsim.serving.engine import Replica, ReplicaSetup, Seq
 from hwsim.serving.kvcache import block_bytes, blocks_for, capacity_blocks
-from hwsim.specs.deployment import IMPLEMENTATIONS
+from hwsim.serving.policies import Process, Router
+from hwsim.specs.hardware import Link
 from hwsim.specs.placement import check_tiers
 from hwsim.specs.scenario import Scenario, check
 
@@ -31,43 +31,47 @@ class SimulationResult:
     kv_blocks_free_at_end: int
 
 
-class _Router:
-    def __init__(self, replicas: list[Replica], kind: str):
-        self.replicas = replicas
-        self.kind = kind
-        self._cycle = itertools.cycle(replicas)
-
-    def route(self, seq: Seq) -> None:
-        if self.kind == "round_robin":
-            target = next(self._cycle)
-        else:  # least outstanding work, ties to the lowest index
-            target = min(self.replicas, key=lambda r: (r.outstanding_tokens, r.index))
-        target.submit(seq)
-
-
-def simulate(scenario: Scenario, requests: pd.DataFrame | None = None, progress=None) -> SimulationResult:
+def simulate(scenario: Scenario, requests: pd.DataFrame | None = None,
+             progress: Callable[[int, int], None] | None = None) -> SimulationResult:
     """Simulate `scenario` (its workload's requests unless `requests` is given).
 
     `progress(done, total)` is called as requests finish, at most about a hundred times."""
     check(scenario)
-    table = scenario.workload.requests() if requests is None else requests
+    scenario, table = _with_techniques(scenario, scenario.workload.requests() if requests is None else requests)
+    if table.empty:
+        raise HwsimError("the workload has no requests")
+    engine = scenario.engine
+    check_tiers(scenario.placement, scenario.system)
+    timer = StepModel(scenario.deployment)
+    total_blocks = _kv_cache_blocks(scenario, table)
+    env = simpy.Environment()
+    setup = ReplicaSetup(
+        config=engine, timer=timer, total_blocks=total_blocks,
+        block_bytes=block_bytes(scenario.model, scenario.precision, engine.block_size, scenario.tp),
+        host_link=scenario.system.host_link,
+        copy_issue_s=scenario.system.compute.performance.eager_copy_dispatch_s,
+        layers=scenario.model.num_layers, tdp_w=device_tdp_w(scenario.system), devices=scenario.tp,
+        on_finish=_progress_counter(len(table), progress))
+    replicas, router = _replicas(env, scenario, setup)
+    seqs = _sequences(table)
+    _start_traffic(env, scenario, seqs, router)
+    env.run()
+    return _result(scenario, seqs, replicas, total_blocks)
+
+
+def _with_techniques(scenario: Scenario, table: pd.DataFrame) -> tuple[Scenario, pd.DataFrame]:
+    """The what-if techniques that change the inputs: prompts they shorten, the precision they run at."""
     techniques = scenario.techniques
     if techniques.prompt_kept != 1.0:
         table = table.assign(prompt_tokens=[techniques.prompt_tokens(int(p)) for p in table["prompt_tokens"]])
     if not techniques.is_identity:
         scenario = replace(scenario, precision=techniques.precision(scenario.precision))
-    if table.empty:
-        raise HwsimError("the workload has no requests")
+    return scenario, table
+
+
+def _kv_cache_blocks(scenario: Scenario, table: pd.DataFrame) -> int:
+    """KV blocks of one replica; fails up front when the longest request could never run."""
     engine = scenario.engine
-    implementation = IMPLEMENTATIONS[engine.kernels]
-    if scenario.placement.on_device:
-        timer = StepTimer(scenario.model, scenario.system, scenario.precision, implementation, scenario.experts,
-                          None if techniques.is_identity else techniques)
-    else:
-        check_tiers(scenario.placement, scenario.system)
-        timer = OffloadStepTimer(scenario.model, scenario.system, scenario.precision, implementation,
-                                 scenario.placement, scenario.offload, scenario.experts,
-                                 None if techniques.is_identity else techniques)
     total_blocks = capacity_blocks(scenario.model, scenario.system, scenario.precision, engine.block_size,
                                    engine.gpu_memory_utilization, engine.max_num_batched_tokens,
                                    engine.max_num_seqs, scenario.placement,
@@ -79,46 +83,63 @@ def simulate(scenario: Scenario, requests: pd.DataFrame | None = None, progress=
     if longest > scenario.model.max_positions:
         raise HwsimError(f"workload: a request of {longest} tokens exceeds the {scenario.model.max_positions}-token "
                          f"context of {scenario.model.id}")
-    env = simpy.Environment()
-    per_block = block_bytes(scenario.model, scenario.precision, engine.block_size, scenario.tp)
-    copy_issue_s = scenario.system.compute.performance.eager_copy_dispatch_s
+    return total_blocks
 
-    finished = [0]
-    report_every = max(1, len(table) // 100)
+
+def _progress_counter(total: int, progress: Callable[[int, int], None] | None) -> Callable[[], None]:
+    """A callback for each finished request that reports to `progress` about a hundred times a run."""
+    finished = 0
+    report_every = max(1, total // 100)
 
     def on_finish() -> None:
-        finished[0] += 1
-        if progress and (finished[0] % report_every == 0 or finished[0] == len(table)):
-            progress(finished[0], len(table))
+        nonlocal finished
+        finished += 1
+        if progress and (finished % report_every == 0 or finished == total):
+            progress(finished, total)
 
-    def replica(index: int, role: str = "both", handoff=None) -> Replica:
-        return Replica(env, index, engine, timer, total_blocks, per_block, scenario.system.host_link, role, handoff,
-                       copy_issue_s, scenario.model.num_layers, on_finish, device_tdp_w(scenario.system),
-                       scenario.tp)
+    return on_finish
 
+
+def _replicas(env: simpy.Environment, scenario: Scenario, setup: ReplicaSetup) -> tuple[list[Replica], Router]:
+    """Every replica, and the router arrivals go to. Disaggregated, arrivals go to the prefill pool,
+    which hands each prefilled sequence's KV over `link` to the decode pool's own router."""
+    router = policies.choose(policies.ROUTERS, scenario.engine.router, "engine.router")
     dis = scenario.disaggregation
-    if dis:
-        decode_pool = [replica(dis.prefill_replicas + i, "decode") for i in range(dis.decode_replicas)]
-        decode_router = _Router(decode_pool, engine.router)
-        kv_per_token_all_devices = scenario.model.kv_bytes_per_token(scenario.precision.kv_bytes)
+    if dis is None:
+        replicas = [Replica(env, i, setup) for i in range(scenario.replicas)]
+        return replicas, router(replicas)
+    decode_pool = [Replica(env, dis.prefill_replicas + i, setup, role="decode") for i in range(dis.decode_replicas)]
+    decode_router = router(decode_pool)
+    kv_per_token_all_devices = scenario.model.kv_bytes_per_token(scenario.precision.kv_bytes)
+    link = dis.link
 
-        def handoff(seq: Seq) -> None:
-            env.process(_transfer(env, seq, seq.computed * kv_per_token_all_devices, dis.link, decode_router))
+    def handoff(seq: Seq) -> None:
+        env.process(_transfer(env, seq, seq.computed * kv_per_token_all_devices, link, decode_router))
 
-        prefill_pool = [replica(i, "prefill", handoff) for i in range(dis.prefill_replicas)]
-        replicas, router = prefill_pool + decode_pool, _Router(prefill_pool, engine.router)
-    else:
-        replicas = [replica(i) for i in range(scenario.replicas)]
-        router = _Router(replicas, engine.router)
-    seqs = [Seq(int(r.request), float(r.arrival_s), int(r.prompt_tokens), int(r.output_tokens))
-            for r in table.itertuples(index=False)]
+    prefill_pool = [Replica(env, i, setup, role="prefill", handoff=handoff) for i in range(dis.prefill_replicas)]
+    return prefill_pool + decode_pool, router(prefill_pool)
+
+
+def _sequences(table: pd.DataFrame) -> list[Seq]:
+    """One sequence per request row, in the table's order."""
+    columns = (table[name].tolist() for name in ("request", "arrival_s", "prompt_tokens", "output_tokens"))
+    return [Seq(int(request), float(arrival_s), int(prompt), int(output))
+            for request, arrival_s, prompt, output in zip(*columns, strict=True)]
+
+
+def _start_traffic(env: simpy.Environment, scenario: Scenario, seqs: list[Seq], router: Router) -> None:
+    """Open-loop arrivals at their times, or closed-loop users that each wait for their last answer."""
+    overhead_s = scenario.engine.request_overhead_s
     if scenario.workload.arrival == "closed_loop":
         queue = iter(seqs)
         for _ in range(min(scenario.workload.concurrency, len(seqs))):
-            env.process(_user(env, queue, router, engine.request_overhead_s))
+            env.process(_user(env, queue, router, overhead_s))
     else:
-        env.process(_arrivals(env, seqs, router, engine.request_overhead_s))
-    env.run()
+        env.process(_arrivals(env, seqs, router, overhead_s))
+
+
+def _result(scenario: Scenario, seqs: list[Seq], replicas: list[Replica], total_blocks: int) -> SimulationResult:
+    """The request and step tables, their summary and cost; every request must have finished."""
     unfinished = [s for s in seqs if s.completion_s is None]
     if unfinished:
         raise RuntimeError(f"{len(unfinished)} requests never finished (request {unfinished[0].request})")
@@ -130,7 +151,7 @@ def simulate(scenario: Scenario, requests: pd.DataFrame | None = None, progress=
     step_frame = pd.DataFrame([row for r in replicas for row in r.steps]).sort_values(["start_s", "replica"],
                                                                                      ignore_index=True)
     summary = metrics.summarize(request_frame, step_frame, scenario.slo, scenario.workload.arrival,
-                                sum(r.swap_bytes_moved for r in replicas), device_tdp_w(scenario.system),
+                                sum(r.swap_space.moved_bytes for r in replicas), device_tdp_w(scenario.system),
                                 scenario.tp, len(replicas))
     summary.update(_cost(scenario, summary, scenario.tp * len(replicas)))
     return SimulationResult(scenario, request_frame, step_frame, summary, total_blocks * len(replicas),
@@ -149,14 +170,15 @@ def _cost(scenario: Scenario, summary: dict, devices: int) -> dict:
     return result
 
 
-def _arrivals(env: simpy.Environment, seqs: list[Seq], router: _Router, overhead_s: float):
+def _arrivals(env: simpy.Environment, seqs: list[Seq], router: Router, overhead_s: float) -> Process:
+    """Open-loop traffic: each request reaches the scheduler at its arrival time plus the API overhead."""
     for seq in sorted(seqs, key=lambda s: (s.arrival_s, s.request)):
         if seq.arrival_s + overhead_s > env.now:
             yield env.timeout(seq.arrival_s + overhead_s - env.now)
         router.route(seq)
 
 
-def _user(env: simpy.Environment, queue, router: _Router, overhead_s: float):
+def _user(env: simpy.Environment, queue: Iterator[Seq], router: Router, overhead_s: float) -> Process:
     """A closed-loop user: send a request, wait for it, send the next."""
     for seq in queue:
         seq.arrival_s = env.now
@@ -167,11 +189,9 @@ def _user(env: simpy.Environment, queue, router: _Router, overhead_s: float):
         yield seq.done
 
 
-def _transfer(env: simpy.Environment, seq: Seq, kv_bytes: float, link, router: _Router):
+def _transfer(env: simpy.Environment, seq: Seq, kv_bytes: float, link: Link, router: Router) -> Process:
     """Prefill-to-decode KV handover over `link`."""
-    from hwsim.perf.roofline import transfer_s
-
-    yield env.timeout(transfer_s(kv_bytes, link))
+    yield env.timeout(roofline.transfer_s(kv_bytes, link))
     router.route(seq)
 
 

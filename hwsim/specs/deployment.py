@@ -1,13 +1,24 @@
+"""What a deployment is made of: number formats, kernel implementation, expert setup, offload
+options, and the `Deployment` that joins them with a model and a system. Every step time is a
+function of one `Deployment` and one step shape (`hwsim.perf.step.StepModel`)."""
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from hwsim.base.errors import HwsimError
+from hwsim.specs.hardware import System
+from hwsim.specs.models import Model
+from hwsim.specs.placement import Placement
+
+if TYPE_CHECKING:
+    from hwsim.specs.routing import Routing
+    from hwsim.specs.techniques import Techniques
 
 # bytes per element of each dtype name; int8/int4 are weight-only formats computed in fp16
 DTYPE_BYTES = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
 WEIGHT_ONLY = {"int8", "int4"}
-
-
-from dataclasses import dataclass
-
-from hwsim.base.errors import HwsimError
+LAUNCH_MODES = ("graph", "eager")
 
 
 @dataclass(frozen=True)
@@ -91,7 +102,7 @@ class ExpertSetup:
     expert parallelism over the tensor-parallel devices, expert-to-device assignment (None:
     round robin), and an optional capacity factor."""
 
-    routing: object | None = None  # hwsim.moe.Routing
+    routing: Routing | None = None
     expert_parallel: bool = False
     owner: tuple[int, ...] | None = None
     capacity_factor: float | None = None
@@ -124,3 +135,32 @@ FUSED = Implementation(
     attn_out_copy=False,
 )
 IMPLEMENTATIONS = {"unfused": UNFUSED, "fused": FUSED}
+
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One model served on one system (tensor parallel over its accelerators), configured: number
+    formats, kernel implementation, launch mode, data placement and offload options, MoE expert
+    setup and what-if techniques (with the draft model already resolved)."""
+
+    model: Model
+    system: System
+    precision: Precision = field(default_factory=Precision)
+    implementation: Implementation = field(default_factory=lambda: FUSED)
+    launch: str = "graph"
+    placement: Placement = field(default_factory=Placement)
+    offload: OffloadOptions = field(default_factory=OffloadOptions)
+    experts: ExpertSetup | None = None
+    techniques: Techniques | None = None
+
+    def __post_init__(self) -> None:
+        if self.launch not in LAUNCH_MODES:
+            raise HwsimError(f"unknown launch mode {self.launch!r}; expected one of {', '.join(LAUNCH_MODES)}")
+        if self.system.accelerator_count > 1 and self.system.accelerator is None:
+            raise HwsimError("tensor parallelism needs accelerators; this system has none")
+
+    @property
+    def tp(self) -> int:
+        """Tensor-parallel devices: every accelerator of the system, or one CPU."""
+        return max(1, self.system.accelerator_count)

@@ -35,6 +35,8 @@ DEFAULT_PERFORMANCE = {
 
 @dataclass(frozen=True)
 class Performance:
+    """Achievable fractions of the datasheet peaks and the fixed costs per kernel, copy and dispatch."""
+
     gemm_efficiency: dict[str, float]
     attention_efficiency: float
     memory_efficiency: float
@@ -53,6 +55,8 @@ class Performance:
 
 @dataclass(frozen=True)
 class Link:
+    """An interconnect (PCIe, NVLink, a network) by its per-direction bandwidth and latency."""
+
     id: str
     name: str
     bandwidth_bytes_per_s: float  # per direction, theoretical
@@ -80,6 +84,7 @@ class ComputeSpec:
     performance: Performance
 
     def peak(self, dtype: str) -> float | None:
+        """Peak FLOP/s in `dtype`, else in its stand-in (bf16 and fp16 for each other, tf32 -> fp32, int4 -> int8)."""
         if dtype in self.peak_flops_per_s:
             return self.peak_flops_per_s[dtype]
         fallback = {"bf16": "fp16", "fp16": "bf16", "tf32": "fp32", "int4": "int8"}.get(dtype)
@@ -88,6 +93,8 @@ class ComputeSpec:
 
 @dataclass(frozen=True)
 class Accelerator:
+    """A GPU or other accelerator, with the links it uses and the server it typically sits in."""
+
     id: str
     name: str
     compute: ComputeSpec
@@ -102,6 +109,8 @@ class Accelerator:
 
 @dataclass(frozen=True)
 class Cpu:
+    """One CPU socket: its cores, clocks and memory system."""
+
     id: str
     name: str
     cores: int
@@ -117,6 +126,8 @@ class Cpu:
 
 @dataclass(frozen=True)
 class Storage:
+    """A drive: capacity, bandwidth, latency and IOPS; computational drives also carry an engine."""
+
     id: str
     name: str
     capacity_bytes: float
@@ -177,8 +188,3 @@ class System:
 
     def with_count(self, count: int) -> System:
         return replace(self, accelerator_count=count)
-
-
-# --- loading -------------------------------------------------------------------------------
-
-

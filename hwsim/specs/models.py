@@ -127,9 +127,9 @@ class Model:
 
     def layer_parameters(self, layer: int, active_only: bool = False) -> int:
         params = self.attention_parameters() + 2 * self.norm_parameters()
-        if not self.is_moe_layer(layer):
-            return params + self.mlp_parameters(self.intermediate_size)
         moe = self.moe
+        if moe is None or not self.is_moe_layer(layer):
+            return params + self.mlp_parameters(self.intermediate_size)
         routed = moe.top_k if active_only else moe.experts
         params += routed * self.mlp_parameters(moe.expert_intermediate_size)
         params += moe.shared_experts * self.mlp_parameters(moe.shared_intermediate_size)
@@ -160,8 +160,3 @@ class Model:
     def weight_bytes(self, bits_per_weight: float) -> float:
         """All weights stored at `bits_per_weight`; the input embedding table is counted too."""
         return self.parameters() * bits_per_weight / 8
-
-
-# --- loading -------------------------------------------------------------------------------
-
-

@@ -28,6 +28,8 @@ PROCESSORS = ("device", "host", "storage", "remote")
 
 @dataclass(frozen=True)
 class Placement:
+    """Each class of data as (tier, share) pairs, and the processors that run attention and routed experts."""
+
     weights: tuple[tuple[str, float], ...] = (("device", 1.0),)
     kv: tuple[tuple[str, float], ...] = (("device", 1.0),)
     act: tuple[tuple[str, float], ...] = (("device", 1.0),)
@@ -36,6 +38,7 @@ class Placement:
     experts_compute: str = "device"
 
     def share(self, what: str, tier: str) -> float:
+        """The share of class `what` kept on `tier` (routed experts not placed follow the weights)."""
         split = getattr(self, what)
         if split is None:
             split = self.weights
@@ -48,6 +51,7 @@ class Placement:
                 and self.attention_compute == "device" and self.experts_compute == "device")
 
     def tiers_used(self) -> set[str]:
+        """Tiers holding a non-zero share of some class."""
         used = set()
         for what in CLASSES:
             split = getattr(self, what)
@@ -56,6 +60,7 @@ class Placement:
         return used
 
     def describe(self) -> str:
+        """The placement in the schema's syntax; a processor is left out when it is the device."""
         parts = []
         for what in CLASSES:
             split = getattr(self, what)
@@ -67,29 +72,8 @@ class Placement:
         return ";".join(parts)
 
 
-def parse(text: str | None) -> Placement:
-    """Parse the schema's placement syntax; errors name the part that is wrong."""
-    if text is None or text.strip() in ("", "device"):
-        return Placement()
-    values: dict = {}
-    for part in (p.strip() for p in text.split(";") if p.strip()):
-        if "=" not in part:
-            raise HwsimError(f"placement {part!r}: expected what=tier[:fraction],... (e.g. weights=device:0.2,host:0.8)")
-        what, spec = (s.strip() for s in part.split("=", 1))
-        if what in COMPUTE_KEYS:
-            if spec not in PROCESSORS:
-                raise HwsimError(f"placement {what}: expected one of {', '.join(PROCESSORS)}; got {spec!r}")
-            values[what] = spec
-            continue
-        if what not in CLASSES:
-            raise HwsimError(f"placement: unknown class {what!r}; expected one of {', '.join(CLASSES + COMPUTE_KEYS)}")
-        values[what] = _split(what, spec)
-    if "attention_compute" not in values and dict(values.get("kv", ())).get("host", 0.0) == 1.0:
-        values["attention_compute"] = "host"
-    return Placement(**values)
-
-
 def _split(what: str, spec: str) -> tuple[tuple[str, float], ...]:
+    """`tier[:fraction][,tier:fraction]` as (tier, share) pairs adding up to 1."""
     shares = []
     items = [s.strip() for s in spec.split(",") if s.strip()]
     for item in items:
@@ -114,7 +98,35 @@ def _split(what: str, spec: str) -> tuple[tuple[str, float], ...]:
     return tuple(shares)
 
 
+def _processor(what: str, spec: str) -> str:
+    if spec not in PROCESSORS:
+        raise HwsimError(f"placement {what}: expected one of {', '.join(PROCESSORS)}; got {spec!r}")
+    return spec
+
+
+def parse(text: str | None) -> Placement:
+    """Parse the schema's placement syntax; errors name the part that is wrong."""
+    if text is None or text.strip() in ("", "device"):
+        return Placement()
+    values: dict = {}
+    for part in (p.strip() for p in text.split(";") if p.strip()):
+        if "=" not in part:
+            raise HwsimError(f"placement {part!r}: expected what=tier[:fraction],... "
+                             f"(e.g. weights=device:0.2,host:0.8)")
+        what, spec = (s.strip() for s in part.split("=", 1))
+        if what in COMPUTE_KEYS:
+            values[what] = _processor(what, spec)
+        elif what in CLASSES:
+            values[what] = _split(what, spec)
+        else:
+            raise HwsimError(f"placement: unknown class {what!r}; expected one of {', '.join(CLASSES + COMPUTE_KEYS)}")
+    if "attention_compute" not in values and dict(values.get("kv", ())).get("host", 0.0) == 1.0:
+        values["attention_compute"] = "host"  # FlexGen's --cpu: see the module's docstring
+    return Placement(**values)
+
+
 def tier_capacity_bytes(system: System, tier: str) -> float:
+    """Bytes `tier` holds in `system`: one accelerator's memory, all host DRAM, the whole pool, all drives."""
     if tier == "device":
         return system.compute.memory_bytes if system.accelerator else 0.0
     if tier == "host":
@@ -127,8 +139,7 @@ def tier_capacity_bytes(system: System, tier: str) -> float:
     return sum(drive.capacity_bytes * count for drive, count in system.storage)
 
 
-def check_tiers(placement: Placement, system: System) -> None:
-    """Every tier the placement names must exist in the system."""
+def _check_tiers_exist(placement: Placement, system: System) -> None:
     for tier in placement.tiers_used():
         if tier == "disk" and not system.storage:
             raise HwsimError(f"placement uses disk, but {system.id} has no storage")
@@ -136,22 +147,41 @@ def check_tiers(placement: Placement, system: System) -> None:
             raise HwsimError(f"placement uses device memory, but {system.id} has no accelerator")
         if tier == "remote" and not system.attention_pool:
             raise HwsimError(f"placement uses the remote tier, but {system.id} has no attention pool")
+
+
+def _check_attention_in_storage(placement: Placement, system: System) -> None:
+    """Attention on computational storage drives needs such drives, and the whole KV cache on them."""
+    if not any(drive.compute for drive, _ in system.storage):
+        raise HwsimError(f"placement attention_compute=storage, but {system.id} has no computational storage")
+    if placement.share("kv", "disk") != 1.0:
+        raise HwsimError("placement attention_compute=storage needs the KV cache on the drives (kv=disk)")
+
+
+def _check_attention_in_pool(placement: Placement, system: System) -> None:
+    """Attention on a remote pool needs the pool, and the whole KV cache in its memory."""
+    if not system.attention_pool:
+        raise HwsimError(f"placement attention_compute=remote, but {system.id} has no attention pool")
+    if placement.share("kv", "remote") != 1.0:
+        raise HwsimError("placement attention_compute=remote needs the KV cache in the pool (kv=remote)")
+
+
+def _check_processors(placement: Placement, system: System) -> None:
     for key in COMPUTE_KEYS:
         if getattr(placement, key) == "device" and system.accelerator is None:
             raise HwsimError(f"placement {key}=device, but {system.id} has no accelerator")
     if placement.attention_compute == "storage":
-        if not any(drive.compute for drive, _ in system.storage):
-            raise HwsimError(f"placement attention_compute=storage, but {system.id} has no computational storage")
-        if placement.share("kv", "disk") != 1.0:
-            raise HwsimError("placement attention_compute=storage needs the KV cache on the drives (kv=disk)")
+        _check_attention_in_storage(placement, system)
     if placement.attention_compute == "remote":
-        if not system.attention_pool:
-            raise HwsimError(f"placement attention_compute=remote, but {system.id} has no attention pool")
-        if placement.share("kv", "remote") != 1.0:
-            raise HwsimError("placement attention_compute=remote needs the KV cache in the pool (kv=remote)")
+        _check_attention_in_pool(placement, system)
     if placement.experts_compute in ("storage", "remote"):
         raise HwsimError(f"placement experts_compute={placement.experts_compute} is not modeled; "
                          f"expected device or host")
+
+
+def check_tiers(placement: Placement, system: System) -> None:
+    """Every tier and processor the placement names must exist in the system."""
+    _check_tiers_exist(placement, system)
+    _check_processors(placement, system)
 
 
 def check_capacity(needs: dict[str, float], system: System) -> None:

@@ -1,3 +1,9 @@
+"""Expert routing of a mixture-of-experts model: how often each expert is chosen, per layer.
+
+How many distinct experts a step touches decides how many expert weights it reads; that
+depends on how skewed the routing is. `hwsim.perf.moe` makes the uniform and Zipf routings,
+`hwsim.loading.routing` reads measured histograms.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass

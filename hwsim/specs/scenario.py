@@ -4,12 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hwsim.base.errors import InputError
-from hwsim.perf.techniques import Techniques
 from hwsim.specs import deployment
+from hwsim.specs.deployment import IMPLEMENTATIONS, Deployment
 from hwsim.specs.hardware import Link, System
 from hwsim.specs.models import Model
 from hwsim.specs.placement import Placement
 from hwsim.specs.pricing import Pricing
+from hwsim.specs.techniques import Techniques
 from hwsim.specs.workload import Workload
 
 BATCHING = ("mixed", "prefill_first", "static")
@@ -68,6 +69,13 @@ class Scenario:
     pricing: Pricing | None = None  # resolved by the loader (its default profile); None: not priced
     experts: deployment.ExpertSetup | None = None  # MoE routing, expert parallelism
     techniques: Techniques = field(default_factory=Techniques)  # what-if optimizations
+
+    @property
+    def deployment(self) -> Deployment:
+        """What the serving engine runs: the model on one replica's system, in CUDA-graph launch."""
+        techniques = None if self.techniques.is_identity else self.techniques
+        return Deployment(self.model, self.system, self.precision, IMPLEMENTATIONS[self.engine.kernels], "graph",
+                          self.placement, self.offload, self.experts, techniques)
 
     @property
     def tp(self) -> int:

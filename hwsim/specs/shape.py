@@ -5,9 +5,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class AttnGroup:
-    sequences: int
+    sequences: float  # a data-parallel device's share may be a fraction
     q_len: int
-    kv_len: int
+    kv_len: float  # a decode group of many sequences carries their mean context
 
 
 @dataclass(frozen=True)
@@ -24,11 +24,11 @@ class StepShape:
         return StepShape((AttnGroup(batch, 1, context_len + 1),))
 
     @property
-    def tokens(self) -> int:
+    def tokens(self) -> float:
         return sum(g.sequences * g.q_len for g in self.groups)
 
     @property
-    def sequences(self) -> int:
+    def sequences(self) -> float:
         return sum(g.sequences for g in self.groups)
 
     def share(self, devices: int) -> StepShape:

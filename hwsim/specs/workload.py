@@ -21,6 +21,8 @@ TRACE_COLUMNS = ("timestamp_s", "prompt_tokens", "output_tokens")
 
 @dataclass(frozen=True)
 class Lengths:
+    """A distribution of token counts (prompt or output) of one of the kinds `LENGTHS`."""
+
     kind: str
     value: int = 0  # fixed
     low: int = 0  # uniform, and the floor of lognormal
@@ -30,6 +32,7 @@ class Lengths:
     values: tuple[int, ...] = ()  # empirical: lengths sampled with replacement
 
     def sample(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        """`count` lengths drawn from `rng`; the same generator state gives the same lengths."""
         if self.kind == "fixed":
             return np.full(count, self.value, dtype=np.int64)
         if self.kind == "uniform":
@@ -42,6 +45,8 @@ class Lengths:
 
 @dataclass(frozen=True)
 class Workload:
+    """Arrivals of one of the kinds `ARRIVALS` and the lengths of each request, or a recorded trace."""
+
     name: str
     arrival: str
     rate_per_s: float = 0.0  # poisson, gamma
@@ -80,6 +85,7 @@ class Workload:
         })
 
     def _arrivals(self, rng: np.random.Generator) -> np.ndarray:
+        """Arrival times from 0: all at once (offline), NaN (closed loop), or gamma-distributed gaps."""
         if self.arrival == "offline":
             return np.zeros(self.count)
         if self.arrival == "closed_loop":
@@ -97,5 +103,3 @@ class Workload:
             times.append(now)
             now += rng.gamma(shape, mean_gap / shape)
         return np.asarray(times)
-
-

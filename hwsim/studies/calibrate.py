@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from hwsim.base.errors import HwsimError, InputError
 from hwsim.loading import catalog, hardware_yaml, measurements
 from hwsim.loading.fields import load_yaml
+from hwsim.loading.measurements import Row
 from hwsim.specs.hardware import Performance
 from hwsim.studies import predict
 
@@ -35,7 +37,8 @@ SCALARS = {
 _YAML_KEYS = {name: name[:-2] if name.endswith("_s") else name for name in SCALARS}
 
 
-def _error(rows, hardware_id: str, perf: Performance) -> float:
+def _error(rows: list[Row], hardware_id: str, perf: Performance) -> float:
+    """Mean absolute percentage error of the predictions of `rows` with `perf` for `hardware_id`."""
     overlays = {hardware_id: perf}
     total = 0.0
     for row in rows:
@@ -44,9 +47,8 @@ def _error(rows, hardware_id: str, perf: Performance) -> float:
     return total / len(rows)
 
 
-def fit(paths: list[str], hardware_id: str, passes: int = 3) -> tuple[Performance, dict]:
-    """Fitted performance for `hardware_id` and a report {rows, mape_before, mape_after}."""
-    base = catalog.system(hardware_id).compute.performance
+def _fitted_rows(paths: list[str], hardware_id: str) -> list[Row]:
+    """The kernel rows of `hardware_id` that can be predicted and have a measured value."""
     rows = []
     for path in paths:
         for row in measurements.read(path):
@@ -57,23 +59,19 @@ def fit(paths: list[str], hardware_id: str, passes: int = 3) -> tuple[Performanc
                 except measurements.RowError:
                     continue
                 rows.append(row)
-    if not rows:
-        raise HwsimError(f"no predictable {'/'.join(FITTED_KINDS)} rows for hardware {hardware_id!r} in "
-                         f"{', '.join(paths)}")
-    dtypes = sorted({row.cells.get("dtype") or "bf16" for row in rows if row.kind == "gemm"})
-    before = best = _error(rows, hardware_id, base)
-    perf = base
-    for _ in range(passes):
-        for name in [f"gemm:{d}" for d in dtypes] + list(SCALARS):
-            perf, best = _fit_one(rows, hardware_id, perf, name, best)
-    return perf, {"rows": len(rows), "mape_before": before, "mape_after": best}
+    return rows
 
 
-def _fit_one(rows, hardware_id: str, perf: Performance, name: str, best: float) -> tuple[Performance, float]:
+def _fit_one(rows: list[Row], hardware_id: str, perf: Performance, name: str,
+             best: float) -> tuple[Performance, float]:
+    """`perf` with parameter `name` (`gemm:DTYPE` for a GEMM efficiency) moved to where the error is
+    least, by a pattern search within its bounds; and that error."""
+
     def with_value(value: float) -> Performance:
         if name.startswith("gemm:"):
             return replace(perf, gemm_efficiency={**perf.gemm_efficiency, name[5:]: value})
-        return replace(perf, **{name: value})
+        changes: dict[str, Any] = {name: value}
+        return replace(perf, **changes)
 
     low, high = (0.1, 1.0) if name.startswith("gemm:") else SCALARS[name][:2]
     current = perf.gemm_efficiency.get(name[5:], 0.75) if name.startswith("gemm:") else getattr(perf, name)
@@ -88,7 +86,24 @@ def _fit_one(rows, hardware_id: str, perf: Performance, name: str, best: float) 
     return with_value(current), best
 
 
+def fit(paths: list[str], hardware_id: str, passes: int = 3) -> tuple[Performance, dict]:
+    """Fitted performance for `hardware_id` and a report {rows, mape_before, mape_after}."""
+    base = catalog.system(hardware_id).compute.performance
+    rows = _fitted_rows(paths, hardware_id)
+    if not rows:
+        raise HwsimError(f"no predictable {'/'.join(FITTED_KINDS)} rows for hardware {hardware_id!r} in "
+                         f"{', '.join(paths)}")
+    dtypes = sorted({row.cells.get("dtype") or "bf16" for row in rows if row.kind == "gemm"})
+    before = best = _error(rows, hardware_id, base)
+    perf = base
+    for _ in range(passes):
+        for name in [f"gemm:{d}" for d in dtypes] + list(SCALARS):
+            perf, best = _fit_one(rows, hardware_id, perf, name, best)
+    return perf, {"rows": len(rows), "mape_before": before, "mape_after": best}
+
+
 def overlay_yaml(hardware_id: str, perf: Performance, report: dict, paths: list[str]) -> str:
+    """The fit as an overlay YAML: the fitted `performance` block and what it was fitted on."""
     block: dict = {"gemm_efficiency": {k: round(v, 4) for k, v in sorted(perf.gemm_efficiency.items())}}
     for name, (_, _, unit) in SCALARS.items():
         value = getattr(perf, name)

@@ -16,9 +16,9 @@ from hwsim.base.errors import DoesNotFitError, HwsimError
 from hwsim.perf import moe
 from hwsim.perf.estimate import estimate
 from hwsim.perf.memory import memory_fit
-from hwsim.specs.deployment import ExpertSetup, OffloadOptions, Precision
+from hwsim.specs.deployment import Deployment, ExpertSetup, OffloadOptions, Precision
 from hwsim.specs.hardware import System
-from hwsim.specs.models import Model
+from hwsim.specs.models import Model, Moe
 from hwsim.specs.placement import parse
 from hwsim.specs.routing import Routing
 
@@ -43,14 +43,14 @@ class ExpertPlan:
 
 def expert_bytes(model: Model, precision: Precision) -> float:
     matrices = 3 if model.gated_mlp else 2
-    return matrices * model.hidden_size * model.moe.expert_intermediate_size * precision.weight_bytes_per_param
+    return matrices * model.hidden_size * _moe(model).expert_intermediate_size * precision.weight_bytes_per_param
 
 
 def device_budget_bytes(model: Model, system: System, precision: Precision, batch: int, context: int,
                         utilization: float = 0.9) -> float:
     """Device memory left for routed experts after everything else the deployment keeps there."""
     fit = memory_fit(model, system, precision, batch, context, batch * context)
-    routed = expert_bytes(model, precision) * model.moe.experts * model.moe_layers / max(1, system.accelerator_count)
+    routed = expert_bytes(model, precision) * _moe(model).experts * model.moe_layers / max(1, system.accelerator_count)
     others = fit.weights_bytes - routed + fit.kv_cache_bytes + fit.activation_bytes + fit.reserve_bytes
     return system.compute.memory_bytes * utilization - others
 
@@ -66,18 +66,18 @@ def plan(model: Model, system: System, routing: Routing, precision: Precision, b
     if budget < 0:
         raise DoesNotFitError(f"{model.id} leaves no device memory for experts on {system.id}: "
                               f"{units.format_bytes(-budget)} short before any expert")
-    fits = min(model.moe.experts, int(budget // per_layer_set))
+    fits = min(_moe(model).experts, int(budget // per_layer_set))
     if resident is not None:
-        if resident > model.moe.experts:
-            raise HwsimError(f"resident: {resident} experts per layer, but {model.id} has {model.moe.experts}")
+        if resident > _moe(model).experts:
+            raise HwsimError(f"resident: {resident} experts per layer, but {model.id} has {_moe(model).experts}")
         if resident * per_layer_set > budget:
             raise DoesNotFitError(f"resident: {resident} experts per layer need "
                                   f"{units.format_bytes(resident * per_layer_set)} on each device; "
                                   f"{units.format_bytes(budget)} is free")
         fits = resident
     options = []
-    share = fits / model.moe.experts
-    placement = parse("experts=device") if fits == model.moe.experts else (
+    share = fits / _moe(model).experts
+    placement = parse("experts=device") if fits == _moe(model).experts else (
         parse(f"experts=device:{share:.6f},host:{1 - share:.6f}") if fits else parse("experts=host"))
     candidates = [
         (f"{fits} most popular resident", ExpertSetup(routing=routing, resident=moe.most_popular(routing, fits)),
@@ -90,17 +90,18 @@ def plan(model: Model, system: System, routing: Routing, precision: Precision, b
     for name, setup, cache in candidates:
         where = parse("experts=host") if name == "none resident" else placement
         options_ = OffloadOptions(expert_cache=cache)
-        result = estimate(model, system, batch, prompt, output, precision, check_memory=False, placement=where,
-                          offload=options_, experts=setup)
+        deployment = Deployment(model, system, precision, placement=where, offload=options_, experts=setup)
+        result = estimate(deployment, batch, prompt, output, check_memory=False)
         hit = _hit(routing, setup, cache, fits if name != "none resident" else 0, batch)
         options.append(ResidencyOption(name, fits if name != "none resident" else 0, hit,
                                        result.time_per_output_token_s, result.output_tokens_per_s))
     assignment = None
     devices = max(1, system.accelerator_count)
     if devices > 1:
-        rr = moe.busiest_device(routing, batch, moe.round_robin(model.moe.experts, devices))
+        rr = moe.busiest_device(routing, batch, moe.round_robin(_moe(model).experts, devices))
         bal = moe.busiest_device(routing, batch, moe.balanced(routing, devices))
-        assignment = {"round_robin_rows": rr[0], "balanced_rows": bal[0], "mean_rows": batch * model.moe.top_k / devices,
+        assignment = {"round_robin_rows": rr[0], "balanced_rows": bal[0],
+                      "mean_rows": batch * _moe(model).top_k / devices,
                       "balanced_owner": moe.balanced(routing, devices)}
     return ExpertPlan(budget, per_expert, fits, options, assignment)
 
@@ -110,3 +111,9 @@ def _hit(routing: Routing, setup: ExpertSetup, cache: str, capacity: int, tokens
         return moe.set_hit_rate(routing, setup.resident, tokens)
     return moe.cache_hit_rate(routing, cache, capacity, tokens)
 
+
+def _moe(model: Model) -> Moe:
+    """The model's mixture-of-experts shape; expert planning needs one."""
+    if model.moe is None:
+        raise HwsimError(f"{model.id} has no experts to place")
+    return model.moe

@@ -13,8 +13,8 @@ from hwsim.base import units
 from hwsim.base.errors import DoesNotFitError, HwsimError
 from hwsim.perf.estimate import Estimate, estimate
 from hwsim.perf.memory import RUNTIME_RESERVE_BYTES
-from hwsim.perf.offload import tier_needs
-from hwsim.specs.deployment import OffloadOptions, Precision
+from hwsim.perf.offload import TierStep, tier_needs
+from hwsim.specs.deployment import Deployment, OffloadOptions, Precision
 from hwsim.specs.hardware import System
 from hwsim.specs.models import Model
 from hwsim.specs.placement import Placement, tier_capacity_bytes
@@ -39,7 +39,7 @@ class Candidate:
     def why(self) -> str:
         """What sets this policy's pace: the busiest resource of its decode and prefill steps."""
         decode, prefill = self.result.decode_mid, self.result.prefill
-        if not hasattr(decode, "parts_s"):
+        if not isinstance(decode, TierStep) or not isinstance(prefill, TierStep):
             return (f"everything on the device: decode {units.format_seconds(decode.time_s)} per step, "
                     f"batch limited by device memory")
         parts = ", ".join(f"{k} {units.format_seconds(v)}" for k, v in decode.parts_s.items() if v)
@@ -94,8 +94,8 @@ def search(model: Model, system: System, prompt: int, output: int, precision: Pr
             if not _fits(model, system, precision, placement, batch, prompt + output, prompt):
                 continue
             try:
-                result = estimate(model, system, batch, prompt, output, precision, placement=placement,
-                                  offload=options, check_memory=False)
+                result = estimate(Deployment(model, system, precision, placement=placement, offload=options),
+                                  batch, prompt, output, check_memory=False)
             except DoesNotFitError:
                 continue
             candidate = Candidate(placement, batch, result)

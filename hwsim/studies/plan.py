@@ -17,6 +17,7 @@ from hwsim.loading import catalog
 from hwsim.perf.estimate import estimate
 from hwsim.serving.kvcache import capacity_blocks
 from hwsim.specs import deployment
+from hwsim.specs.deployment import Deployment
 from hwsim.specs.placement import parse
 from hwsim.specs.plan import Candidate, PlanSlo, PlanSpec
 from hwsim.specs.scenario import Scenario, Slo
@@ -62,12 +63,13 @@ def prune(candidate: Candidate, spec: PlanSpec) -> str | None:
     context = int((requests["prompt_tokens"] + requests["output_tokens"]).mean())
     longest = int((requests["prompt_tokens"] + requests["output_tokens"]).max())
     if blocks * engine.block_size < longest:
-        return f"does not fit: the longest request ({longest} tokens) exceeds the KV cache ({blocks * engine.block_size})"
+        return (f"does not fit: the longest request ({longest} tokens) exceeds the KV cache "
+                f"({blocks * engine.block_size})")
     batch = max(1, min(engine.max_num_seqs, blocks * engine.block_size // max(1, context)))
     prompt = max(1, int(requests["prompt_tokens"].mean()))
     output = max(1, int(requests["output_tokens"].mean()))
-    bound = estimate(spec.model, system, batch, prompt, output, scenario.precision, check_memory=False,
-                     placement=scenario.placement)
+    bound = estimate(Deployment(spec.model, system, scenario.precision, placement=scenario.placement), batch,
+                     prompt, output, check_memory=False)
     # decode only (prefill is extra work), at the largest batch the cache holds: an upper bound
     ceiling = candidate.replicas * batch / bound.decode_mid.time_s
     demand = demand_output_tokens_per_s(spec.workload)
@@ -125,7 +127,8 @@ def _misses(record: dict, slo: PlanSlo) -> list[tuple[str, float]]:
     floor = slo.min_output_tokens_per_s
     if floor and record["output_tokens_per_s"] < floor:
         misses.append((f"throughput {record['output_tokens_per_s']:,.0f} < {floor:,.0f} tokens/s "
-                       f"(-{1 - record['output_tokens_per_s'] / floor:.0%})", floor / record["output_tokens_per_s"] - 1))
+                       f"(-{1 - record['output_tokens_per_s'] / floor:.0%})",
+                       floor / record["output_tokens_per_s"] - 1))
     if record["overloaded"]:
         misses.append(("overloaded: the queue grew through the run", 1.0))
     return misses
@@ -174,7 +177,8 @@ def pareto_frontier(frame: pd.DataFrame, percentile: int) -> pd.DataFrame:
     TPOT at the SLO percentile."""
     if "overloaded" not in frame:
         return frame.iloc[0:0]
-    simulated = frame[(frame["status"] == "simulated") & frame["usd_per_hour"].notna() & ~frame["overloaded"].astype(bool)]
+    simulated = frame[(frame["status"] == "simulated") & frame["usd_per_hour"].notna()
+                      & ~frame["overloaded"].astype(bool)]
     latency = f"tpot_p{percentile}_s"
     ordered = simulated.sort_values(["usd_per_hour", latency])
     keep, best = [], float("inf")

@@ -76,7 +76,8 @@ def predict_gemm(row: Row, overlays: Overlays, techniques=None) -> float:
     precision = _precision(row)
     m, n, k = (row.integer(c) for c in ("m", "n", "k"))
     op = Op("gemm", "gemm", precision.compute_dtype, flops=2.0 * m * n * k,
-            weight_bytes=n * k * precision.weight_bytes_per_param, act_bytes=(m * k + m * n) * precision.act_bytes, m=m, n=n, k=k)
+            weight_bytes=n * k * precision.weight_bytes_per_param, act_bytes=(m * k + m * n) * precision.act_bytes,
+            m=m, n=n, k=k)
     return _op_time(op, system, _launch(row))
 
 

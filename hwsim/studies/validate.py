@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pandas as pd
 
@@ -25,7 +26,7 @@ def validate(paths: list[str], overlays: predict.Overlays | None = None) -> pd.D
 
 
 def _record(row: measurements.Row, overlays: predict.Overlays) -> dict:
-    record = {"id": row.id, "kind": row.kind, "hardware": row.cells.get("hardware", ""),
+    record: dict[str, Any] = {"id": row.id, "kind": row.kind, "hardware": row.cells.get("hardware", ""),
               "metric": row.metric, "measured": None, "predicted": None, "ape": None, "reason": "",
               "file": row.source}
     try:
@@ -99,7 +100,8 @@ def format_summary(summary: pd.DataFrame, markdown_label: str | None = None) -> 
         lines = [line.format(kind="kind", rows="rows", predicted="predicted", mape="MAPE", median="median",
                              max="max", worst="worst")]
     else:
-        line = f"| {markdown_label} | {{kind}} | {{rows}} | {{predicted}} | {{mape}} | {{median}} | {{max}} | {{worst}} |"
+        line = (f"| {markdown_label} | {{kind}} | {{rows}} | {{predicted}} | {{mape}} | {{median}} | {{max}} "
+                "| {worst} |")
         lines = []
     for r in summary.to_dict("records"):
         done = bool(r["predicted"])

@@ -37,7 +37,7 @@ def differences(expected, actual, path: str = "$") -> list[str]:
         if isinstance(expected, list) and isinstance(actual, list):
             if len(expected) != len(actual):
                 return [f"{path}: {len(expected)} items, now {len(actual)}"]
-            return [d for i, (e, a) in enumerate(zip(expected, actual)) for d in differences(e, a, f"{path}[{i}]")]
+            return [d for i, (e, a) in enumerate(zip(expected, actual, strict=True)) for d in differences(e, a, f"{path}[{i}]")]
         return [] if expected == actual else [f"{path}: {expected!r} -> {actual!r}"]
     if math.isclose(expected, actual, rel_tol=RELATIVE_TOLERANCE, abs_tol=1e-300) or (
             math.isnan(expected) and math.isnan(actual)):
@@ -60,7 +60,7 @@ def compare(name: str, argv: list[str]) -> list[str]:
 
 
 def _first_difference(expected: str, actual: str) -> str:
-    for number, (e, a) in enumerate(zip(expected.splitlines(), actual.splitlines()), 1):
+    for number, (e, a) in enumerate(zip(expected.splitlines(), actual.splitlines(), strict=False), 1):
         if e != a:
             return f"  line {number}:\n  - {e}\n  + {a}"
     return f"  {len(expected.splitlines())} lines, now {len(actual.splitlines())}"

@@ -13,7 +13,7 @@ def test_every_row_gets_a_prediction_or_a_reason(data_dir):
     good = rows[rows["id"].isin(["g-1", "a-1", "c-1", "s-1"])]
     assert good["predicted"].notna().all()
     assert (good["ape"] < 0.2).all()
-    reasons = dict(zip(rows["id"], rows["reason"]))
+    reasons = dict(zip(rows["id"], rows["reason"], strict=True))
     assert "unknown kind 'telepathy'" in reasons["bad-kind"]
     assert "h900-sxm" in reasons["bad-hw"] and "h200-sxm" in reasons["bad-hw"]
     assert "column m" in reasons["bad-cell"] and "'lots'" in reasons["bad-cell"]

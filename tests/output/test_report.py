@@ -10,7 +10,7 @@ from hwsim.loading import scenario_yaml
 from hwsim.loading.whatif import load_whatif
 from hwsim.output import report
 
-WHATIF = Path(__file__).parent / "data" / "whatif"
+WHATIF = Path(__file__).parents[1] / "data" / "whatif"
 
 
 @pytest.fixture(scope="module")

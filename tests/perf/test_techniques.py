@@ -9,15 +9,17 @@ from hwsim.loading.whatif import load_whatif
 from hwsim.perf.estimate import estimate
 from hwsim.perf.ops import step_ops
 from hwsim.perf.step import step_cost
-from hwsim.perf.techniques import Techniques
+from hwsim.perf.techniques import transform_ops
 from hwsim.serving.kvcache import capacity_blocks
 from hwsim.specs import deployment, techniques
+from hwsim.specs.deployment import Deployment
 from hwsim.specs.shape import StepShape
+from hwsim.specs.techniques import Techniques
 from hwsim.studies import speedup
 
 LLAMA = catalog.model("llama-3-8b")
 H100 = catalog.system("h100-sxm")
-WHATIF = Path(__file__).parent / "data" / "whatif"
+WHATIF = Path(__file__).parents[1] / "data" / "whatif"
 
 
 def gemm_weight_bytes(ops):
@@ -31,14 +33,14 @@ def test_weight_only_quantization_counts_the_group_scales():
     ops = step_ops(LLAMA, StepShape.decode(1, 100), precision)
     assert gemm_weight_bytes(ops) == pytest.approx(gemm_weight_bytes(step_ops(LLAMA, StepShape.decode(1, 100)))
                                                    * 4.125 / 16)
-    transformed = t.transform(ops, StepShape.decode(1, 100))
+    transformed = transform_ops(t, ops, StepShape.decode(1, 100))
     qkv = next(op for op in transformed if op.name == "qkv_proj")
     assert qkv.flops == pytest.approx(2 * 6144 * 4096 + 2 * 6144 * 4096)  # the GEMM plus 2 dequant FLOPs per weight
 
 
 def test_sparse_weights_shrink_bytes_not_flops():
     ops = step_ops(LLAMA, StepShape.decode(1, 100))
-    sparse = Techniques(sparsity=0.75).transform(ops, StepShape.decode(1, 100))
+    sparse = transform_ops(Techniques(sparsity=0.75), ops, StepShape.decode(1, 100))
     assert gemm_weight_bytes(sparse) == pytest.approx(gemm_weight_bytes(ops) * 0.25 * 2)  # values + 16-bit indices
     assert sum(o.flops for o in sparse) == pytest.approx(sum(o.flops for o in ops))
 
@@ -52,27 +54,27 @@ def test_kv_reduction_halves_kv_bytes_and_doubles_capacity():
 def test_prefill_reduction_skips_layers_for_prefill_tokens_only():
     t = Techniques(prefill_layers=0.5)
     prefill = step_ops(LLAMA, StepShape.prefill(1, 1024))
-    mlp = next(op for op in t.transform(prefill, StepShape.prefill(1, 1024)) if op.name == "mlp_gate_up")
+    mlp = next(op for op in transform_ops(t, prefill, StepShape.prefill(1, 1024)) if op.name == "mlp_gate_up")
     assert mlp.flops == pytest.approx(next(op for op in prefill if op.name == "mlp_gate_up").flops * 0.5)
-    qkv = next(op for op in t.transform(prefill, StepShape.prefill(1, 1024)) if op.name == "qkv_proj")
+    qkv = next(op for op in transform_ops(t, prefill, StepShape.prefill(1, 1024)) if op.name == "qkv_proj")
     assert qkv.flops == next(op for op in prefill if op.name == "qkv_proj").flops  # K and V are still made
     decode = step_ops(LLAMA, StepShape.decode(4, 100))
-    assert t.transform(decode, StepShape.decode(4, 100)) == decode
+    assert transform_ops(t, decode, StepShape.decode(4, 100)) == decode
 
 
 def test_speculative_decoding_yields_expected_tokens_per_step():
-    spec = techniques.Speculative("llama-3.2-1b", draft_length=4, acceptance=0.8)
+    spec = techniques.Speculative(catalog.model("llama-3.2-1b"), draft_length=4, acceptance=0.8)
     assert spec.tokens_per_step == pytest.approx((1 - 0.8**5) / 0.2)
-    base = estimate(LLAMA, H100, 1, 256, 64)
-    fast = estimate(LLAMA, H100, 1, 256, 64, techniques=Techniques(speculative=spec))
+    base = estimate(Deployment(LLAMA, H100), 1, 256, 64)
+    fast = estimate(Deployment(LLAMA, H100, techniques=Techniques(speculative=spec)), 1, 256, 64)
     assert fast.time_per_output_token_s < 0.75 * base.time_per_output_token_s
-    slow = estimate(LLAMA, H100, 1, 256, 64, techniques=Techniques(speculative=techniques.Speculative("llama-2-7b", 4, 0.5)))
+    slow = estimate(Deployment(LLAMA, H100, techniques=Techniques(speculative=techniques.Speculative(catalog.model("llama-2-7b"), 4, 0.5))), 1, 256, 64)
     assert slow.time_per_output_token_s > base.time_per_output_token_s  # a draft nearly as big as the target
 
 
 def test_prompt_compression_shortens_prefill():
-    base = estimate(LLAMA, H100, 8, 2048, 16)
-    half = estimate(LLAMA, H100, 8, 2048, 16, techniques=Techniques(prompt_kept=0.5))
+    base = estimate(Deployment(LLAMA, H100), 8, 2048, 16)
+    half = estimate(Deployment(LLAMA, H100, techniques=Techniques(prompt_kept=0.5)), 8, 2048, 16)
     assert half.prefill_s < 0.55 * base.prefill_s
 
 
@@ -95,7 +97,7 @@ def test_measured_kernel_times_replace_predictions(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, expected", [
-    ({"speculative": techniques.Speculative("llama-3.2-1b", 4, 1.5)}, "acceptance"),
+    ({"speculative": techniques.Speculative(catalog.model("llama-3.2-1b"), 4, 1.5)}, "acceptance"),
     ({"kv_kept": 0.0}, "kv_kept"),
     ({"sparsity": 1.0}, "sparsity"),
     ({"kernel_speedup": (("attention", 0.0),)}, "kernel_speedup.attention"),
@@ -111,7 +113,7 @@ def test_whatif_files_apply_their_changes():
     assert fp8.system.id == "h200-sxm" and fp8.precision.dtype == "fp8" and fp8.model == baseline.model
     spec = load_whatif(WHATIF / "speculative.yaml", baseline)
     assert spec.engine.max_num_seqs == 128 and spec.engine.max_num_batched_tokens == baseline.engine.max_num_batched_tokens
-    assert spec.techniques.speculative.draft_model == "llama-3.2-1b"
+    assert spec.techniques.speculative.draft_model.id == "llama-3.2-1b"
 
 
 @pytest.mark.parametrize("text, expected", [

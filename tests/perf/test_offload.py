@@ -6,6 +6,7 @@ from hwsim.loading import catalog
 from hwsim.perf.offload import check_fit, offload_step, storage_read_bytes_per_s
 from hwsim.perf.step import step_cost
 from hwsim.specs import deployment
+from hwsim.specs.deployment import Deployment
 from hwsim.specs.placement import Placement, parse
 from hwsim.specs.shape import StepShape
 from hwsim.studies import validate
@@ -210,9 +211,8 @@ def test_remote_pool_holds_a_cache_the_main_device_cannot():
 
     model, system = catalog.model("llama-3-70b"), catalog.system("lamina-h100-h20")
     with pytest.raises(DoesNotFitError):
-        estimate(model, catalog.system("h100-sxm"), 128, 2048, 256, deployment.Precision("fp8"))
-    result = estimate(model, system, 128, 2048, 256, deployment.Precision("fp8"),
-                      placement=parse("kv=remote;attention_compute=remote"))
+        estimate(Deployment(model, catalog.system("h100-sxm"), deployment.Precision("fp8")), 128, 2048, 256)
+    result = estimate(Deployment(model, system, deployment.Precision("fp8"), placement=parse("kv=remote;attention_compute=remote")), 128, 2048, 256)
     assert result.tier_needs["remote"] > 80e9 and result.output_tokens_per_s > 0
 
 

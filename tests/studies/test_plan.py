@@ -43,7 +43,7 @@ def write_plan(tmp_path: Path, prices: dict = PRICES, text: str = PLAN) -> Path:
 def test_hopeless_candidates_are_pruned_before_simulation(tmp_path):
     result = plan.run(plan_yaml.load_plan(write_plan(tmp_path)))
     pruned = result.outcomes[result.outcomes["status"] == "pruned"]
-    reasons = dict(zip(pruned["candidate"], pruned["reasons"]))
+    reasons = dict(zip(pruned["candidate"], pruned["reasons"], strict=True))
     assert any("no fp8 compute" in r for c, r in reasons.items() if "a100" in c)  # Ampere has no fp8
     assert {"simulated", "pruned"} == set(result.outcomes["status"])
 

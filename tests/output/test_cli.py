@@ -144,7 +144,7 @@ def test_plan_prints_the_winner_frontier_and_writes_outcomes(capsys, tmp_path):
 
 
 def test_report_command_writes_the_html(capsys, tmp_path):
-    data = Path(__file__).parent / "data" / "whatif"
+    data = Path(__file__).parents[1] / "data" / "whatif"
     out = tmp_path / "r.html"
     code, text, _ = run(capsys, "report", str(data / "baseline.yaml"), str(data / "fp8.yaml"), "-o", str(out),
                         "--no-sensitivity")

@@ -1,0 +1,263 @@
+"""What each everyday `hwsim` command does with its parsed arguments: estimate, validate,
+calibrate, simulate, report, profiles and import-model."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from hwsim.base import units
+from hwsim.base.errors import HwsimError
+from hwsim.loading import catalog, hf_config, pricing_yaml, scenario_yaml
+from hwsim.loading.routing import routing_for
+from hwsim.output import report, tables
+from hwsim.perf import estimate
+from hwsim.perf.step import StepCost
+from hwsim.serving import metrics
+from hwsim.specs import deployment
+from hwsim.specs.deployment import IMPLEMENTATIONS, Deployment
+from hwsim.specs.placement import parse as parse_placement
+from hwsim.studies import calibrate, speedup, validate
+
+
+def _overlay_system(args, system):
+    if getattr(args, "calibration", None):
+        overlays = calibrate.load_overlay(args.calibration)
+        if system.id in overlays:
+            from hwsim.studies.predict import with_performance
+
+            return with_performance(system, overlays[system.id])
+    return system
+
+
+def _deployment(args) -> Deployment:
+    """The deployment `hwsim estimate` describes with its flags."""
+    model = catalog.model(args.model)
+    if args.count is not None and args.count < 1:
+        raise HwsimError(f"--count must be at least 1; got {args.count}")
+    system = _overlay_system(args, catalog.system(args.hardware, args.count))
+    precision = deployment.Precision(args.dtype, args.kv_dtype, args.weight_bits)
+    options = deployment.OffloadOptions(overlap=not args.no_overlap, pinned=not args.pageable,
+                                        expert_cache=args.expert_cache, prefetch_experts=args.prefetch_experts,
+                                        gpudirect=args.gpudirect)
+    experts = None
+    if model.moe is not None:
+        experts = deployment.ExpertSetup(routing=routing_for(model, args.routing),
+                                         expert_parallel=args.expert_parallel)
+    elif args.routing or args.expert_parallel:
+        raise HwsimError(f"--routing and --expert-parallel need a mixture-of-experts model; {model.id} is dense")
+    return Deployment(model, system, precision, IMPLEMENTATIONS[args.kernels], args.launch,
+                      parse_placement(args.placement), options, experts)
+
+
+def run_estimate(args) -> int:
+    setup = _deployment(args)
+    result = estimate.estimate(setup, args.batch, args.prompt, args.output)
+    _print_estimate(args, setup, result)
+    if result.tier_needs is not None:
+        print(f"\nper layer (overlap {'on' if setup.offload.overlap else 'off'}):")
+        print(tables.tier_table("prefill", result.prefill))
+        print(tables.tier_table("decode", result.decode_mid))
+    else:
+        _print_op_tables(args.ops, result)
+    if args.json:
+        Path(args.json).write_text(json.dumps(_estimate_document(args, setup, result), indent=2))
+    return 0
+
+
+def _print_estimate(args, setup: Deployment, result: estimate.Estimate) -> None:
+    model, system, precision = setup.model, setup.system, setup.precision
+    n = system.accelerator_count or 1
+    print(f"{model.name} on {n}x {system.device_name}")
+    print(f"  {precision.dtype} weights, {precision.kv_dtype_name} KV cache, "
+          f"{args.launch} launch, {args.kernels} kernels")
+    print(f"  batch {args.batch}, prompt {args.prompt} tokens, output {args.output} tokens\n")
+    if result.tier_needs is None:
+        print(f"memory per device   {result.memory.breakdown()}")
+    else:
+        print(f"placement           {setup.placement.describe()}")
+        print("memory by tier      " + ", ".join(f"{tier} {units.format_bytes(need)}"
+                                                 for tier, need in result.tier_needs.items()))
+    print(f"prefill             {units.format_seconds(result.prefill_s)}   "
+          f"({result.prefill_tokens_per_s:,.0f} prompt tokens/s)")
+    print(f"decode per token    {units.format_seconds(result.time_per_output_token_s)}   "
+          f"(mean over the {args.output - 1} steps after the first token)")
+    print(f"end to end          {units.format_seconds(result.end_to_end_s)}")
+    print(f"throughput          {result.output_tokens_per_s:,.1f} output tokens/s")
+    print(f"energy              {result.energy_j:,.1f} J, mean {result.mean_power_w:,.0f} W, "
+          f"{result.output_tokens_per_j:.2f} output tokens/J")
+    print(f"cost                {tables.estimate_cost_text(args.pricing, system, n, result)}")
+
+
+def _print_op_tables(which: str, result: estimate.Estimate) -> None:
+    """Per-operator tables of the prefill and a mid-generation decode step (on-device steps)."""
+    if which in ("prefill", "both"):
+        assert isinstance(result.prefill, StepCost)
+        print(f"\nprefill step, per operator ({units.format_seconds(result.prefill_s)}):")
+        print(tables.op_table(result.prefill))
+    if which in ("decode", "both"):
+        mid = result.decode_mid
+        assert isinstance(mid, StepCost)
+        print(f"\ndecode step at context {mid.shape.groups[0].kv_len - 1}, per operator "
+              f"({units.format_seconds(mid.time_s)}):")
+        print(tables.op_table(mid))
+
+
+def _estimate_document(args, setup: Deployment, result: estimate.Estimate) -> dict:
+    memory = result.memory
+    return {
+        "hardware": setup.system.id, "model": setup.model.id, "count": setup.system.accelerator_count or 1,
+        "batch": args.batch, "prompt": args.prompt, "output": args.output, "dtype": setup.precision.dtype,
+        "prefill_s": result.prefill_s, "time_per_output_token_s": result.time_per_output_token_s,
+        "end_to_end_s": result.end_to_end_s, "output_tokens_per_s": result.output_tokens_per_s,
+        "memory": {"weights_bytes": memory.weights_bytes, "kv_cache_bytes": memory.kv_cache_bytes,
+                   "activation_bytes": memory.activation_bytes, "total_bytes": memory.total_bytes,
+                   "capacity_bytes": memory.capacity_bytes},
+    }
+
+
+def run_validate(args) -> int:
+    overlays = calibrate.load_overlay(args.calibration) if args.calibration else None
+    if args.baseline or args.after:
+        if not (args.baseline and args.after):
+            raise HwsimError("--baseline and --after go together")
+
+        result = speedup.compare(args.baseline, args.after, overlays)
+        print(speedup.format_comparison(result))
+        if args.json:
+            document = {"kernel_speedups": result["kernel_speedups"],
+                        "rows": json.loads(result["rows"].to_json(orient="records"))}
+            Path(args.json).write_text(json.dumps(document, indent=2))
+        return 0
+    if not args.files:
+        raise HwsimError("give measurement files, or --baseline and --after")
+    rows = validate.validate(args.files, overlays)
+    summary = validate.summarize(rows)
+    if not args.quiet:
+        print(validate.format_rows(rows))
+        print()
+    print(validate.format_summary(summary))
+    if args.json:
+        Path(args.json).write_text(json.dumps(validate.to_json(rows, summary), indent=2))
+    return 0
+
+
+def run_calibrate(args) -> int:
+    perf, report = calibrate.fit(args.files, args.hardware)
+    Path(args.output).write_text(calibrate.overlay_yaml(args.hardware, perf, report, args.files))
+    print(f"fitted {report['rows']} kernel rows of {args.hardware}: MAPE {report['mape_before']:.1%} -> "
+          f"{report['mape_after']:.1%}; overlay written to {args.output}")
+    return 0
+
+
+def run_simulate(args) -> int:
+    from hwsim.serving.simulate import simulate
+
+    scenario = scenario_yaml.load_scenario(Path(args.scenario))
+
+    def progress(done: int, total: int) -> None:
+        filled = int(30 * done / total)
+        print(f"\r[{'#' * filled}{' ' * (30 - filled)}] {done}/{total} requests", end="", file=sys.stderr,
+              flush=True)
+        if done == total:
+            print(file=sys.stderr)
+
+    show = not args.no_progress and sys.stderr.isatty() and len(scenario.workload.requests()) >= 1000
+    result = simulate(scenario, progress=progress if show else None)
+    n = scenario.system.accelerator_count or 1
+    replicas = (f"{scenario.disaggregation.prefill_replicas} prefill + {scenario.disaggregation.decode_replicas} decode"
+                if scenario.disaggregation else str(scenario.replicas))
+    print(f"{scenario.name}: {scenario.model.name}, {replicas} replica(s) of {n}x {scenario.system.device_name}, "
+          f"{scenario.engine.batching} batching, workload {scenario.workload.name}")
+    print(metrics.format_summary(result.summary))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.summary, indent=2, default=float))
+    if args.csv:
+        result.requests.to_csv(f"{args.csv}-requests.csv", index=False)
+        result.steps.to_csv(f"{args.csv}-steps.csv", index=False)
+    return 0
+
+
+def run_report(args) -> int:
+    from hwsim.loading.whatif import load_whatif
+
+    baseline = scenario_yaml.load_scenario(Path(args.baseline))
+    whatifs = [load_whatif(Path(path), baseline) for path in args.whatifs]
+    knobs = None if args.no_sensitivity else {w.name: report.knob_variants(baseline, w) for w in whatifs}
+
+    def progress(text: str) -> None:
+        if sys.stderr.isatty():
+            print(f"  {text}", file=sys.stderr)
+
+    page = report.build(baseline, whatifs, knobs, progress)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(page, encoding="utf-8")
+    print(f"wrote {output} ({len(page) / 1e6:.1f} MB): {baseline.name}"
+          + (f" vs {', '.join(w.name for w in whatifs)}" if whatifs else ""))
+    return 0
+
+
+def _print_hardware() -> None:
+    print("hardware (accelerators in a typical server, and reference systems):")
+    for hardware_id in catalog.hardware_ids():
+        system = catalog.system(hardware_id)
+        compute = system.compute
+        peak_flops_per_s = compute.peak("bf16") or compute.peak("fp16") or compute.peak("fp32") or 0.0
+        print(f"  {hardware_id:<22} {units.format_bytes(compute.memory_bytes):>9} "
+              f"{units.format_rate(compute.memory_bandwidth_bytes_per_s):>11} "
+              f"{units.format_flops(peak_flops_per_s):>14}  {system.name}")
+
+
+def _print_models() -> None:
+    print("models:")
+    for model_id in catalog.model_ids():
+        model = catalog.model(model_id)
+        active = model.parameters(active_only=True)
+        extra = f" ({active / 1e9:.1f}B active)" if model.moe else ""
+        print(f"  {model_id:<18} {model.parameters() / 1e9:>7.2f}B{extra:<16} {model.name}")
+
+
+def _print_workloads() -> None:
+    print("workload presets:")
+    for workload_id in catalog.workload_ids():
+        workload = catalog.workload(workload_id)
+        rate = f"{workload.rate_per_s:g}/s" if workload.rate_per_s else workload.arrival
+        print(f"  {workload_id:<18} {workload.arrival} {rate}, {workload.count} requests")
+
+
+def _print_pricing() -> None:
+    print("pricing:")
+    for pricing_id in pricing_yaml.pricing_files():
+        prices = pricing_yaml.pricing(pricing_id)
+        print(f"  {pricing_id:<26} {prices.kind:<6} {prices.date}  prices {', '.join(prices.priced())}")
+
+
+def run_profiles(args) -> int:
+    """List the shipped profiles of `args.kind` (or all): hardware with its memory, bandwidth and
+    bf16 peak, the other hardware kinds by id, models with their sizes, workloads, pricing."""
+    kind = args.kind
+    if kind in ("all", "hardware"):
+        _print_hardware()
+    for folder, label in (("cpus", "CPUs"), ("storage", "storage"), ("links", "links")):
+        if kind in ("all", folder):
+            print(f"{label}: {', '.join(catalog.hardware_files(folder))}")
+    if kind in ("all", "models"):
+        _print_models()
+    if kind in ("all", "workloads"):
+        _print_workloads()
+    if kind in ("all", "pricing"):
+        _print_pricing()
+    return 0
+
+
+def run_import_model(args) -> int:
+
+    model = hf_config.from_hf_config(Path(args.config))
+    text = tables.model_yaml(model, args.id)
+    if args.output:
+        Path(args.output).write_text(text)
+        print(f"wrote {args.output}: {model.parameters() / 1e9:.2f}B parameters")
+    else:
+        print(text, end="")
+    return 0

@@ -1,0 +1,143 @@
+"""The `hwsim` commands that search or compare configurations: plan, moe-plan, offload-plan
+and flash."""
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from hwsim.base import units
+from hwsim.base.errors import HwsimError
+from hwsim.loading import catalog, plan_yaml
+from hwsim.loading.routing import routing_for
+from hwsim.output import report, tables
+from hwsim.perf import flash
+from hwsim.specs import deployment
+from hwsim.studies import expert_plan, offload_plan, plan
+
+
+def run_plan(args) -> int:
+    import os
+
+
+    spec = plan_yaml.load_plan(Path(args.plan))
+    workers = args.workers or os.cpu_count() or 1
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            print(f"\r{done}/{total} candidates", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+    result = plan.run(spec, workers=workers, cluster=args.cluster, progress=progress)
+    frame = result.outcomes
+    p = spec.slo.percentile
+    pruned = (frame["status"] == "pruned").sum()
+    print(f"{len(frame)} candidates: {pruned} pruned without simulation, {len(frame) - pruned} simulated, "
+          f"{int(frame['passes'].sum())} meet the SLOs ({tables.slo_text(spec.slo)})\n")
+    if result.winner is not None:
+        w = result.winner
+        print(f"cheapest that meets the SLOs: {w['candidate']}")
+        print(f"  ${w['usd_per_hour']:.2f}/h, ${w['usd_per_1m_output_tokens']:.3f} per 1M output tokens; "
+              f"TTFT p{p} {w[f'ttft_p{p}_s'] * 1e3:,.0f} ms, TPOT p{p} {w[f'tpot_p{p}_s'] * 1e3:,.1f} ms, "
+              f"{w['output_tokens_per_s']:,.0f} output tokens/s  ({tables.pricing_text(spec)})\n")
+    else:
+        print("no configuration meets the SLOs; the closest:")
+        for row in result.closest().to_dict("records"):
+            print(f"  {row['candidate']}: {row['reasons']}")
+        print()
+    print("cost-latency frontier (no candidate is both cheaper and faster):")
+    print(tables.plan_table(result.pareto, p))
+    if args.all:
+        print("\nevery candidate:")
+        print(tables.plan_table(frame, p))
+    if args.json:
+        Path(args.json).write_text(frame.to_json(orient="records", indent=2))
+    if args.csv:
+        frame.to_csv(args.csv, index=False)
+    if args.report:
+
+        Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.report).write_text(report.plan_page(result), encoding="utf-8")
+    return 0
+
+
+def run_moe_plan(args) -> int:
+
+    model = catalog.model(args.model)
+    system = catalog.system(args.hardware, args.count)
+    precision = deployment.Precision(args.dtype, None, args.weight_bits)
+    routing = routing_for(model, args.routing)
+    budget = None
+    if args.budget:
+        try:
+            budget = units.parse(args.budget, "bytes")
+        except units.UnitError as exc:
+            raise HwsimError(f"--budget: {exc}") from None
+    result = expert_plan.plan(model, system, routing, precision, args.batch, args.prompt, args.output, budget,
+                              args.resident)
+    devices = max(1, system.accelerator_count)
+    print(f"{model.name} on {devices}x {system.device_name}, {routing.kind} routing, batch {args.batch}")
+    print(f"  expert memory per device {units.format_bytes(result.budget_bytes)}; one expert in every MoE layer "
+          f"takes {units.format_bytes(result.expert_bytes * model.moe_layers / devices)} -> "
+          f"{result.resident} of {routing.experts} experts per layer resident\n")
+    best = min(result.options, key=lambda o: o.time_per_output_token_s)
+    print(f"  {'placement':<30} {'hit rate':>9} {'per token':>11} {'tokens/s':>10}")
+    for option in result.options:
+        mark = "  <- chosen" if option is result.options[0] else ""
+        print(f"  {option.name:<30} {option.hit_rate:>9.1%} {units.format_seconds(option.time_per_output_token_s):>11} "
+              f"{option.output_tokens_per_s:>10,.1f}{mark}")
+    if best is not result.options[0]:
+        print(f"  ({best.name} is faster at this batch)")
+    if result.assignment:
+        a = result.assignment
+        print(f"\nexpert parallelism over {devices} devices: busiest device handles {a['balanced_rows']:.1f} "
+              f"token-expert rows per layer with a popularity-balanced assignment, {a['round_robin_rows']:.1f} "
+              f"with round robin (mean {a['mean_rows']:.1f})")
+    return 0
+
+
+def run_offload_plan(args) -> int:
+
+    model = catalog.model(args.model)
+    system = catalog.system(args.hardware)
+    precision = deployment.Precision(args.dtype, args.kv_dtype)
+    ranked = offload_plan.search(model, system, args.prompt, args.output, precision,
+                                 deployment.OffloadOptions(overlap=not args.no_overlap))
+    best = ranked[0]
+    print(f"{model.name} on {system.name}: prompt {args.prompt}, output {args.output} tokens, {precision.dtype}\n")
+    print(f"best: {best.placement.describe()}, batch {best.batch}: {best.throughput:,.2f} output tokens/s")
+    print(f"      {best.why()}")
+    if best.result.tier_needs:
+        print("      memory: " + ", ".join(f"{t} {units.format_bytes(b)}" for t, b in best.result.tier_needs.items()))
+    print(f"\nrunner-ups ({len(ranked) - 1} more feasible policies, each at its best batch):")
+    for c in ranked[1:1 + args.show]:
+        print(f"  {c.throughput:>9,.2f} tok/s ({c.throughput / best.throughput - 1:+.1%})  batch {c.batch:<5} "
+              f"{c.placement.describe()}\n      {c.why()}")
+    return 0
+
+
+def run_flash(args) -> int:
+
+    model = catalog.model(args.model)
+    system = catalog.system(args.hardware)
+    precision = deployment.Precision(args.dtype)
+    base = flash.FlashOptions(active_fraction=args.active, new_fraction=args.new, bundle=not args.no_bundle,
+                              reader_threads=args.threads)
+    variants = [
+        ("this configuration", flash.flash_token(model, system, args.context, precision, base)),
+        ("without bundling", flash.flash_token(model, system, args.context, precision,
+                                               replace(base, bundle=False))),
+        ("without windowing", flash.flash_token(model, system, args.context, precision,
+                                                replace(base, new_fraction=base.active_fraction))),
+        ("naive (whole FFN)", flash.naive_token(model, system, args.context, precision, args.threads)),
+    ]
+    chosen = variants[0][1]
+    print(f"{model.name} ({precision.dtype}) on {system.name}, context {args.context}")
+    print(f"  FFN neurons active {args.active:.1%}, loaded per token {args.new:.1%}, "
+          f"reads of {units.format_bytes(chosen.request_bytes)} x{args.threads} at "
+          f"{units.format_rate(chosen.read_bytes_per_s)}; DRAM holds {units.format_bytes(chosen.dram_bytes)}\n")
+    print(f"  {'':<20} {'flash load':>11} {'mem. mgmt':>11} {'compute':>11} {'total':>11} {'read/token':>11}")
+    for name, token in variants:
+        print(f"  {name:<20} {units.format_seconds(token.flash_load_s):>11} "
+              f"{units.format_seconds(token.memory_management_s):>11} {units.format_seconds(token.compute_s):>11} "
+              f"{units.format_seconds(token.total_s):>11} {units.format_bytes(token.bytes_read):>11}")
+    return 0

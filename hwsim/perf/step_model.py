@@ -1,0 +1,129 @@
+"""The one step model: every step time of a `Deployment`, memoized.
+
+`StepModel.cost(shape)` gives the detailed step (its operators, or its tiers when data lives
+outside the accelerator); `StepModel.step(groups)` gives the serving engine (time, compute busy,
+memory busy) fast enough to ask once per scheduling decision. With CUDA-graph launch and all data
+on the device, everything but attention depends only on how many tokens and sequences a step
+carries, so that part is memoized by (tokens, sequences) and attention, which depends on every
+sequence's context, is one operator priced directly; the sum equals `cost(shape)`.
+
+Speculative decoding: a decode-only step is `draft_length` draft steps plus one verification of
+draft_length + 1 tokens per sequence, divided by the tokens it yields on average, so one-token
+steps carry the right time per token.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import replace
+
+from hwsim.perf import roofline
+from hwsim.perf.offload import TierStep, tier_step
+from hwsim.perf.ops import model_attention_op
+from hwsim.perf.step import StepCost, operator_step
+from hwsim.perf.techniques import apply_to_cost, transform_ops
+from hwsim.specs.deployment import Deployment
+from hwsim.specs.shape import AttnGroup, StepShape
+from hwsim.specs.techniques import Speculative
+
+Busy = tuple[float, float, float]  # (time, compute busy, memory busy) of one device, seconds
+
+
+class StepModel:
+    def __init__(self, deployment: Deployment, layers: int | None = None, active_experts: float | None = None):
+        self.deployment = deployment
+        self.layers = layers
+        self.active_experts = active_experts
+        techniques = deployment.techniques
+        self.speculative: Speculative | None = techniques.speculative if techniques is not None else None
+        self._draft: StepModel | None = None
+        if self.speculative is not None:
+            draft = Deployment(self.speculative.draft_model, deployment.system, deployment.precision,
+                               deployment.implementation, deployment.launch)
+            self._draft = StepModel(draft)
+        self._fast = deployment.placement.on_device and deployment.launch == "graph" and layers is None \
+            and active_experts is None
+        self.cost = functools.lru_cache(maxsize=4096)(self._cost)
+        self._dense = functools.lru_cache(maxsize=65536)(self._dense_uncached)
+
+    # --- detailed steps ------------------------------------------------------------------------
+    def _cost(self, shape: StepShape) -> StepCost | TierStep:
+        """The step of `shape`, per operator (on the device) or per tier (offloaded)."""
+        if self.speculative is not None and self._draft is not None and shape.is_decode_only:
+            verify = self._plain_cost(StepShape(self.speculative.verify_groups(shape.groups)))
+            return _speculative(verify, self._draft.cost(shape), self.speculative)
+        return self._plain_cost(shape)
+
+    def _plain_cost(self, shape: StepShape) -> StepCost | TierStep:
+        cost = operator_step(self.deployment, shape, self.layers, self.active_experts)
+        if self.deployment.placement.on_device:
+            return cost
+        return tier_step(self.deployment, shape, cost, self.layers)
+
+    # --- the serving engine's interface --------------------------------------------------------
+    def step_s(self, groups: tuple[AttnGroup, ...]) -> float:
+        """Time of one step over these groups (decodes are groups with q_len 1)."""
+        return self.step(groups)[0]
+
+    def step(self, groups: tuple[AttnGroup, ...]) -> Busy:
+        """(time, compute busy time, memory busy time) of one step; busy times drive the power model."""
+        if not self._fast:
+            result = self.cost(StepShape(tuple(groups)))
+            return (result.time_s, *result.busy_s())
+        spec = self.speculative
+        if spec is not None and self._draft is not None and all(g.q_len == 1 for g in groups):
+            target = self._plain_step(spec.verify_groups(groups))
+            draft = self._draft.step(groups)
+            per_token = 1.0 / spec.tokens_per_step
+            time_s, compute_s, memory_s = ((t + spec.draft_length * d) * per_token
+                                           for t, d in zip(target, draft, strict=True))
+            return time_s, compute_s, memory_s
+        return self._plain_step(groups)
+
+    def _plain_step(self, groups: tuple[AttnGroup, ...]) -> Busy:
+        d = self.deployment
+        tokens = sum(g.sequences * g.q_len for g in groups)
+        sequences = sum(g.sequences for g in groups)
+        shape, tp = StepShape(groups), d.tp
+        if d.experts is not None and d.experts.attention_dp and tp > 1 and d.model.moe is not None:
+            shape, tp = shape.share(tp), 1
+        op = model_attention_op(d.model, shape, d.precision, tp)
+        if d.techniques is not None:
+            op = transform_ops(d.techniques, [op], shape)[0]
+        attention = roofline.op_cost(op, d.system.compute)
+        if d.techniques is not None:
+            attention = apply_to_cost(d.techniques, attention)
+        dense_s, dense_compute_s, dense_memory_s = self._dense(tokens, sequences)
+        layers = attention.op.repeat
+        return (dense_s + attention.time_s, dense_compute_s + attention.compute_s * layers,
+                dense_memory_s + attention.memory_s * layers)
+
+    def _dense_uncached(self, tokens: int, sequences: int) -> Busy:
+        """Every operator but attention, for a step of `tokens` tokens over `sequences` sequences."""
+        if tokens > sequences:
+            shape = StepShape((AttnGroup(1, tokens - sequences + 1, tokens - sequences + 1),)
+                              + ((AttnGroup(sequences - 1, 1, 1),) if sequences > 1 else ()))
+        else:
+            shape = StepShape((AttnGroup(sequences, 1, 1),))
+        cost = operator_step(self.deployment, shape)
+        dense = [c for c in cost.costs if c.op.kind != "attention"]
+        return (sum(c.time_s for c in dense), sum(c.compute_s * c.op.repeat for c in dense),
+                sum(c.memory_s * c.op.repeat for c in dense))
+
+
+def _speculative(verify: StepCost | TierStep, draft: StepCost | TierStep,
+                 spec: Speculative) -> StepCost | TierStep:
+    """One speculative decode step per yielded token: the verification and the draft steps, each
+    scaled by its share of a token (per operator for an on-device step)."""
+    per_token = 1.0 / spec.tokens_per_step
+    time_s = (verify.time_s + spec.draft_length * draft.time_s) * per_token
+    if isinstance(verify, TierStep):
+        draft_busy = draft.busy_s()[0]
+        return replace(verify, time_s=time_s,
+                       device_busy_s=(verify.device_busy_s + spec.draft_length * draft_busy) * per_token)
+    assert isinstance(draft, StepCost)
+    scale = spec.draft_length * per_token
+    costs = tuple(replace(c, time_s=c.time_s * per_token, compute_s=c.compute_s * per_token,
+                          memory_s=c.memory_s * per_token) for c in verify.costs)
+    costs += tuple(replace(c, time_s=c.time_s * scale, compute_s=c.compute_s * scale, memory_s=c.memory_s * scale)
+                   for c in draft.costs)
+    return StepCost(time_s, costs, verify.shape)

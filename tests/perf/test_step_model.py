@@ -1,0 +1,61 @@
+"""The one step model: the engine's fast path, the detailed step and speculative decoding agree
+wherever the deployment puts its data."""
+import pytest
+
+from hwsim.loading import catalog
+from hwsim.perf.offload import TierStep
+from hwsim.perf.step import StepCost
+from hwsim.perf.step_model import StepModel
+from hwsim.specs.deployment import Deployment, Precision
+from hwsim.specs.placement import parse
+from hwsim.specs.shape import AttnGroup, StepShape
+from hwsim.specs.techniques import Speculative, Techniques
+
+LLAMA = catalog.model("llama-3-8b")
+H100 = catalog.system("h100-sxm")
+DRAFT = catalog.model("llama-3.2-1b")
+MIXED = (AttnGroup(1, 512, 512), AttnGroup(7, 1, 900), AttnGroup(3, 1, 40))
+
+
+def test_the_engine_fast_path_equals_the_operator_level_step():
+    model = StepModel(Deployment(LLAMA, H100))
+    time_s, compute_s, memory_s = model.step(MIXED)
+    detailed = model.cost(StepShape(MIXED))
+    assert isinstance(detailed, StepCost)
+    assert time_s == pytest.approx(detailed.time_s, rel=1e-12)
+    assert (compute_s, memory_s) == pytest.approx(detailed.busy_s(), rel=1e-12)
+
+
+def test_a_speculative_decode_step_is_draft_steps_plus_one_verification_per_yielded_token():
+    spec = Speculative(DRAFT, draft_length=4, acceptance=0.7)
+    model = StepModel(Deployment(LLAMA, H100, techniques=Techniques(speculative=spec)))
+    decode = (AttnGroup(8, 1, 1000),)
+    verify = StepModel(Deployment(LLAMA, H100)).step_s((AttnGroup(8, 5, 1004),))
+    draft = StepModel(Deployment(DRAFT, H100)).step_s(decode)
+    expected = (verify + 4 * draft) / spec.tokens_per_step
+    assert model.step_s(decode) == pytest.approx(expected, rel=1e-12)
+    assert model.cost(StepShape(decode)).time_s == pytest.approx(expected, rel=1e-12)
+    assert model.step_s(MIXED) == StepModel(Deployment(LLAMA, H100)).step_s(MIXED)  # prefill is not speculative
+
+
+def test_an_offloaded_step_is_the_tier_step_and_the_device_works_only_its_share():
+    deployment = Deployment(LLAMA, H100, Precision(), placement=parse("weights=device:0.5,host:0.5"))
+    model = StepModel(deployment)
+    shape = StepShape.decode(4, 700)
+    tiered = model.cost(shape)
+    assert isinstance(tiered, TierStep)
+    time_s, compute_s, memory_s = model.step(shape.groups)
+    assert time_s == tiered.time_s and compute_s == memory_s == tiered.device_busy_s
+    assert tiered.device_busy_s < tiered.time_s  # it waits on host-to-device weight copies
+    on_device = StepModel(Deployment(LLAMA, H100)).cost(shape)
+    assert tiered.device_busy_s == pytest.approx(on_device.time_s, rel=0.05)
+
+
+def test_speculative_decoding_applies_to_offloaded_deployments_too():
+    where = parse("weights=device:0.5,host:0.5")
+    plain = StepModel(Deployment(LLAMA, H100, placement=where))
+    spec = Speculative(DRAFT, draft_length=4, acceptance=0.9)
+    fast = StepModel(Deployment(LLAMA, H100, placement=where, techniques=Techniques(speculative=spec)))
+    decode = StepShape.decode(1, 500)
+    # weight streaming dominates, and one verification of 5 tokens streams the weights once
+    assert fast.cost(decode).time_s < 0.5 * plain.cost(decode).time_s
