@@ -6,10 +6,10 @@ from hwsim.base.errors import DoesNotFitError, HwsimError, InputError
 from hwsim.loading import catalog, scenario_yaml
 from hwsim.loading.routing import routing_for
 from hwsim.perf import moe
-from hwsim.perf.offload import offload_step
 from hwsim.perf.ops import step_ops
-from hwsim.perf.step import step_cost
+from hwsim.perf.step_model import StepModel
 from hwsim.specs import deployment
+from hwsim.specs.deployment import Deployment
 from hwsim.specs.placement import parse
 from hwsim.specs.shape import StepShape
 from hwsim.studies import expert_plan
@@ -47,14 +47,14 @@ def test_expert_parallel_ops_dispatch_and_combine_over_the_peer_link():
 
 
 def test_active_experts_given_ahead_override_the_routing():
-    fixed = step_cost(MIXTRAL, catalog.system("h200-sxm"), StepShape.decode(8, 100), active_experts=2.0)
-    expected = step_cost(MIXTRAL, catalog.system("h200-sxm"), StepShape.decode(8, 100))
+    fixed = StepModel(Deployment(MIXTRAL, catalog.system("h200-sxm")), active_experts=2.0).cost(StepShape.decode(8, 100))
+    expected = StepModel(Deployment(MIXTRAL, catalog.system("h200-sxm"))).cost(StepShape.decode(8, 100))
     assert fixed.time_s < expected.time_s  # 2 experts instead of the ~7.2 uniform routing expects
 
 
 def test_experts_in_host_memory_are_copied_before_they_run():
     h200 = catalog.system("h200-sxm")
-    step = offload_step(MIXTRAL, h200, StepShape.decode(1, 100), deployment.Precision(), parse("experts=host"), active_experts=2.0)
+    step = StepModel(Deployment(MIXTRAL, h200, precision=deployment.Precision(), placement=parse("experts=host")), active_experts=2.0).cost(StepShape.decode(1, 100))
     per_expert = 3 * 4096 * 14336 * 2
     assert step.bytes_per_step["h2d"] == pytest.approx(32 * 2 * per_expert, rel=0.01)
 
@@ -64,9 +64,8 @@ def test_resident_experts_cut_the_traffic_by_the_hit_rate():
     routing = moe.zipf(8, 2, 1.2)
     setup = deployment.ExpertSetup(routing=routing)
     shape = StepShape.decode(1, 100)
-    streamed = offload_step(MIXTRAL, h200, shape, deployment.Precision(), parse("experts=host"), experts=setup)
-    half = offload_step(MIXTRAL, h200, shape, deployment.Precision(), parse("experts=device:0.5,host:0.5"),
-                        deployment.OffloadOptions(expert_cache="static"), experts=setup)
+    streamed = StepModel(Deployment(MIXTRAL, h200, precision=deployment.Precision(), placement=parse("experts=host"), experts=setup)).cost(shape)
+    half = StepModel(Deployment(MIXTRAL, h200, precision=deployment.Precision(), placement=parse("experts=device:0.5,host:0.5"), offload=deployment.OffloadOptions(expert_cache="static"), experts=setup)).cost(shape)
     hit = moe.set_hit_rate(routing, moe.most_popular(routing, 4), tokens=1)
     assert half.bytes_per_step["h2d"] == pytest.approx(streamed.bytes_per_step["h2d"] * (1 - hit), rel=0.01)
 
@@ -74,8 +73,7 @@ def test_resident_experts_cut_the_traffic_by_the_hit_rate():
 def test_experts_computed_on_the_host_stay_there():
     system = catalog.system("ktransformers-4090")
     model = catalog.model("deepseek-v3")
-    step = offload_step(model, system, StepShape.decode(1, 1000), deployment.Precision("int4", weight_bits=4.5),
-                        parse("experts=host;experts_compute=host"))
+    step = StepModel(Deployment(model, system, precision=deployment.Precision("int4", weight_bits=4.5), placement=parse("experts=host;experts_compute=host"))).cost(StepShape.decode(1, 1000))
     assert step.parts_s["host"] > 0
     assert step.bytes_per_step.get("h2d", 0.0) < 1e9  # no routed expert crosses PCIe
 
@@ -85,9 +83,8 @@ def test_prefetching_hides_misses_when_copies_do_not_overlap():
     setup = deployment.ExpertSetup(routing=moe.zipf(8, 2, 1.2))
     shape = StepShape.decode(4, 100)
     where = parse("experts=device:0.5,host:0.5")
-    plain = offload_step(MIXTRAL, h200, shape, deployment.Precision(), where, deployment.OffloadOptions(overlap=False), experts=setup)
-    early = offload_step(MIXTRAL, h200, shape, deployment.Precision(), where, deployment.OffloadOptions(overlap=False, prefetch_experts=2),
-                         experts=setup)
+    plain = StepModel(Deployment(MIXTRAL, h200, precision=deployment.Precision(), placement=where, offload=deployment.OffloadOptions(overlap=False), experts=setup)).cost(shape)
+    early = StepModel(Deployment(MIXTRAL, h200, precision=deployment.Precision(), placement=where, offload=deployment.OffloadOptions(overlap=False, prefetch_experts=2), experts=setup)).cost(shape)
     assert early.time_s < plain.time_s
 
 

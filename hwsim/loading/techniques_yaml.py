@@ -54,6 +54,7 @@ def load_techniques(fields) -> Techniques:
         prefill_layers=fields.number("prefill_layers", 1.0),
         speculative=speculative,
         prompt_kept=fields.number("prompt_kept", 1.0),
+        ffn_active=fields.number("ffn_active", 1.0),
         kernel_speedup=speedups,
         kernel_times=times,
     )

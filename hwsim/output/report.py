@@ -18,12 +18,11 @@ from plotly.subplots import make_subplots
 
 from hwsim.base.errors import HwsimError
 from hwsim.perf.memory import memory_fit
-from hwsim.perf.step import StepCost, step_cost
+from hwsim.perf.step import StepCost, operator_step
 from hwsim.serving.kvcache import block_bytes
 from hwsim.serving.metrics import per_request
 from hwsim.serving.simulate import SimulationResult, simulate
 from hwsim.specs import shape
-from hwsim.specs.deployment import IMPLEMENTATIONS
 from hwsim.specs.scenario import Scenario
 
 LOAD_FACTORS = (0.5, 1.0, 1.5, 2.0, 3.0)
@@ -124,13 +123,9 @@ def _steps_for(scenario: Scenario, result: SimulationResult) -> tuple[StepCost, 
     prompt = max(1, int(requests["prompt_tokens"].mean()))
     context = int((requests["prompt_tokens"] + requests["output_tokens"] / 2).mean())
     batch = max(1, round(result.summary["mean_batch"]))
-    impl = IMPLEMENTATIONS[scenario.engine.kernels]
-    precision = scenario.techniques.precision(scenario.precision)
-    techniques = None if scenario.techniques.is_identity else scenario.techniques
-    prefill = step_cost(scenario.model, scenario.system, shape.StepShape.prefill(1, prompt), precision, "graph",
-                        impl, experts=scenario.experts, techniques=techniques)
-    decode = step_cost(scenario.model, scenario.system, shape.StepShape.decode(batch, context), precision, "graph",
-                       impl, experts=scenario.experts, techniques=techniques)
+    on_device = replace(scenario.deployment, precision=scenario.techniques.precision(scenario.precision))
+    prefill = operator_step(on_device, shape.StepShape.prefill(1, prompt))
+    decode = operator_step(on_device, shape.StepShape.decode(batch, context))
     return prefill, decode
 
 

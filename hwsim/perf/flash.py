@@ -18,13 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hwsim.base.errors import HwsimError
-from hwsim.perf import roofline
 from hwsim.perf.offload import storage_read_bytes_per_s
-from hwsim.perf.ops import step_ops
+from hwsim.perf.step_model import StepModel
 from hwsim.specs import shape
-from hwsim.specs.deployment import Precision
+from hwsim.specs.deployment import Deployment, Precision
 from hwsim.specs.hardware import System
 from hwsim.specs.models import Model
+from hwsim.specs.techniques import Techniques
 
 
 @dataclass(frozen=True)
@@ -106,11 +106,5 @@ def naive_token(model: Model, system: System, context_len: int, precision: Preci
 
 def _compute_s(model: Model, system: System, context_len: int, precision: Precision, active: float) -> float:
     """The decode step on the compute device with only the active FFN neurons touched."""
-    device = system.compute
-    total = 0.0
-    for op in step_ops(model, shape.StepShape.decode(1, context_len), precision):
-        if op.block == "mlp":
-            op = type(op)(**{**op.__dict__, "flops": op.flops * active, "weight_bytes": op.weight_bytes * active,
-                             "act_bytes": op.act_bytes * active})
-        total += roofline.op_cost(op, device).time_s
-    return total
+    deployment = Deployment(model, system, precision, techniques=Techniques(ffn_active=active))
+    return StepModel(deployment).cost(shape.StepShape.decode(1, context_len)).time_s

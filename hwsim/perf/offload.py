@@ -28,12 +28,10 @@ from dataclasses import dataclass, replace
 from hwsim.base.errors import HwsimError
 from hwsim.perf import moe, roofline
 from hwsim.perf.ops import Op
-from hwsim.perf.step import StepCost, operator_step
+from hwsim.perf.step import StepCost
 from hwsim.specs.deployment import (
-    FUSED,
     Deployment,
     ExpertSetup,
-    Implementation,
     OffloadOptions,
     Precision,
 )
@@ -58,16 +56,6 @@ class TierStep:
         """(compute, memory) busy time of one device, for the power model: the accelerator works
         only for its share of each layer and waits on transfers the rest of the time."""
         return self.device_busy_s, self.device_busy_s
-
-
-def offload_step(model: Model, system: System, shape: StepShape, precision: Precision, placement: Placement,
-                 options: OffloadOptions = OffloadOptions(), launch: str = "graph",
-                 implementation: Implementation = FUSED, layers: int | None = None,
-                 active_experts: float | None = None, experts: ExpertSetup | None = None,
-                 techniques=None) -> TierStep:
-    """The tiered step of a deployment given part by part (see `tier_step`)."""
-    deployment = Deployment(model, system, precision, implementation, launch, placement, options, experts, techniques)
-    return tier_step(deployment, shape, operator_step(deployment, shape, layers, active_experts), layers)
 
 
 def tier_step(deployment: Deployment, shape: StepShape, cost: StepCost, layers: int | None = None) -> TierStep:

@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from hwsim.perf import ops as ops_mod
 from hwsim.perf import roofline
 from hwsim.perf.techniques import apply_to_cost, transform_ops
-from hwsim.specs.deployment import FUSED, Deployment, ExpertSetup, Implementation, Precision
+from hwsim.specs.deployment import Deployment
 from hwsim.specs.hardware import System
-from hwsim.specs.models import Model
 from hwsim.specs.shape import StepShape
-from hwsim.specs.techniques import Techniques
 
 
 @dataclass(frozen=True)
@@ -44,15 +42,6 @@ class StepCost:
     @property
     def bytes(self) -> float:
         return sum(c.op.bytes * c.op.repeat for c in self.costs if c.op.kind != "collective")
-
-
-def step_cost(model: Model, system: System, shape: StepShape, precision: Precision = Precision(),
-              launch: str = "graph", implementation: Implementation = FUSED, layers: int | None = None,
-              active_experts: float | None = None, experts: ExpertSetup | None = None,
-              techniques: Techniques | None = None) -> StepCost:
-    """One forward step on `system`'s device(s), given part by part (see `operator_step`)."""
-    deployment = Deployment(model, system, precision, implementation, launch, experts=experts, techniques=techniques)
-    return operator_step(deployment, shape, layers, active_experts)
 
 
 def operator_step(deployment: Deployment, shape: StepShape, layers: int | None = None,

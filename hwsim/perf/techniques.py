@@ -42,6 +42,10 @@ def transform_ops(techniques: Techniques, ops: list[Op], shape: StepShape) -> li
             # prefill tokens skip this op in the layers SingleInputKV does not run in full
             scale = 1.0 - prefill_share * (1.0 - techniques.prefill_layers)
             op = replace(op, flops=op.flops * scale, act_bytes=op.act_bytes * scale)
+        if techniques.ffn_active < 1.0 and op.block == "mlp":
+            active = techniques.ffn_active
+            op = replace(op, flops=op.flops * active, weight_bytes=op.weight_bytes * active,
+                         act_bytes=op.act_bytes * active)
         result.append(op)
     return result
 

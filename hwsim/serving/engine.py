@@ -250,13 +250,14 @@ class Replica:
         self.swapped.appendleft(seq)
         return self._copy_s(moved_bytes)
 
-    def swap_in(self) -> float:
-        """Bring swapped sequences back, oldest first, while slots and blocks allow; returns the
-        seconds of copies this step waits for."""
+    def swap_in(self, reserved_blocks: int = 0) -> float:
+        """Bring swapped sequences back, oldest first, while slots and blocks allow, leaving
+        `reserved_blocks` free (the blocks this step's decodes grow into); returns the seconds of
+        copies this step waits for."""
         seconds = 0.0
         while self.swapped and len(self.running) < self.config.max_num_seqs:
             seq = self.swapped[0]
-            if seq.host_blocks + self._watermark() > self.pool.free:
+            if seq.host_blocks + self._watermark() + reserved_blocks > self.pool.free:
                 break
             self.swapped.popleft()
             self.pool.take(seq.host_blocks)

@@ -51,7 +51,7 @@ class ContinuousBatching(ABC):
         """Make room for every decode's next token, bring swapped sequences back, compose the step
         and run it; with nothing to run, wait for the next arrival."""
         decodes, growing, transfer_s = _make_room_for_decodes(replica)
-        transfer_s += replica.swap_in()
+        transfer_s += replica.swap_in(reserved_blocks=len(growing))
         work = self.compose(replica, decodes, growing)
         if not work:  # nothing can run until something arrives
             yield replica.next_arrival()

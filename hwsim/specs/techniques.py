@@ -45,12 +45,15 @@ class Techniques:
     prefill_layers: float = 1.0
     speculative: Speculative | None = None
     prompt_kept: float = 1.0
+    # activation sparsity: the share of FFN neurons a predictor marks active for a token, the only
+    # ones computed and read (Deja Vu, arXiv 2310.17157; LLM in a flash, arXiv 2312.11514)
+    ffn_active: float = 1.0
     kernel_speedup: tuple[tuple[str, float], ...] = ()
     kernel_times: tuple[tuple[tuple, float], ...] = field(default=(), compare=False)
 
     def __post_init__(self):
         _fraction("sparsity", self.sparsity, allow_zero=True, below_one=True)
-        for name in ("kv_kept", "prefill_layers", "prompt_kept"):
+        for name in ("kv_kept", "prefill_layers", "prompt_kept", "ffn_active"):
             _fraction(name, getattr(self, name))
         if self.speculative:
             if not 0.0 <= self.speculative.acceptance <= 1.0:

@@ -16,11 +16,11 @@ from hwsim.base.errors import HwsimError
 from hwsim.loading import catalog
 from hwsim.loading.measurements import Row, RowError
 from hwsim.perf import roofline
-from hwsim.perf.offload import OffloadOptions, disk_read_s, disk_write_s, offload_step
+from hwsim.perf.offload import OffloadOptions, disk_read_s, disk_write_s
 from hwsim.perf.ops import Op, attention_op
-from hwsim.perf.step import step_cost
+from hwsim.perf.step_model import StepModel
 from hwsim.specs import deployment
-from hwsim.specs.deployment import DTYPE_BYTES, FUSED, UNFUSED, Precision
+from hwsim.specs.deployment import DTYPE_BYTES, FUSED, UNFUSED, Deployment, Precision
 from hwsim.specs.hardware import Performance, System
 from hwsim.specs.placement import Placement, check_tiers
 from hwsim.specs.placement import parse as parse_placement
@@ -174,13 +174,11 @@ def predict_step(row: Row, overlays: Overlays, techniques=None) -> float:
     implementation = UNFUSED if launch_given else FUSED
     layers = row.integer("layers", model.num_layers)
     experts = row.number("active_experts", 0.0) or None
+    options = OffloadOptions(overlap=row.flag("overlap", True))
     try:
-        if not placement.on_device:
-            options = OffloadOptions(overlap=row.flag("overlap", True))
-            return offload_step(model, system, shape, _precision(row), placement, options, launch_given or "graph",
-                                implementation, layers, experts, techniques=techniques).time_s
-        return step_cost(model, system, shape, _precision(row), launch_given or "graph", implementation,
-                         layers, experts, techniques=techniques).time_s
+        deployment = Deployment(model, system, _precision(row), implementation, launch_given or "graph", placement,
+                                options, techniques=techniques)
+        return StepModel(deployment, layers, experts).cost(shape).time_s
     except HwsimError as exc:
         raise RowError(f"not predictable: {exc}") from None
 

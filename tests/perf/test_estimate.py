@@ -4,7 +4,7 @@ import pytest
 from hwsim.base.errors import DoesNotFitError, HwsimError
 from hwsim.loading import catalog
 from hwsim.perf.estimate import estimate
-from hwsim.perf.step import step_cost
+from hwsim.perf.step_model import StepModel
 from hwsim.specs import deployment, shape
 from hwsim.specs.deployment import Deployment
 
@@ -14,7 +14,7 @@ H100 = catalog.system("h100-sxm")
 
 def test_decode_total_matches_the_sum_of_every_step():
     result = estimate(Deployment(LLAMA, H100), 4, 300, 40)
-    brute = sum(step_cost(LLAMA, H100, shape.StepShape.decode(4, ctx)).time_s for ctx in range(300, 300 + 39))
+    brute = sum(StepModel(Deployment(LLAMA, H100)).cost(shape.StepShape.decode(4, ctx)).time_s for ctx in range(300, 300 + 39))
     assert result.decode_total_s == pytest.approx(brute, rel=2e-3)
 
 

@@ -3,8 +3,8 @@ import pytest
 
 from hwsim.base.errors import DoesNotFitError, HwsimError
 from hwsim.loading import catalog
-from hwsim.perf.offload import check_fit, offload_step, storage_read_bytes_per_s
-from hwsim.perf.step import step_cost
+from hwsim.perf.offload import check_fit, storage_read_bytes_per_s
+from hwsim.perf.step_model import StepModel
 from hwsim.specs import deployment
 from hwsim.specs.deployment import Deployment
 from hwsim.specs.placement import Placement, parse
@@ -40,10 +40,10 @@ def test_bad_placements_name_the_problem(text, expected):
 
 def test_weights_streamed_over_pcie5_take_bytes_over_achieved_bandwidth():
     """Decode at batch 1 with every weight in host memory: the link, not compute, sets the pace."""
-    step = offload_step(LLAMA, H200, StepShape.decode(1, 512), deployment.Precision(), parse("weights=host"))
+    step = StepModel(Deployment(LLAMA, H200, precision=deployment.Precision(), placement=parse("weights=host"))).cost(StepShape.decode(1, 512))
     link = H200.host_link
     weight_bytes = sum(c.op.weight_bytes * c.op.repeat for c in
-                       step_cost(LLAMA, H200, StepShape.decode(1, 512)).costs if c.op.kind == "gemm")
+                       StepModel(Deployment(LLAMA, H200)).cost(StepShape.decode(1, 512)).costs if c.op.kind == "gemm")
     assert step.bytes_per_step["h2d"] == pytest.approx(weight_bytes, rel=0.01)
     assert step.time_s == pytest.approx(weight_bytes / link.achieved_bytes_per_s, rel=0.03)
     assert step.bound == "h2d"
@@ -51,8 +51,8 @@ def test_weights_streamed_over_pcie5_take_bytes_over_achieved_bandwidth():
 
 def test_overlap_takes_the_max_and_copy_then_compute_the_sum():
     shape = StepShape.prefill(4, 2048)  # enough compute to matter next to the transfers
-    overlapped = offload_step(LLAMA, H200, shape, deployment.Precision(), parse("weights=host"), deployment.OffloadOptions(overlap=True))
-    serial = offload_step(LLAMA, H200, shape, deployment.Precision(), parse("weights=host"), deployment.OffloadOptions(overlap=False))
+    overlapped = StepModel(Deployment(LLAMA, H200, precision=deployment.Precision(), placement=parse("weights=host"), offload=deployment.OffloadOptions(overlap=True))).cost(shape)
+    serial = StepModel(Deployment(LLAMA, H200, precision=deployment.Precision(), placement=parse("weights=host"), offload=deployment.OffloadOptions(overlap=False))).cost(shape)
     parts = overlapped.parts_s
     assert overlapped.layer_s == pytest.approx(max(parts["device"], parts["h2d"]))
     assert serial.layer_s == pytest.approx(parts["device"] + parts["h2d"])
@@ -61,8 +61,8 @@ def test_overlap_takes_the_max_and_copy_then_compute_the_sum():
 
 def test_pageable_host_memory_is_slower_than_pinned():
     shape = StepShape.decode(1, 100)
-    pinned = offload_step(LLAMA, H200, shape, deployment.Precision(), parse("weights=host"), deployment.OffloadOptions(pinned=True))
-    pageable = offload_step(LLAMA, H200, shape, deployment.Precision(), parse("weights=host"), deployment.OffloadOptions(pinned=False))
+    pinned = StepModel(Deployment(LLAMA, H200, precision=deployment.Precision(), placement=parse("weights=host"), offload=deployment.OffloadOptions(pinned=True))).cost(shape)
+    pageable = StepModel(Deployment(LLAMA, H200, precision=deployment.Precision(), placement=parse("weights=host"), offload=deployment.OffloadOptions(pinned=False))).cost(shape)
     assert pageable.time_s > 3 * pinned.time_s
 
 
@@ -70,9 +70,8 @@ def test_host_attention_reads_dram_and_moves_only_queries_and_outputs():
     system = catalog.system("flexgen-t4")
     model = catalog.model("opt-30b")
     shape = StepShape.decode(144, 530)
-    on_host = offload_step(model, system, shape, deployment.Precision("fp16"), parse("weights=device:0.2,host:0.8;kv=host"))
-    kv_to_device = offload_step(model, system, shape, deployment.Precision("fp16"),
-                                parse("weights=device:0.2,host:0.8;kv=host;attention_compute=device"))
+    on_host = StepModel(Deployment(model, system, precision=deployment.Precision("fp16"), placement=parse("weights=device:0.2,host:0.8;kv=host"))).cost(shape)
+    kv_to_device = StepModel(Deployment(model, system, precision=deployment.Precision("fp16"), placement=parse("weights=device:0.2,host:0.8;kv=host;attention_compute=device"))).cost(shape)
     assert on_host.parts_s["host"] > 0 and kv_to_device.parts_s["host"] == 0
     cache_bytes = 144 * 531 * model.num_layers * 2 * model.hidden_size * 2  # the KV read each step
     extra = kv_to_device.bytes_per_step["h2d"] - on_host.bytes_per_step["h2d"]
@@ -81,14 +80,13 @@ def test_host_attention_reads_dram_and_moves_only_queries_and_outputs():
 
 def test_gh200_streams_weights_over_nvlink_c2c_much_faster_than_pcie():
     shape = StepShape.decode(1, 512)
-    c2c = offload_step(LLAMA, catalog.system("gh200"), shape, deployment.Precision(), parse("weights=host"))
-    pcie = offload_step(LLAMA, catalog.system("h100-sxm"), shape, deployment.Precision(), parse("weights=host"))
+    c2c = StepModel(Deployment(LLAMA, catalog.system("gh200"), precision=deployment.Precision(), placement=parse("weights=host"))).cost(shape)
+    pcie = StepModel(Deployment(LLAMA, catalog.system("h100-sxm"), precision=deployment.Precision(), placement=parse("weights=host"))).cost(shape)
     assert pcie.time_s > 5 * c2c.time_s
 
 
 def test_disk_tier_reads_through_the_drive():
-    step = offload_step(LLAMA, catalog.system("zero-inference-a6000"), StepShape.decode(1, 100), deployment.Precision(),
-                        parse("weights=device:0.5,disk:0.5"))
+    step = StepModel(Deployment(LLAMA, catalog.system("zero-inference-a6000"), precision=deployment.Precision(), placement=parse("weights=device:0.5,disk:0.5"))).cost(StepShape.decode(1, 100))
     assert step.bound == "disk"
     assert step.bytes_per_step["disk"] == pytest.approx(step.bytes_per_step["h2d"] - 0.5 * 2 * LLAMA.vocab_size
                                                         * LLAMA.hidden_size, rel=0.05)
@@ -104,9 +102,8 @@ def test_small_random_flash_reads_are_latency_bound():
 
 def test_a_tier_the_system_lacks_is_an_error():
     with pytest.raises(HwsimError, match="has no storage"):
-        offload_step(LLAMA, catalog.system("h100-sxm").__class__(**{**catalog.system("h100-sxm").__dict__,
-                                                                      "storage": ()}),
-                     StepShape.decode(1, 10), deployment.Precision(), parse("weights=disk"))
+        StepModel(Deployment(LLAMA, catalog.system("h100-sxm").__class__(**{**catalog.system("h100-sxm").__dict__,
+                                                                      "storage": ()}), precision=deployment.Precision(), placement=parse("weights=disk"))).cost(StepShape.decode(1, 10))
     with pytest.raises(HwsimError, match="no accelerator"):
         check_fit(LLAMA, catalog.system("ryzen-7950x"), deployment.Precision(), parse("weights=device:0.5,host:0.5"), 1, 100)
 
@@ -173,9 +170,9 @@ def test_in_storage_attention_beats_reading_the_kv_off_the_same_drives():
     system = catalog.system("instinfer-a6000")
     model = catalog.model("llama-2-13b")
     shape = StepShape.decode(64, 1152)
-    in_drive = offload_step(model, system, shape, deployment.Precision("fp16"), parse("kv=disk;attention_compute=storage"))
-    from_ssd = offload_step(model, system, shape, deployment.Precision("fp16"), parse("kv=disk"))
-    from_host = offload_step(model, system, shape, deployment.Precision("fp16"), parse("kv=host"))
+    in_drive = StepModel(Deployment(model, system, precision=deployment.Precision("fp16"), placement=parse("kv=disk;attention_compute=storage"))).cost(shape)
+    from_ssd = StepModel(Deployment(model, system, precision=deployment.Precision("fp16"), placement=parse("kv=disk"))).cost(shape)
+    from_host = StepModel(Deployment(model, system, precision=deployment.Precision("fp16"), placement=parse("kv=host"))).cost(shape)
     assert in_drive.bound == "storage" and from_ssd.bound == "disk"
     assert from_ssd.time_s > 2 * in_drive.time_s
     assert "disk" not in in_drive.bytes_per_step  # the cache never leaves the drives
@@ -185,11 +182,9 @@ def test_in_storage_attention_beats_reading_the_kv_off_the_same_drives():
 
 def test_in_storage_attention_needs_computational_storage_and_kv_on_it():
     with pytest.raises(HwsimError, match="no computational storage"):
-        offload_step(LLAMA, catalog.system("h100-sxm"), StepShape.decode(1, 10), deployment.Precision(),
-                     parse("kv=disk;attention_compute=storage"))
+        StepModel(Deployment(LLAMA, catalog.system("h100-sxm"), precision=deployment.Precision(), placement=parse("kv=disk;attention_compute=storage"))).cost(StepShape.decode(1, 10))
     with pytest.raises(HwsimError, match="kv=disk"):
-        offload_step(LLAMA, catalog.system("instinfer-a6000"), StepShape.decode(1, 10), deployment.Precision(),
-                     parse("kv=host;attention_compute=storage"))
+        StepModel(Deployment(LLAMA, catalog.system("instinfer-a6000"), precision=deployment.Precision(), placement=parse("kv=host;attention_compute=storage"))).cost(StepShape.decode(1, 10))
 
 
 def test_remote_attention_pool_moves_queries_and_outputs_over_the_network():
@@ -198,8 +193,7 @@ def test_remote_attention_pool_moves_queries_and_outputs_over_the_network():
     system = catalog.system("lamina-h100-h20")
     model = catalog.model("llama-3-70b")
     batch = 64
-    step = offload_step(model, system, StepShape.decode(batch, 2047), deployment.Precision("fp8"),
-                        parse("kv=remote;attention_compute=remote"))
+    step = StepModel(Deployment(model, system, precision=deployment.Precision("fp8"), placement=parse("kv=remote;attention_compute=remote"))).cost(StepShape.decode(batch, 2047))
     per_layer = batch * (model.q_width + model.attention_output_width) * 2 + batch * model.kv_elements_per_token_per_layer() * 2
     assert step.bytes_per_step["network"] == pytest.approx(per_layer * model.num_layers, rel=0.01)
     assert "h2d" not in step.bytes_per_step
@@ -218,13 +212,13 @@ def test_remote_pool_holds_a_cache_the_main_device_cannot():
 
 def test_remote_tier_needs_an_attention_pool():
     with pytest.raises(HwsimError, match="no attention pool"):
-        offload_step(LLAMA, H200, StepShape.decode(1, 10), deployment.Precision(), parse("kv=remote;attention_compute=remote"))
+        StepModel(Deployment(LLAMA, H200, precision=deployment.Precision(), placement=parse("kv=remote;attention_compute=remote"))).cost(StepShape.decode(1, 10))
 
 
 def test_small_transfer_chunks_slow_the_weight_stream():
     shape = StepShape.decode(1, 100)
-    whole = offload_step(LLAMA, H200, shape, deployment.Precision(), parse("weights=host"))
-    chunked = offload_step(LLAMA, H200, shape, deployment.Precision(), parse("weights=host"), deployment.OffloadOptions(chunk_bytes=64 << 10))
+    whole = StepModel(Deployment(LLAMA, H200, precision=deployment.Precision(), placement=parse("weights=host"))).cost(shape)
+    chunked = StepModel(Deployment(LLAMA, H200, precision=deployment.Precision(), placement=parse("weights=host"), offload=deployment.OffloadOptions(chunk_bytes=64 << 10))).cost(shape)
     assert chunked.time_s > 3 * whole.time_s
 
 
@@ -232,7 +226,7 @@ def test_gpudirect_streams_drive_to_device_in_one_stage():
     system = catalog.system("zero-inference-a6000")
     shape = StepShape.decode(1, 100)
     where = parse("weights=device:0.5,disk:0.5")
-    bounce = offload_step(LLAMA, system, shape, deployment.Precision(), where, deployment.OffloadOptions(overlap=False))
-    direct = offload_step(LLAMA, system, shape, deployment.Precision(), where, deployment.OffloadOptions(overlap=False, gpudirect=True))
+    bounce = StepModel(Deployment(LLAMA, system, precision=deployment.Precision(), placement=where, offload=deployment.OffloadOptions(overlap=False))).cost(shape)
+    direct = StepModel(Deployment(LLAMA, system, precision=deployment.Precision(), placement=where, offload=deployment.OffloadOptions(overlap=False, gpudirect=True))).cost(shape)
     assert direct.time_s < bounce.time_s
     assert direct.parts_s["disk"] == pytest.approx(bounce.parts_s["disk"])  # the drive stays the slow stage

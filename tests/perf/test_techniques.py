@@ -8,7 +8,7 @@ from hwsim.loading import catalog, scenario_yaml, techniques_yaml
 from hwsim.loading.whatif import load_whatif
 from hwsim.perf.estimate import estimate
 from hwsim.perf.ops import step_ops
-from hwsim.perf.step import step_cost
+from hwsim.perf.step_model import StepModel
 from hwsim.perf.techniques import transform_ops
 from hwsim.serving.kvcache import capacity_blocks
 from hwsim.specs import deployment, techniques
@@ -80,8 +80,8 @@ def test_prompt_compression_shortens_prefill():
 
 def test_kernel_speedup_divides_matching_operators():
     shape = StepShape.decode(64, 4000)
-    base = step_cost(LLAMA, H100, shape)
-    faster = step_cost(LLAMA, H100, shape, techniques=Techniques(kernel_speedup=(("attention", 2.0),)))
+    base = StepModel(Deployment(LLAMA, H100)).cost(shape)
+    faster = StepModel(Deployment(LLAMA, H100, techniques=Techniques(kernel_speedup=(("attention", 2.0),)))).cost(shape)
     attention = lambda c: next(x for x in c.costs if x.op.kind == "attention").time_s
     assert attention(faster) == pytest.approx(attention(base) / 2)
     assert base.time_s - faster.time_s == pytest.approx(attention(base) / 2)
@@ -92,7 +92,7 @@ def test_measured_kernel_times_replace_predictions(tmp_path):
     path.write_text("id,kind,hardware,dtype,m,n,k,metric,value\nk1,gemm,h100-sxm,bf16,1,6144,4096,seconds,0.001\n")
 
     t = Techniques(kernel_times=techniques_yaml.kernel_times_from(path))
-    cost = step_cost(LLAMA, H100, StepShape.decode(1, 100), techniques=t)
+    cost = StepModel(Deployment(LLAMA, H100, techniques=t)).cost(StepShape.decode(1, 100))
     assert next(c for c in cost.costs if c.op.name == "qkv_proj").time_s == pytest.approx(0.001 * 32)
 
 
@@ -154,3 +154,13 @@ def test_kernel_rows_that_match_nothing_are_reported(tmp_path):
     (tmp_path / "a.csv").write_text(header + "a1,gemm,h200-sxm,bf16,9,9,9,seconds,1e-5\n")
     with pytest.raises(HwsimError, match="no after-state kernel row matches"):
         speedup.compare([str(tmp_path / "b.csv")], [str(tmp_path / "a.csv")])
+
+
+def test_activation_sparsity_computes_and_reads_only_the_active_ffn_neurons():
+    ops = step_ops(LLAMA, StepShape.decode(1, 100))
+    sparse = transform_ops(Techniques(ffn_active=0.1), ops, StepShape.decode(1, 100))
+    for before, after in zip(ops, sparse, strict=True):
+        kept = 0.1 if before.block == "mlp" else 1.0
+        assert after.flops == pytest.approx(before.flops * kept) and after.weight_bytes == pytest.approx(
+            before.weight_bytes * kept)
+    assert any(op.block == "mlp" and op.weight_bytes for op in ops)
