@@ -1,0 +1,1 @@
+"""What people see: the command line, its text tables and the HTML reports."""

@@ -106,9 +106,9 @@ def step_ops(
     dense_layers = layers - moe_layers
     setup = experts or ExpertSetup()
     local = builder
-    if setup.attention_dp and tp > 1 and model.moe is not None:
-        # one device's share of the sequences, with whole (replicated) attention and dense weights
-        local = _Builder(model, shape.share(tp), precision, implementation, 1)
+    local_shape, local_tp = attention_scope(model, shape, tp, setup)
+    if local_tp != tp:
+        local = _Builder(model, local_shape, precision, implementation, local_tp)
         setup = replace(setup, expert_parallel=True)
     ops = _in_block(local.embedding(), "embedding")
     ops += _in_block(local.attention_block(layers), "attention")
@@ -118,6 +118,15 @@ def step_ops(
         ops += _in_block(builder.moe_mlp(moe_layers, active_experts, setup), "moe")
     ops += _in_block(local.head(), "head")
     return [op for op in ops if op.repeat > 0]
+
+
+def attention_scope(model: Model, shape: StepShape, tp: int, experts: ExpertSetup | None) -> tuple[StepShape, int]:
+    """The step shape and tensor-parallel degree attention (and every non-expert layer) runs at:
+    with attention data parallelism on a MoE model, one device's share of the sequences with whole
+    (replicated) weights; otherwise the whole step split over the `tp` shards."""
+    if experts is not None and experts.attention_dp and tp > 1 and model.moe is not None:
+        return shape.share(tp), 1
+    return shape, tp
 
 
 def _check_split(model: Model, layers: int, tp: int) -> None:

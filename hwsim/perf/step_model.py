@@ -18,7 +18,7 @@ from dataclasses import replace
 
 from hwsim.perf import roofline
 from hwsim.perf.offload import TierStep, tier_step
-from hwsim.perf.ops import model_attention_op
+from hwsim.perf.ops import attention_scope, model_attention_op
 from hwsim.perf.step import StepCost, operator_step
 from hwsim.perf.techniques import apply_to_cost, transform_ops
 from hwsim.specs.deployment import Deployment
@@ -83,9 +83,7 @@ class StepModel:
         d = self.deployment
         tokens = sum(g.sequences * g.q_len for g in groups)
         sequences = sum(g.sequences for g in groups)
-        shape, tp = StepShape(groups), d.tp
-        if d.experts is not None and d.experts.attention_dp and tp > 1 and d.model.moe is not None:
-            shape, tp = shape.share(tp), 1
+        shape, tp = attention_scope(d.model, StepShape(groups), d.tp, d.experts)
         op = model_attention_op(d.model, shape, d.precision, tp)
         if d.techniques is not None:
             op = transform_ops(d.techniques, [op], shape)[0]

@@ -1,3 +1,5 @@
+"""The shape of one forward step: groups of sequences, each with its new tokens per sequence
+(`q_len`) and the context they attend to (`kv_len`, new tokens included)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,3 +1,6 @@
+"""What-if optimization techniques as data: weight-only quantization, sparsity, KV and prefill
+reduction, activation sparsity, speculative decoding (with its draft model), prompt compression,
+kernel speedups and measured kernel times. `hwsim.perf.techniques` applies them to operators."""
 from __future__ import annotations
 
 import math
