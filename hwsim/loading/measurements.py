@@ -15,6 +15,13 @@ import pandas as pd
 from hwsim.base.errors import InputError
 
 REQUIRED_COLUMNS = ("id", "kind", "metric", "value")
+# every column of the schema, in its order (see the measurement README)
+MEASUREMENT_COLUMNS = (
+    "id", "kind", "hardware", "count", "model", "layers", "dtype", "kv_dtype", "weight_bits", "phase", "m", "n", "k",
+    "batch", "q_len", "kv_len", "heads_q", "heads_kv", "head_dim", "prompt_len", "context_len", "bytes", "src", "dst",
+    "chunk_bytes", "placement", "overlap", "launch", "active_experts", "requests", "input_len", "output_len",
+    "concurrency", "request_rate", "pinned", "weight_format", "engine", "metric", "value", "source", "notes",
+)
 
 
 class RowError(Exception):

@@ -3,25 +3,19 @@ reduction, speculative decoding with its draft model resolved, prompt compressio
 and measured kernel tables in the measurement schema."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from hwsim.base.errors import HwsimError
 from hwsim.loading import catalog, measurements
+from hwsim.loading.kernel_rows import kernel_table
+from hwsim.specs.kernel_table import KernelTable
 from hwsim.specs.models import Model
 from hwsim.specs.techniques import Quantization, Speculative, Techniques
 
 
-def kernel_times_from(path) -> tuple:
-    """Measured GEMM times (measurement schema rows of kind gemm) keyed by shape."""
-
-    times = []
-    for row in measurements.read(path):
-        if row.kind == "gemm" and row.metric == "seconds":
-            try:
-                times.append((("gemm", row.integer("m"), row.integer("n"), row.integer("k")), row.number("value")))
-            except measurements.RowError as exc:
-                raise HwsimError(f"{path}: row {row.id}: {exc}") from None
-    if not times:
-        raise HwsimError(f"{path}: no gemm rows with seconds to take kernel times from")
-    return tuple(times)
+def kernel_table_from(path: Path) -> KernelTable:
+    """Measured kernel times (measurement-schema gemm and attention rows) from one file."""
+    return kernel_table(measurements.read(path), str(path))
 
 
 def load_techniques(fields) -> Techniques:
@@ -42,11 +36,10 @@ def load_techniques(fields) -> Techniques:
         section = fields.section("kernel_speedup")
         speedups = tuple((name, section.number(name)) for name in section)
         section.finish()
-    times = ()
+    table = None
     if fields.has("kernel_times"):
-        from pathlib import Path
 
-        times = kernel_times_from(Path(fields.source).parent / fields.string("kernel_times"))
+        table = kernel_table_from(Path(fields.source).parent / fields.string("kernel_times"))
     techniques = Techniques(
         quantization=quantization,
         sparsity=fields.number("sparsity", 0.0),
@@ -56,7 +49,7 @@ def load_techniques(fields) -> Techniques:
         prompt_kept=fields.number("prompt_kept", 1.0),
         ffn_active=fields.number("ffn_active", 1.0),
         kernel_speedup=speedups,
-        kernel_times=times,
+        kernel_table=table,
     )
     fields.finish()
     return techniques

@@ -11,9 +11,11 @@ from hwsim.specs.deployment import IMPLEMENTATIONS
 
 EXAMPLES = {
     "estimate": "example:\n  hwsim estimate --hardware h100-sxm --model llama-3-8b --batch 8 --prompt 512 --output 128",
-    "validate": "example:\n  hwsim validate measurements/h200-sxm.csv --json validation.json\n"
-                "  hwsim validate --baseline before.csv --after after.csv",
-    "calibrate": "example:\n  hwsim calibrate measurements/h200-sxm.csv --hardware h200-sxm -o h200-fit.yaml",
+    "validate": "example:\n  hwsim validate validation/h200-sxm.csv --json validation.json\n"
+                "  hwsim validate --baseline validation/pairs/int4/before.csv --after validation/pairs/int4/after.csv",
+    "import-trace": "example:\n  hwsim import-trace before.json --hardware h200-sxm -o before.csv",
+    "speedup": "example:\n  hwsim speedup validation/pairs/int4/before.csv --after validation/pairs/int4/after.csv",
+    "calibrate": "example:\n  hwsim calibrate validation/h200-sxm.csv --hardware h200-sxm -o h200-fit.yaml",
     "profiles": "example:\n  hwsim profiles\n  hwsim profiles --kind models\n  hwsim profiles --kind pricing",
     "simulate": "example:\n  hwsim simulate scenario.yaml --json summary.json --csv records",
     "flash": "example:\n  hwsim flash --hardware m1-max-laptop --model opt-6.7b --dtype fp32",
@@ -87,9 +89,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="*", help="CSV files in the measurement schema")
     p.add_argument("--baseline", nargs="+", metavar="BEFORE", help="kernel-speedup check: rows before an optimization")
     p.add_argument("--after", nargs="+", metavar="AFTER", help="kernel-speedup check: rows after it")
+    p.add_argument("--scenario", nargs="+", metavar="SCENARIO",
+                   help="kernel-speedup check with only kernel rows after: scenarios to predict the effect on")
     p.add_argument("--calibration", help="overlay written by `hwsim calibrate`")
     p.add_argument("--json", metavar="FILE", help="write rows and summary as JSON")
     p.add_argument("--quiet", action="store_true", help="print only the per-kind summary")
+
+    p = command("import-trace", "Turn a torch.profiler trace (Chrome JSON, record_shapes=True) into kernel rows.",
+                commands.run_import_trace)
+    p.add_argument("trace", help="the JSON torch.profiler's export_chrome_trace wrote")
+    p.add_argument("--hardware", required=True, help="the hardware id the trace was taken on")
+    p.add_argument("-o", "--output", required=True, help="CSV file to write (measurement schema)")
+
+    p = command("speedup", "Kernel-speedup check: do measured kernel gains carry through to steps and serving?",
+                commands.run_speedup)
+    p.add_argument("baseline", nargs="+", metavar="BEFORE", help="measurement rows before an optimization")
+    p.add_argument("--after", nargs="+", metavar="AFTER", required=True, help="measurement rows after it")
+    p.add_argument("--scenario", nargs="+", metavar="SCENARIO",
+                   help="with only kernel rows after: scenarios to predict the end-to-end effect on")
+    p.add_argument("--calibration", help="overlay written by `hwsim calibrate`")
+    p.add_argument("--json", metavar="FILE", help="write the comparison as JSON")
 
     p = command("calibrate", "Fit a device's roofline parameters to kernel rows; write an overlay.",
                 commands.run_calibrate)

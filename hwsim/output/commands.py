@@ -6,9 +6,12 @@ import json
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from hwsim.base import units
 from hwsim.base.errors import HwsimError
-from hwsim.loading import catalog, hf_config, pricing_yaml, scenario_yaml
+from hwsim.loading import catalog, hf_config, pricing_yaml, scenario_yaml, torch_trace
+from hwsim.loading.measurements import MEASUREMENT_COLUMNS
 from hwsim.loading.routing import routing_for
 from hwsim.output import report, tables
 from hwsim.perf import estimate
@@ -116,19 +119,37 @@ def _estimate_document(args, setup: Deployment, result: estimate.Estimate) -> di
     }
 
 
+def run_speedup(args) -> int:
+    """`hwsim speedup BEFORE --after AFTER`: the kernel-speedup check under its own name."""
+    return _kernel_speedup(args, calibrate.load_overlay(args.calibration) if args.calibration else None)
+
+
+def _kernel_speedup(args, overlays) -> int:
+    if not (args.baseline and args.after):
+        raise HwsimError("--baseline and --after go together")
+    result = speedup.compare(args.baseline, args.after, overlays)
+    effects = None
+    if args.scenario:
+        if not result.rows.empty:
+            raise HwsimError("--scenario is for after files with only kernel rows; these have step or serving rows")
+        effects = speedup.scenario_effects(result, [scenario_yaml.load_scenario(Path(p)) for p in args.scenario])
+    elif result.rows.empty:
+        print(speedup.format_comparison(result))
+        raise HwsimError("the after files hold only kernel rows: name scenarios with --scenario to predict the "
+                         "end-to-end effect")
+    print(speedup.format_comparison(result, effects))
+    if args.json:
+        document = speedup.to_json(result)
+        if effects is not None:
+            document["scenarios"] = effects
+        Path(args.json).write_text(json.dumps(document, indent=2, default=str))
+    return 0
+
+
 def run_validate(args) -> int:
     overlays = calibrate.load_overlay(args.calibration) if args.calibration else None
     if args.baseline or args.after:
-        if not (args.baseline and args.after):
-            raise HwsimError("--baseline and --after go together")
-
-        result = speedup.compare(args.baseline, args.after, overlays)
-        print(speedup.format_comparison(result))
-        if args.json:
-            document = {"kernel_speedups": result["kernel_speedups"],
-                        "rows": json.loads(result["rows"].to_json(orient="records"))}
-            Path(args.json).write_text(json.dumps(document, indent=2))
-        return 0
+        return _kernel_speedup(args, overlays)
     if not args.files:
         raise HwsimError("give measurement files, or --baseline and --after")
     rows = validate.validate(args.files, overlays)
@@ -261,3 +282,26 @@ def run_import_model(args) -> int:
     else:
         print(text, end="")
     return 0
+
+
+def run_import_trace(args) -> int:
+    """Kernel rows from a torch.profiler trace, written in the measurement schema."""
+    catalog.system(args.hardware)  # an unknown hardware id is an error before the trace is read
+    rows = torch_trace.read_trace(Path(args.trace), args.hardware)
+    if not rows:
+        raise HwsimError(f"{args.trace}: no GEMM, attention or copy operators in the trace")
+    frame = pd.DataFrame(rows)
+    for column in torch_trace.INTEGER_COLUMNS & set(frame.columns):
+        frame[column] = frame[column].astype("Int64")
+    columns = [c for c in MEASUREMENT_COLUMNS if c in frame.columns]
+    _writable(Path(args.output)).write_text(frame[columns].to_csv(index=False))
+    kinds = frame["kind"].value_counts()
+    print(f"wrote {args.output}: {len(frame)} kernel rows ("
+          + ", ".join(f"{count} {kind}" for kind, count in kinds.items()) + f") from {args.trace}")
+    return 0
+
+
+def _writable(path: Path) -> Path:
+    if not path.parent.is_dir():
+        raise HwsimError(f"{path}: the folder {path.parent} does not exist")
+    return path

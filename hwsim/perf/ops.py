@@ -49,6 +49,7 @@ class Op:
     groups: tuple[AttnGroup, ...] = ()  # attention: the step's sequence groups
     heads: int = 0  # attention: query heads and KV heads on this device
     kv_heads: int = 0
+    head_dim: int = 0  # attention: the size each score is taken over
 
     @property
     def name(self) -> str:
@@ -342,7 +343,7 @@ def attention_op(shape: StepShape, heads: int, kv_heads: int, score_dim: int, va
         q_bytes += g.sequences * g.q_len * heads * (score_dim + value_dim) * precision.act_bytes
     return Op("attention", "attention", precision.compute_dtype, flops=flops, act_bytes=q_bytes,
               kv_read_bytes=kv_read, repeat=repeat, causal=any(g.q_len > 1 for g in shape.groups),
-              groups=shape.groups, heads=heads, kv_heads=kv_heads)
+              groups=shape.groups, heads=heads, kv_heads=kv_heads, head_dim=score_dim)
 
 
 def model_attention_op(model: Model, shape: StepShape, precision: Precision, tp: int = 1,

@@ -64,7 +64,9 @@ def operator_step(deployment: Deployment, shape: StepShape, layers: int | None =
 
 def _kernel_cost(op: ops_mod.Op, deployment: Deployment) -> roofline.OpCost:
     cost = roofline.op_cost(op, deployment.system.compute, deployment.launch)
-    return apply_to_cost(deployment.techniques, cost) if deployment.techniques is not None else cost
+    if deployment.techniques is None:
+        return cost
+    return apply_to_cost(deployment.techniques, cost, deployment.system.compute, deployment.precision.dtype)
 
 
 def _collective_cost(op: ops_mod.Op, system: System, tp: int) -> roofline.OpCost:

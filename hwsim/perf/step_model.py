@@ -89,7 +89,7 @@ class StepModel:
             op = transform_ops(d.techniques, [op], shape)[0]
         attention = roofline.op_cost(op, d.system.compute)
         if d.techniques is not None:
-            attention = apply_to_cost(d.techniques, attention)
+            attention = apply_to_cost(d.techniques, attention, d.system.compute, d.precision.dtype)
         dense_s, dense_compute_s, dense_memory_s = self._dense(tokens, sequences)
         layers = attention.op.repeat
         return (dense_s + attention.time_s, dense_compute_s + attention.compute_s * layers,

@@ -13,14 +13,17 @@
   (1 - a^(g+1)) / (1 - a) tokens on average for g draft steps and one verification.
 - Prompt compression (`prompt_kept`): this share of each prompt's tokens reaches the model.
 - Kernel speedups: `{attention: 1.3}` divides matching operators' times (by kind or name);
-  `kernel_times` replaces predictions with measured times for operators of matching shape.
+  `kernel_table` replaces predictions with measured kernel times (see `hwsim.perf.kernel_table`).
 """
 from __future__ import annotations
 
 from dataclasses import replace
 
+from hwsim.perf import roofline
+from hwsim.perf.kernel_table import MODELED, kernel_time
 from hwsim.perf.ops import Op
 from hwsim.perf.roofline import OpCost
+from hwsim.specs.hardware import ComputeSpec
 from hwsim.specs.shape import StepShape
 from hwsim.specs.techniques import Techniques
 
@@ -50,9 +53,16 @@ def transform_ops(techniques: Techniques, ops: list[Op], shape: StepShape) -> li
     return result
 
 
-def apply_to_cost(techniques: Techniques, cost: OpCost) -> OpCost:
-    """`cost` (an OpCost) with kernel speedups and measured times applied; busy times scale along."""
-    changed = op_time_s(techniques, cost.op, cost.time_s)
+def apply_to_cost(techniques: Techniques, cost: OpCost, device: ComputeSpec, weight_format: str) -> OpCost:
+    """`cost` with measured kernel times (a kernel table) or kernel speedups applied; busy times
+    scale along."""
+    gpu_s = _device_s(techniques, cost, device, weight_format)
+    if gpu_s is not None:  # the device's time changes; the host's dispatch does not
+        per_instance = cost.launch_s + gpu_s if cost.syncs else max(gpu_s, cost.launch_s)
+        scale = gpu_s / cost.gpu_s
+        return replace(cost, time_s=per_instance * cost.op.repeat, compute_s=cost.compute_s * scale,
+                       memory_s=cost.memory_s * scale, gpu_s=gpu_s)
+    changed = _sped_up_s(techniques, cost.op, cost.time_s)
     if changed == cost.time_s:
         return cost
     scale = changed / cost.time_s
@@ -60,11 +70,17 @@ def apply_to_cost(techniques: Techniques, cost: OpCost) -> OpCost:
                    gpu_s=cost.gpu_s * scale, launch_s=cost.launch_s * scale)
 
 
-def op_time_s(techniques: Techniques, op: Op, predicted_s: float) -> float:
-    """An operator's time after kernel speedups and measured kernel times."""
-    for key, seconds in techniques.kernel_times:
-        if key == kernel_key(op):
-            return seconds * op.repeat
+def _device_s(techniques: Techniques, cost: OpCost, device: ComputeSpec, weight_format: str) -> float | None:
+    """One instance's measured (or measured-curve) device time, or None when the table has none."""
+    if techniques.kernel_table is None:
+        return None
+    found = kernel_time(techniques.kernel_table, cost.op, lambda op: roofline.op_cost(op, device).gpu_s,
+                        weight_format)
+    return None if found.how == MODELED else found.seconds
+
+
+def _sped_up_s(techniques: Techniques, op: Op, predicted_s: float) -> float:
+    """An operator's time after the kernel speedups that name its kind or role."""
     for name, factor in techniques.kernel_speedup:
         if name in (op.kind, op.role):
             return predicted_s / factor
@@ -77,10 +93,3 @@ _KV_PATH = {"attn_norm", "qkv_proj", "rotary", "kv_cache_write", "q_a_proj", "kv
 def _bytes_per_weight(op: Op) -> float:
     """Bytes per weight element of a GEMM (weights are n x k per expert)."""
     return op.weight_bytes / (op.n * op.k * op.experts) if op.n and op.k else 2.0
-
-
-def kernel_key(op: Op) -> tuple:
-    """The shape an operator is matched by against measured kernel rows."""
-    if op.kind == "gemm":
-        return ("gemm", op.m, op.n, op.k)
-    return (op.kind, op.role, op.groups, op.heads, op.kv_heads)

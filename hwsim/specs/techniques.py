@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from hwsim.base.errors import HwsimError
 from hwsim.specs import shape
 from hwsim.specs.deployment import Precision
+from hwsim.specs.kernel_table import KernelTable
 from hwsim.specs.models import Model
 
 
@@ -52,7 +53,7 @@ class Techniques:
     # ones computed and read (Deja Vu, arXiv 2310.17157; LLM in a flash, arXiv 2312.11514)
     ffn_active: float = 1.0
     kernel_speedup: tuple[tuple[str, float], ...] = ()
-    kernel_times: tuple[tuple[tuple, float], ...] = field(default=(), compare=False)
+    kernel_table: KernelTable | None = field(default=None, compare=False)  # measured kernel times
 
     def __post_init__(self):
         _fraction("sparsity", self.sparsity, allow_zero=True, below_one=True)
@@ -74,7 +75,7 @@ class Techniques:
 
     @property
     def is_identity(self) -> bool:
-        return self == Techniques() and not self.kernel_times
+        return self == Techniques() and self.kernel_table is None
 
     def precision(self, base: Precision) -> Precision:
         """The deployment's number formats with quantization and KV reduction applied."""

@@ -16,8 +16,9 @@ from hwsim.base.errors import HwsimError
 from hwsim.loading import catalog
 from hwsim.loading.measurements import Row, RowError
 from hwsim.perf import roofline
-from hwsim.perf.offload import OffloadOptions, disk_read_s, disk_write_s
+from hwsim.perf.offload import OffloadOptions, TierStep, disk_read_s, disk_write_s
 from hwsim.perf.ops import Op, attention_op
+from hwsim.perf.step import StepCost
 from hwsim.perf.step_model import StepModel
 from hwsim.specs import deployment
 from hwsim.specs.deployment import DTYPE_BYTES, FUSED, UNFUSED, Deployment, Precision
@@ -158,7 +159,13 @@ def _placement(row: Row, system: System) -> Placement:
 
 
 def predict_step(row: Row, overlays: Overlays, techniques=None) -> float:
+    return step_of(row, overlays, techniques).time_s
+
+
+def step_of(row: Row, overlays: Overlays | None = None, techniques=None) -> StepCost | TierStep:
+    """The step a `step` row describes, per operator (or per tier when offloaded)."""
     _seconds_only(row)
+    overlays = overlays or {}
     system = _system(row, overlays)
     model = _model(row)
     placement = _placement(row, system)
@@ -178,7 +185,7 @@ def predict_step(row: Row, overlays: Overlays, techniques=None) -> float:
     try:
         deployment = Deployment(model, system, _precision(row), implementation, launch_given or "graph", placement,
                                 options, techniques=techniques)
-        return StepModel(deployment, layers, experts).cost(shape).time_s
+        return StepModel(deployment, layers, experts).cost(shape)
     except HwsimError as exc:
         raise RowError(f"not predictable: {exc}") from None
 

@@ -64,8 +64,8 @@ CASES: dict[str, list[str]] = {
     "plan-tiny": ["plan", "tests/golden/tiny-plan.yaml", "--workers", "1", "--json", "{out}"],
     "validate-measurements": ["validate", "validation/h200-sxm.csv", "validation/published.csv",
                               "validation/trtllm-perf-overview-v1.0.csv", "--json", "{out}"],
-    "validate-launch-speedup": ["validate", "--baseline", "tests/golden/h200-steps-eager.csv", "--after",
-                                "tests/golden/h200-steps-graph.csv"],
+    "validate-launch-speedup": ["validate", "--baseline", "validation/pairs/launch/eager.csv", "--after",
+                                "validation/pairs/launch/graph.csv"],
     "validate-int4-pair": ["validate", "--baseline", "validation/pairs/int4/before.csv", "--after",
                            "validation/pairs/int4/after.csv"],
 }

@@ -15,7 +15,6 @@ from hwsim.specs import deployment, techniques
 from hwsim.specs.deployment import Deployment
 from hwsim.specs.shape import StepShape
 from hwsim.specs.techniques import Techniques
-from hwsim.studies import speedup
 
 LLAMA = catalog.model("llama-3-8b")
 H100 = catalog.system("h100-sxm")
@@ -91,7 +90,7 @@ def test_measured_kernel_times_replace_predictions(tmp_path):
     path = tmp_path / "kernels.csv"
     path.write_text("id,kind,hardware,dtype,m,n,k,metric,value\nk1,gemm,h100-sxm,bf16,1,6144,4096,seconds,0.001\n")
 
-    t = Techniques(kernel_times=techniques_yaml.kernel_times_from(path))
+    t = Techniques(kernel_table=techniques_yaml.kernel_table_from(path))
     cost = StepModel(Deployment(LLAMA, H100, techniques=t)).cost(StepShape.decode(1, 100))
     assert next(c for c in cost.costs if c.op.name == "qkv_proj").time_s == pytest.approx(0.001 * 32)
 
@@ -127,33 +126,6 @@ def test_bad_whatifs_are_clear(tmp_path, text, expected):
     path.write_text(text)
     with pytest.raises(InputError, match=expected):
         load_whatif(path, scenario_yaml.load_scenario(WHATIF / "baseline.yaml"))
-
-
-def test_kernel_speedup_check_carries_kernel_gains_to_steps(tmp_path):
-    header = "id,kind,hardware,model,dtype,phase,batch,prompt_len,context_len,m,n,k,launch,metric,value\n"
-    shapes = [(1, 6144, 4096), (1, 4096, 4096), (1, 28672, 4096), (1, 4096, 14336)]
-    before = tmp_path / "before.csv"
-    after = tmp_path / "after.csv"
-    before.write_text(header + "".join(f"b{i},gemm,h200-sxm,,bf16,,,,,{m},{n},{k},graph,seconds,{1e-4 * (i + 1)}\n"
-                                       for i, (m, n, k) in enumerate(shapes))
-                      + "bs,step,h200-sxm,llama-3-8b,bf16,decode,1,,512,,,,graph,seconds,0.0077\n")
-    after.write_text(header + "".join(f"a{i},gemm,h200-sxm,,bf16,,,,,{m},{n},{k},graph,seconds,{0.5e-4 * (i + 1)}\n"
-                                      for i, (m, n, k) in enumerate(shapes))
-                     + "as,step,h200-sxm,llama-3-8b,bf16,decode,1,,512,,,,graph,seconds,0.0050\n")
-    result = speedup.compare([str(before)], [str(after)])
-    assert result["kernel_speedups"]["gemm"] == pytest.approx(2.0)
-    row = result["rows"].iloc[0]
-    assert row["measured_speedup"] == pytest.approx(0.0077 / 0.0050)
-    assert 1.2 < row["predicted_speedup"] < 2.0  # GEMMs are most, not all, of a decode step
-    assert "predicted" in speedup.format_comparison(result)
-
-
-def test_kernel_rows_that_match_nothing_are_reported(tmp_path):
-    header = "id,kind,hardware,dtype,m,n,k,metric,value\n"
-    (tmp_path / "b.csv").write_text(header + "b1,gemm,h200-sxm,bf16,1,2,3,seconds,1e-5\n")
-    (tmp_path / "a.csv").write_text(header + "a1,gemm,h200-sxm,bf16,9,9,9,seconds,1e-5\n")
-    with pytest.raises(HwsimError, match="no after-state kernel row matches"):
-        speedup.compare([str(tmp_path / "b.csv")], [str(tmp_path / "a.csv")])
 
 
 def test_activation_sparsity_computes_and_reads_only_the_active_ffn_neurons():
