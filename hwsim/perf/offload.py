@@ -61,6 +61,9 @@ class TierStep:
 def tier_step(deployment: Deployment, shape: StepShape, cost: StepCost, layers: int | None = None) -> TierStep:
     """The step whose operators are `cost`, with every resource of each layer priced apart."""
     check_tiers(deployment.placement, deployment.system)
+    if deployment.implementation.attention != "flash":
+        raise HwsimError("materialized-score attention is modeled with all data on the device; use flash attention "
+                         "with an offloaded placement")
     account = _TierAccount(deployment, shape, model_layers=deployment.model.num_layers if layers is None else layers)
     for c in cost.costs:
         account.add(c)

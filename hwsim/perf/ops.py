@@ -220,7 +220,7 @@ class _Builder:
         ops.append(Op("kv_cache_write", "elementwise", self.dt, act_bytes=t * kv_width_cached * a,
                       kv_write_bytes=t * kv_width_cached * kvb, repeat=layers,
                       kernels=1 if self.impl is FUSED or m.mla else 2))
-        ops.append(self._attention(layers, heads, kv_heads, kv_width_cached))
+        ops += self._attention(layers)
         out_w = heads * (m.mla.v_head_dim if m.mla else m.head_dim)
         # moving the heads back behind the sequence is a copy, unless every sequence has one new
         # token: a transpose across a dimension of size 1 leaves the memory order as it is
@@ -250,8 +250,9 @@ class _Builder:
         ops.append(self.gemm("kv_b_proj", t, heads * (mla.qk_nope_head_dim + mla.v_head_dim), mla.kv_lora_rank, layers))
         return ops
 
-    def _attention(self, layers: int, heads: int, kv_heads: int, kv_width_cached: int) -> Op:
-        return model_attention_op(self.m, self.shape, self.p, self.tp, layers)
+    def _attention(self, layers: int) -> list[Op]:
+        fused = model_attention_op(self.m, self.shape, self.p, self.tp, layers)
+        return [fused] if self.impl.attention == "flash" else materialized_attention_ops(fused, self.p)
 
     def dense_mlp(self, layers: int, width: int, name: str, experts: float = 1.0, tokens: float | None = None,
                   shard: bool = True) -> list[Op]:
@@ -359,3 +360,30 @@ def model_attention_op(model: Model, shape: StepShape, precision: Precision, tp:
         kv_width_cached = 2 * kv_heads * model.head_dim
     return attention_op(shape, heads, kv_heads, score_dim, value_dim, kv_width_cached, precision,
                         model.num_layers if layers is None else layers)
+
+
+def materialized_attention_ops(fused: Op, precision: Precision) -> list[Op]:
+    """The attention of `fused` with its scores materialized, as PyTorch's SDPA math backend runs it:
+    scores = Q K^T (every query-key pair, masked afterwards), a scale, a causal mask and the softmax
+    each read and write the scores, then P V. K and V are read at every query head (GQA heads are
+    expanded), on top of the cached KV read once per sequence."""
+    a = precision.act_bytes
+    d = fused.head_dim
+    pairs = q_bytes = kv_bytes = 0.0
+    for g in fused.groups:
+        pairs += g.sequences * fused.heads * g.q_len * g.kv_len
+        q_bytes += g.sequences * fused.heads * g.q_len * d * a
+        kv_bytes += g.sequences * fused.heads * g.kv_len * d * a
+    flops = 2.0 * pairs * d
+    passes = 3 if fused.causal else 2  # scale, causal mask, softmax
+    half_kv = fused.kv_read_bytes / 2
+    rows = max((g.q_len for g in fused.groups), default=1)
+    context = max((g.kv_len for g in fused.groups), default=1)
+    return [
+        Op("attention_scores", "gemm", fused.dtype, flops=flops, act_bytes=q_bytes + kv_bytes + pairs * a,
+           kv_read_bytes=half_kv, repeat=fused.repeat, block=fused.block, m=rows, n=int(context), k=d),
+        Op("attention_softmax", "elementwise", fused.dtype, act_bytes=passes * 2 * pairs * a, kernels=passes,
+           repeat=fused.repeat, block=fused.block),
+        Op("attention_values", "gemm", fused.dtype, flops=flops, act_bytes=pairs * a + kv_bytes + q_bytes,
+           kv_read_bytes=half_kv, repeat=fused.repeat, block=fused.block, m=rows, n=d, k=int(context)),
+    ]

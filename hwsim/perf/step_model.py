@@ -41,7 +41,7 @@ class StepModel:
                                deployment.implementation, deployment.launch)
             self._draft = StepModel(draft)
         self._fast = deployment.placement.on_device and deployment.launch == "graph" and layers is None \
-            and active_experts is None
+            and active_experts is None and deployment.implementation.attention == "flash"
         self.cost = functools.lru_cache(maxsize=4096)(self._cost)
         self._dense = functools.lru_cache(maxsize=65536)(self._dense_uncached)
 

@@ -3,7 +3,7 @@ options, and the `Deployment` that joins them with a model and a system. Every s
 function of one `Deployment` and one step shape (`hwsim.perf.step.StepModel`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from hwsim.base.errors import HwsimError
@@ -94,6 +94,13 @@ class Implementation:
     act_kernels: int  # SiLU-and-mul (gated) or the activation alone
     act_bytes_per_act: float
     attn_out_copy: bool  # attention output transposed back into a contiguous tensor
+    # flash: one fused kernel, scores never leave the chip; math: scores materialized in memory
+    # (PyTorch's SDPA math backend, eager softmax(QK^T)V): two batched GEMMs and elementwise passes
+    attention: str = "flash"
+
+    def __post_init__(self) -> None:
+        if self.attention not in ("flash", "math"):
+            raise HwsimError(f"attention implementation must be flash or math; got {self.attention!r}")
 
 
 @dataclass(frozen=True)
@@ -134,7 +141,8 @@ FUSED = Implementation(
     act_bytes_per_act=3.0,
     attn_out_copy=False,
 )
-IMPLEMENTATIONS = {"unfused": UNFUSED, "fused": FUSED}
+UNFUSED_MATH = replace(UNFUSED, name="unfused-math", attention="math")
+IMPLEMENTATIONS = {"unfused": UNFUSED, "fused": FUSED, "unfused-math": UNFUSED_MATH}
 
 
 

@@ -12,6 +12,11 @@ CASES: dict[str, list[str]] = {
     "estimate-70b-h200-tp8-eager-unfused": ESTIMATE + [
         "--hardware", "h200-sxm", "--count", "8", "--model", "llama-3-70b", "--dtype", "fp8", "--batch", "32",
         "--prompt", "2048", "--output", "256", "--launch", "eager", "--kernels", "unfused"],
+    "estimate-math-attention-prefill": ESTIMATE + ["--hardware", "h200-sxm", "--model", "llama-3-8b", "--batch", "2",
+                                                   "--prompt", "2048", "--output", "8", "--launch", "eager",
+                                                   "--kernels", "unfused-math"],
+    "speedup-int4-json": ["speedup", "validation/pairs/int4/before.csv", "--after", "validation/pairs/int4/after.csv",
+                          "--json", "{out}"],
     "estimate-int4-weight-bits": ESTIMATE + ["--hardware", "rtx-4090", "--model", "mistral-7b", "--dtype", "int4",
                                              "--weight-bits", "4.85", "--kv-dtype", "fp8", "--batch", "4"],
     "estimate-owned-pricing": ESTIMATE + ["--hardware", "h100-sxm", "--model", "llama-3-8b", "--batch", "64",

@@ -7,6 +7,8 @@ from hwsim.specs import deployment
 from hwsim.specs.deployment import FUSED, UNFUSED
 from hwsim.specs.shape import StepShape
 
+MIXTRAL = catalog.model("mixtral-8x7b")
+
 
 def totals(ops, kind=None):
     chosen = [op for op in ops if kind is None or op.kind == kind]
@@ -93,3 +95,28 @@ def test_mla_caches_one_latent_per_token():
     assert model.kv_bytes_per_token(2) == pytest.approx(61 * (512 + 64) * 2)
     ops = step_ops(model, StepShape.decode(4, 1023), deployment.Precision("fp8"))
     assert any(op.name == "kv_b_proj" for op in ops)
+
+
+def test_expert_parallel_ops_dispatch_and_combine_over_the_peer_link():
+    ops = step_ops(MIXTRAL, StepShape.decode(32, 500), tp=4, experts=deployment.ExpertSetup(expert_parallel=True))
+    names = [op.name for op in ops]
+    assert "alltoall_dispatch" in names and "alltoall_combine" in names and "mlp_allreduce" not in names
+    gate_up = next(op for op in ops if op.name == "experts_gate_up")
+    assert gate_up.shape.startswith("m=16 ")  # 32 tokens x top-2 over 4 devices, uniform
+
+
+def test_materialized_attention_writes_and_rereads_every_score():
+    """PyTorch's math backend: QK^T and PV as batched GEMMs over every query-key pair, with the
+    scores (32 heads x 2048 x 2048, bf16) written once and read and written by scale, mask and softmax."""
+    from hwsim.specs.deployment import UNFUSED, UNFUSED_MATH
+
+    model = catalog.model("llama-3-8b")
+    shape = StepShape.prefill(1, 2048)
+    math_ops = {op.role: op for op in step_ops(model, shape, implementation=UNFUSED_MATH)}
+    flash = next(op for op in step_ops(model, shape, implementation=UNFUSED) if op.kind == "attention")
+    scores = 32 * 2048 * 2048
+    assert math_ops["attention_softmax"].act_bytes == 3 * 2 * scores * 2  # three passes, read and write, bf16
+    assert math_ops["attention_scores"].flops == math_ops["attention_values"].flops == 2 * scores * 128
+    # the fused kernel visits only the causal triangle; the math backend computes every pair, then masks
+    assert math_ops["attention_scores"].flops + math_ops["attention_values"].flops > 1.99 * flash.flops
+    assert "attention" not in math_ops
