@@ -66,7 +66,7 @@ def _experts(fields: Fields, model: Model) -> tuple[ExpertSetup | None, str, int
         return None, "static", 0
     section = fields.section("moe")
     if model.moe is None:
-        raise section.error("", f"{model.id} has no experts")
+        raise fields.error("moe", f"{model.id} has no experts")
     from hwsim.perf.moe import CACHE_POLICIES
 
     spec = section.string("routing", "uniform")

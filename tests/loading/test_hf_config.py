@@ -4,6 +4,7 @@ import json
 import pytest
 
 from hwsim.base.errors import InputError
+from hwsim.loading import catalog
 from hwsim.loading.hf_config import from_hf_config
 from hwsim.specs.models import Mla, Moe
 
@@ -95,3 +96,15 @@ def test_a_file_that_is_not_json_is_an_input_error(tmp_path):
     path.write_text("{not json")
     with pytest.raises(InputError, match="not valid JSON"):
         from_hf_config(path)
+
+
+def test_hf_config_becomes_a_profile(data_dir):
+    model = catalog.model(str(data_dir / "llama-3-8b-config.json"))
+    assert model.parameters() == pytest.approx(8.03e9, rel=0.001)
+    assert model.num_kv_heads == 8
+
+
+def test_hf_moe_config_keeps_experts(data_dir):
+    model = catalog.model(str(data_dir / "mixtral-config.json"))
+    assert model.moe.experts == 8 and model.moe.top_k == 2
+    assert model.parameters() == pytest.approx(46.7e9, rel=0.01)

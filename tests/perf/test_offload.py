@@ -1,41 +1,19 @@
-"""Memory tiers: placement syntax, offloaded step costs, capacities."""
+"""Memory tiers: offloaded step costs, experts copied to or computed on the host, capacities."""
 import pytest
 
 from hwsim.base.errors import DoesNotFitError, HwsimError
 from hwsim.loading import catalog
+from hwsim.perf import moe
 from hwsim.perf.offload import check_fit, storage_read_bytes_per_s
 from hwsim.perf.step_model import StepModel
 from hwsim.specs import deployment
 from hwsim.specs.deployment import Deployment
-from hwsim.specs.placement import Placement, parse
+from hwsim.specs.placement import parse
 from hwsim.specs.shape import StepShape
-from hwsim.studies import validate
 
 LLAMA = catalog.model("llama-3-8b")
 H200 = catalog.system("h200-sxm")
-
-
-def test_placement_syntax_of_the_measurement_schema():
-    placement = parse("weights=device:0.2,host:0.8;kv=host;act=host")
-    assert placement.share("weights", "host") == 0.8 and placement.share("weights", "device") == 0.2
-    assert placement.share("kv", "host") == 1.0 and placement.share("act", "device") == 0.0
-    assert placement.attention_compute == "host"  # KV wholly in host memory: the CPU attends
-    assert parse("experts=host;experts_compute=host").experts_compute == "host"
-    assert parse("kv=host;attention_compute=device").attention_compute == "device"
-    assert parse("") == Placement() and parse("device").on_device
-
-
-@pytest.mark.parametrize("text, expected", [
-    ("weights=device:0.5,host:0.4", "add up to 1"),
-    ("weights=gpu", "unknown tier 'gpu'"),
-    ("cache=host", "unknown class 'cache'"),
-    ("weights=device:x,host:0.5", "is not a number"),
-    ("weights=device,host", "give a fraction for every tier"),
-    ("attention_compute=fpga", "expected one of device, host"),
-])
-def test_bad_placements_name_the_problem(text, expected):
-    with pytest.raises(HwsimError, match=expected):
-        parse(text)
+MIXTRAL = catalog.model("mixtral-8x7b")
 
 
 def test_weights_streamed_over_pcie5_take_bytes_over_achieved_bandwidth():
@@ -116,55 +94,6 @@ def test_capacity_exceeded_names_the_tier_and_bytes():
               parse("weights=device:0.2,host:0.8;kv=host"), 144, 544)
 
 
-def test_offloaded_step_rows_are_predicted(tmp_path):
-
-    path = tmp_path / "rows.csv"
-    path.write_text("id,kind,hardware,model,dtype,phase,batch,context_len,placement,overlap,launch,metric,value\n"
-                    "o-1,step,h200-sxm,llama-3-8b,bf16,decode,1,512,weights=host,true,graph,seconds,0.3\n"
-                    "o-2,step,h200-sxm,llama-3-8b,bf16,decode,1,512,weights=host,false,graph,seconds,0.3\n"
-                    "o-3,step,h200-sxm,llama-3-8b,bf16,decode,1,512,weights=moon,true,graph,seconds,0.3\n")
-    rows = validate.validate([str(path)]).set_index("id")
-    assert rows.loc["o-1", "predicted"] == pytest.approx(15.0e9 / 55.4e9 + 0.02, rel=0.1)
-    assert rows.loc["o-2", "predicted"] > rows.loc["o-1", "predicted"]
-    assert "unknown tier 'moon'" in rows.loc["o-3", "reason"]
-
-
-def test_offloaded_serving_runs_and_keeps_kv_in_host_memory():
-    from hwsim.serving.simulate import simulate
-    from hwsim.specs.scenario import EngineConfig, Scenario
-    from hwsim.specs.workload import Lengths, Workload
-
-    workload = Workload("block", "offline", count=16, prompt=Lengths("fixed", 512), output=Lengths("fixed", 8))
-    scenario = Scenario("off", catalog.system("flexgen-t4"), catalog.model("opt-30b"), deployment.Precision("fp16"), workload,
-                        engine=EngineConfig(batching="static", max_num_seqs=16),
-                        placement=parse("weights=device:0.2,host:0.8;kv=host;act=host"))
-    result = simulate(scenario)
-    assert result.kv_blocks_total > 16 * (520 // 16)  # host DRAM holds the cache, not the 16 GB T4
-    assert result.summary["output_tokens_per_s"] > 0
-
-
-
-def test_offload_plan_finds_feasible_policies_and_ranks_them():
-    from hwsim.studies.offload_plan import search
-
-    model, system = catalog.model("opt-30b"), catalog.system("flexgen-t4")
-    ranked = search(model, system, 512, 32, deployment.Precision("fp16"))
-    best = ranked[0]
-    assert best.throughput == max(c.throughput for c in ranked)
-    assert best.placement.share("weights", "device") < 1.0  # 60 GB of weights cannot live on a 16 GB T4
-    assert best.batch >= 64  # a large batch amortizes each weight transfer
-    for candidate in ranked:
-        check_fit(model, system, deployment.Precision("fp16"), candidate.placement, candidate.batch, 544)
-        assert "bound by" in candidate.why()
-
-
-def test_offload_plan_prefers_the_device_when_everything_fits():
-    from hwsim.studies.offload_plan import search
-
-    ranked = search(LLAMA, catalog.system("h100-sxm"), 512, 64, batches=(1, 8, 64))
-    assert ranked[0].placement.on_device and ranked[0].batch == 64
-
-
 def test_in_storage_attention_beats_reading_the_kv_off_the_same_drives():
     """InstInfer: the drives attend over their own flash; only queries and outputs cross PCIe."""
     system = catalog.system("instinfer-a6000")
@@ -230,3 +159,39 @@ def test_gpudirect_streams_drive_to_device_in_one_stage():
     direct = StepModel(Deployment(LLAMA, system, precision=deployment.Precision(), placement=where, offload=deployment.OffloadOptions(overlap=False, gpudirect=True))).cost(shape)
     assert direct.time_s < bounce.time_s
     assert direct.parts_s["disk"] == pytest.approx(bounce.parts_s["disk"])  # the drive stays the slow stage
+
+
+def test_experts_in_host_memory_are_copied_before_they_run():
+    h200 = catalog.system("h200-sxm")
+    step = StepModel(Deployment(MIXTRAL, h200, precision=deployment.Precision(), placement=parse("experts=host")), active_experts=2.0).cost(StepShape.decode(1, 100))
+    per_expert = 3 * 4096 * 14336 * 2
+    assert step.bytes_per_step["h2d"] == pytest.approx(32 * 2 * per_expert, rel=0.01)
+
+
+def test_resident_experts_cut_the_traffic_by_the_hit_rate():
+    h200 = catalog.system("h200-sxm")
+    routing = moe.zipf(8, 2, 1.2)
+    setup = deployment.ExpertSetup(routing=routing)
+    shape = StepShape.decode(1, 100)
+    streamed = StepModel(Deployment(MIXTRAL, h200, precision=deployment.Precision(), placement=parse("experts=host"), experts=setup)).cost(shape)
+    half = StepModel(Deployment(MIXTRAL, h200, precision=deployment.Precision(), placement=parse("experts=device:0.5,host:0.5"), offload=deployment.OffloadOptions(expert_cache="static"), experts=setup)).cost(shape)
+    hit = moe.set_hit_rate(routing, moe.most_popular(routing, 4), tokens=1)
+    assert half.bytes_per_step["h2d"] == pytest.approx(streamed.bytes_per_step["h2d"] * (1 - hit), rel=0.01)
+
+
+def test_experts_computed_on_the_host_stay_there():
+    system = catalog.system("ktransformers-4090")
+    model = catalog.model("deepseek-v3")
+    step = StepModel(Deployment(model, system, precision=deployment.Precision("int4", weight_bits=4.5), placement=parse("experts=host;experts_compute=host"))).cost(StepShape.decode(1, 1000))
+    assert step.parts_s["host"] > 0
+    assert step.bytes_per_step.get("h2d", 0.0) < 1e9  # no routed expert crosses PCIe
+
+
+def test_prefetching_hides_misses_when_copies_do_not_overlap():
+    h200 = catalog.system("h200-sxm")
+    setup = deployment.ExpertSetup(routing=moe.zipf(8, 2, 1.2))
+    shape = StepShape.decode(4, 100)
+    where = parse("experts=device:0.5,host:0.5")
+    plain = StepModel(Deployment(MIXTRAL, h200, precision=deployment.Precision(), placement=where, offload=deployment.OffloadOptions(overlap=False), experts=setup)).cost(shape)
+    early = StepModel(Deployment(MIXTRAL, h200, precision=deployment.Precision(), placement=where, offload=deployment.OffloadOptions(overlap=False, prefetch_experts=2), experts=setup)).cost(shape)
+    assert early.time_s < plain.time_s

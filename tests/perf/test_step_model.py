@@ -14,6 +14,7 @@ from hwsim.specs.techniques import Speculative, Techniques
 LLAMA = catalog.model("llama-3-8b")
 H100 = catalog.system("h100-sxm")
 DRAFT = catalog.model("llama-3.2-1b")
+MIXTRAL = catalog.model("mixtral-8x7b")
 MIXED = (AttnGroup(1, 512, 512), AttnGroup(7, 1, 900), AttnGroup(3, 1, 40))
 
 
@@ -59,3 +60,9 @@ def test_speculative_decoding_applies_to_offloaded_deployments_too():
     decode = StepShape.decode(1, 500)
     # weight streaming dominates, and one verification of 5 tokens streams the weights once
     assert fast.cost(decode).time_s < 0.5 * plain.cost(decode).time_s
+
+
+def test_active_experts_given_ahead_override_the_routing():
+    fixed = StepModel(Deployment(MIXTRAL, catalog.system("h200-sxm")), active_experts=2.0).cost(StepShape.decode(8, 100))
+    expected = StepModel(Deployment(MIXTRAL, catalog.system("h200-sxm"))).cost(StepShape.decode(8, 100))
+    assert fixed.time_s < expected.time_s  # 2 experts instead of the ~7.2 uniform routing expects

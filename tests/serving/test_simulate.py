@@ -7,8 +7,10 @@ from hwsim.base.errors import HwsimError
 from hwsim.loading import catalog
 from hwsim.perf.estimate import estimate
 from hwsim.serving.simulate import little_law, simulate
+from hwsim.specs import deployment
 from hwsim.specs.deployment import Deployment
-from hwsim.specs.scenario import Disaggregation
+from hwsim.specs.placement import parse
+from hwsim.specs.scenario import Disaggregation, EngineConfig, Scenario
 from hwsim.specs.workload import Lengths, Workload
 
 from .scenarios import H100, LLAMA, NO_OVERHEAD, fixed, scenario
@@ -101,3 +103,13 @@ def test_a_zero_rate_is_rejected():
 def test_an_unknown_router_is_named():
     with pytest.raises(HwsimError, match="unknown engine.router 'random'"):
         simulate(scenario(fixed("offline", count=4), replace(NO_OVERHEAD, router="random")))
+
+
+def test_offloaded_serving_runs_and_keeps_kv_in_host_memory():
+    workload = Workload("block", "offline", count=16, prompt=Lengths("fixed", 512), output=Lengths("fixed", 8))
+    scenario = Scenario("off", catalog.system("flexgen-t4"), catalog.model("opt-30b"), deployment.Precision("fp16"), workload,
+                        engine=EngineConfig(batching="static", max_num_seqs=16),
+                        placement=parse("weights=device:0.2,host:0.8;kv=host;act=host"))
+    result = simulate(scenario)
+    assert result.kv_blocks_total > 16 * (520 // 16)  # host DRAM holds the cache, not the 16 GB T4
+    assert result.summary["output_tokens_per_s"] > 0

@@ -1,7 +1,17 @@
-"""Parameter counts and KV sizes of a tiny model, worked out by hand from its shapes."""
+"""Parameter counts and KV sizes of a tiny model, worked out by hand from its shapes, and of every
+shipped model against its published size."""
 from dataclasses import replace
 
+import pytest
+
+from hwsim.loading import catalog
 from hwsim.specs.models import Model, Moe
+
+REQUIRED_MODELS = [
+    "llama-2-7b", "llama-2-13b", "llama-2-70b", "llama-3-8b", "llama-3-70b", "llama-3.1-405b", "mistral-7b",
+    "mixtral-8x7b", "mixtral-8x22b", "qwen2.5-7b", "qwen2.5-72b", "qwen3-30b-a3b", "qwen3-235b-a22b",
+    "deepseek-v3", "opt-6.7b", "opt-13b", "opt-30b", "opt-66b", "opt-175b", "yi-34b",
+]
 
 # hidden 8, 2 heads of 4 (q width 8), one KV head (kv width 4), MLP width 16, vocabulary 10
 TINY = Model(id="tiny", name="tiny", hidden_size=8, num_layers=2, num_heads=2, num_kv_heads=1, head_dim=4,
@@ -47,3 +57,15 @@ def test_kv_heads_are_split_over_devices_but_never_below_one_each():
     assert TINY.kv_bytes_per_token_per_device(2.0, tp=2) == TINY.kv_bytes_per_token(2.0)  # the head is copied
     four_heads = replace(TINY, num_heads=4, num_kv_heads=4, head_dim=2)
     assert four_heads.kv_bytes_per_token_per_device(2.0, tp=2) == four_heads.kv_bytes_per_token(2.0) / 2
+
+
+@pytest.mark.parametrize("model_id", REQUIRED_MODELS)
+def test_parameter_counts_match_published(model_id):
+    model = catalog.model(model_id)
+    assert model.parameters() == pytest.approx(model.published_parameters, rel=0.01)
+    if model.published_active_parameters:
+        assert model.parameters(active_only=True) == pytest.approx(model.published_active_parameters, rel=0.03)
+
+
+def test_llama_3_8b_has_8_03_billion_parameters():
+    assert catalog.model("llama-3-8b").parameters() == pytest.approx(8.03e9, rel=0.001)

@@ -93,3 +93,26 @@ def test_tier_capacities_count_every_drive_and_pool_device():
     assert tier_capacity_bytes(system, "disk") == 3 * drive.capacity_bytes
     assert tier_capacity_bytes(system, "remote") == 4 * pool_device.compute.memory_bytes
     assert tier_capacity_bytes(catalog.system("ryzen-7950x"), "device") == 0.0
+
+
+def test_placement_syntax_of_the_measurement_schema():
+    placement = parse("weights=device:0.2,host:0.8;kv=host;act=host")
+    assert placement.share("weights", "host") == 0.8 and placement.share("weights", "device") == 0.2
+    assert placement.share("kv", "host") == 1.0 and placement.share("act", "device") == 0.0
+    assert placement.attention_compute == "host"  # KV wholly in host memory: the CPU attends
+    assert parse("experts=host;experts_compute=host").experts_compute == "host"
+    assert parse("kv=host;attention_compute=device").attention_compute == "device"
+    assert parse("") == Placement() and parse("device").on_device
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("weights=device:0.5,host:0.4", "add up to 1"),
+    ("weights=gpu", "unknown tier 'gpu'"),
+    ("cache=host", "unknown class 'cache'"),
+    ("weights=device:x,host:0.5", "is not a number"),
+    ("weights=device,host", "give a fraction for every tier"),
+    ("attention_compute=fpga", "expected one of device, host"),
+])
+def test_bad_placements_name_the_problem(text, expected):
+    with pytest.raises(HwsimError, match=expected):
+        parse(text)
