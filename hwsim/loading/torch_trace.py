@@ -49,6 +49,16 @@ def read_trace(path: Path, hardware: str) -> list[dict[str, Any]]:
     if not any("Input Dims" in op.args for op in ops):
         raise HwsimError(f"{path}: the trace has no operator shapes; profile with record_shapes=True")
     device_us = _kernel_time_by_external_id(events)
+    samples = _operator_samples(ops, device_us, path)
+    for key, seconds in _copy_samples(events):
+        samples[key].append(seconds)
+    source = f"torch.profiler trace {Path(path).name}" + (" (device kernels)" if device_us else " (CPU time)")
+    return [_row(i, key, times, hardware, source) for i, (key, times) in enumerate(sorted(samples.items(),
+                                                                                        key=lambda kv: str(kv[0])))]
+
+
+def _operator_samples(ops: list[_Op], device_us: dict[object, float], path: Path) -> dict[tuple, list[float]]:
+    """Seconds of every call of each operator shape: its kernels' device time, or its own on a CPU."""
     samples: dict[tuple, list[float]] = defaultdict(list)
     for op, inner in _outermost(ops):
         key = _shape_key(op, path)
@@ -56,13 +66,16 @@ def read_trace(path: Path, hardware: str) -> list[dict[str, Any]]:
             continue
         kernels = [device_us[o.external_id] for o in [op, *inner] if o.external_id in device_us]
         samples[key].append((sum(kernels) if kernels else op.dur_us) / 1e6)
+    return samples
+
+
+def _copy_samples(events: list[dict]) -> list[tuple[tuple, float]]:
+    found = []
     for copy in (e for e in events if e.get("cat") == "gpu_memcpy"):
         key = _copy_key(copy)
         if key is not None:
-            samples[key].append(float(copy.get("dur", 0.0)) / 1e6)
-    source = f"torch.profiler trace {Path(path).name}" + (" (device kernels)" if device_us else " (CPU time)")
-    return [_row(i, key, times, hardware, source) for i, (key, times) in enumerate(sorted(samples.items(),
-                                                                                        key=lambda kv: str(kv[0])))]
+            found.append((key, float(copy.get("dur", 0.0)) / 1e6))
+    return found
 
 
 def _events(path: Path) -> list[dict]:

@@ -158,18 +158,29 @@ def _step_comparison(before_row: Row, row: Row, overlays: predict.Overlays | Non
     before_step = predict.step_of(before_row, overlays, before_t)
     after_step = predict.step_of(row, overlays, after_t)
     result: dict[str, Any] = {"predicted_before": before_step.time_s, "predicted": after_step.time_s}
+    if not (isinstance(before_step, StepCost) and isinstance(after_step, StepCost)):
+        return result  # a tiered step: its verdict is the gain alone
     launches = (before_row.text("launch", "") or "graph", row.text("launch", "") or "graph")
-    if launches[0] != launches[1] and isinstance(before_step, StepCost):
-        device_s = sum(c.gpu_s * c.op.repeat if c.op.kind != "collective" else c.time_s for c in before_step.costs)
-        result["launch_change"] = f"{launches[0]} -> {launches[1]}"
-        result["host_bound_share"] = max(0.0, 1.0 - device_s / before_step.time_s)
-    elif isinstance(before_step, StepCost) and isinstance(after_step, StepCost):
-        changed = [(b.time_s, a.time_s) for b, a in zip(before_step.costs, after_step.costs, strict=False)
-                   if b.op.role == a.op.role and not math.isclose(b.time_s, a.time_s, rel_tol=1e-9)]
-        if changed:
-            result["changed_share"] = sum(b for b, _ in changed) / before_step.time_s
-            result["kernel_speedup"] = sum(b for b, _ in changed) / sum(a for _, a in changed)
-    return result
+    if launches[0] != launches[1]:
+        return result | _launch_effect(launches, before_step)
+    return result | _changed_kernels(before_step, after_step)
+
+
+def _launch_effect(launches: tuple[str, str], before_step: StepCost) -> dict[str, Any]:
+    """A launch change removes the host's dispatch: how long it left the device idle before."""
+    device_s = sum(c.gpu_s * c.op.repeat if c.op.kind != "collective" else c.time_s for c in before_step.costs)
+    return {"launch_change": f"{launches[0]} -> {launches[1]}",
+            "host_bound_share": max(0.0, 1.0 - device_s / before_step.time_s)}
+
+
+def _changed_kernels(before_step: StepCost, after_step: StepCost) -> dict[str, Any]:
+    """The operators whose time changed: their share of the before step and their joint speedup."""
+    changed = [(b.time_s, a.time_s) for b, a in zip(before_step.costs, after_step.costs, strict=False)
+               if b.op.role == a.op.role and not math.isclose(b.time_s, a.time_s, rel_tol=1e-9)]
+    if not changed:
+        return {}
+    before_s = sum(b for b, _ in changed)
+    return {"changed_share": before_s / before_step.time_s, "kernel_speedup": before_s / sum(a for _, a in changed)}
 
 
 def _better(metric: str, before: float, after: float) -> float:
