@@ -24,6 +24,7 @@ from hwsim.specs import shape
 from hwsim.specs.deployment import Deployment, Precision
 from hwsim.specs.hardware import System
 from hwsim.specs.models import Model
+from hwsim.specs.placement import tier_capacity_bytes
 from hwsim.specs.techniques import Techniques
 
 
@@ -87,7 +88,16 @@ def flash_token(model: Model, system: System, context_len: int, precision: Preci
     compute_s = _compute_s(model, system, context_len, precision, options.active_fraction)
     ffn_bytes = model.num_layers * neurons * neuron_bytes
     dram = model.weight_bytes(8 * element) - ffn_bytes * (1.0 - options.resident_fraction)
+    _check_dram(model, system, dram)
     return FlashToken(flash_s, management_s, compute_s, bytes_read, rate, request, dram)
+
+
+def _check_dram(model: Model, system: System, resident_bytes: float) -> None:
+    """What stays in DRAM (all but the FFN, plus the window's FFN neurons) must fit in it."""
+    dram_bytes = tier_capacity_bytes(system, "host")
+    if resident_bytes > dram_bytes:
+        raise HwsimError(f"{model.id} keeps {resident_bytes / 1e9:.1f} GB resident in DRAM with its FFN on flash; "
+                         f"{system.id} has {dram_bytes / 1e9:.1f} GB")
 
 
 def naive_token(model: Model, system: System, context_len: int, precision: Precision = Precision(),

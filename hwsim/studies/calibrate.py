@@ -55,7 +55,8 @@ def _fitted_rows(paths: list[str], hardware_id: str) -> list[Row]:
             if row.kind in FITTED_KINDS and row.cells.get("hardware") == hardware_id:
                 try:
                     predict.predict(row)
-                    row.number("value")
+                    if not row.number("value") > 0:  # validate refuses such rows; a fit must too
+                        continue
                 except measurements.RowError:
                     continue
                 rows.append(row)

@@ -55,6 +55,15 @@ def device_budget_bytes(model: Model, system: System, precision: Precision, batc
     return system.compute.memory_bytes * utilization - others
 
 
+def _given_budget(budget_bytes: float, system: System) -> float:
+    """A budget for resident experts must be positive and no larger than one device's memory."""
+    capacity = system.compute.memory_bytes
+    if not 0 < budget_bytes <= capacity:
+        raise HwsimError(f"budget: {units.format_bytes(budget_bytes)} for resident experts; expected more than 0 "
+                         f"and at most one device's {units.format_bytes(capacity)}")
+    return budget_bytes
+
+
 def plan(model: Model, system: System, routing: Routing, precision: Precision, batch: int, prompt: int,
          output: int, budget_bytes: float | None = None, resident: int | None = None) -> ExpertPlan:
     if model.moe is None:
@@ -62,7 +71,7 @@ def plan(model: Model, system: System, routing: Routing, precision: Precision, b
     per_expert = expert_bytes(model, precision)
     per_layer_set = per_expert * model.moe_layers / max(1, system.accelerator_count)  # one expert, every layer
     budget = device_budget_bytes(model, system, precision, batch, prompt + output) if budget_bytes is None \
-        else budget_bytes
+        else _given_budget(budget_bytes, system)
     if budget < 0:
         raise DoesNotFitError(f"{model.id} leaves no device memory for experts on {system.id}: "
                               f"{units.format_bytes(-budget)} short before any expert")

@@ -19,10 +19,20 @@ def validate(paths: list[str], overlays: predict.Overlays | None = None) -> pd.D
     A bad row never stops the run: its reason says what was wrong with it.
     """
     records = []
+    seen: dict[str, str] = {}
     for path in paths:
         for row in measurements.read(path):
+            if row.id in seen:  # flagged, not predicted: a second row must not count twice
+                records.append(_rejected(row, f"duplicate id: {row.id} is already a row of {seen[row.id]}"))
+                continue
+            seen[row.id] = row.source
             records.append(_record(row, overlays or {}))
     return pd.DataFrame.from_records(records, columns=ROW_COLUMNS)
+
+
+def _rejected(row: measurements.Row, reason: str) -> dict:
+    return {"id": row.id, "kind": row.kind, "hardware": row.cells.get("hardware", ""), "metric": row.metric,
+            "measured": None, "predicted": None, "ape": None, "reason": reason, "file": row.source}
 
 
 def _record(row: measurements.Row, overlays: predict.Overlays) -> dict:
@@ -40,6 +50,9 @@ def _record(row: measurements.Row, overlays: predict.Overlays) -> dict:
         return record
     except Exception as exc:  # a row must never stop validation; report it instead
         record["reason"] = f"error while predicting: {type(exc).__name__}: {exc}"
+        return record
+    if not math.isfinite(predicted):
+        record["reason"] = "not predictable: the row's shape gives a non-finite prediction"
         return record
     record["predicted"] = predicted
     record["ape"] = abs(predicted - measured) / measured
@@ -80,6 +93,12 @@ def to_json(rows: pd.DataFrame, summary: pd.DataFrame) -> dict:
     return {"rows": out_rows, "summary": {"overall": overall, "kinds": kinds}}
 
 
+def _percent(fraction: float, signed: bool = True) -> str:
+    """An error in percent, in at most a few digits even when the prediction is absurd."""
+    sign = "+" if signed else ""
+    return f"{fraction:{sign}.1%}" if abs(fraction) < 100 else f"{fraction * 100:{sign}.2g}%"
+
+
 def format_rows(rows: pd.DataFrame) -> str:
     lines = [f"{'id':<12} {'kind':<10} {'metric':<20} {'measured':>12} {'predicted':>12} {'error':>8}"]
     for r in rows.to_dict("records"):
@@ -89,7 +108,7 @@ def format_rows(rows: pd.DataFrame) -> str:
         else:
             signed = (r["predicted"] - r["measured"]) / r["measured"]
             lines.append(f"{r['id']:<12} {r['kind']:<10} {r['metric']:<20} {_num(r['measured']):>12} "
-                         f"{_num(r['predicted']):>12} {signed:>+8.1%}")
+                         f"{_num(r['predicted']):>12} {_percent(signed):>8}")
     return "\n".join(lines)
 
 
@@ -107,8 +126,10 @@ def format_summary(summary: pd.DataFrame, markdown_label: str | None = None) -> 
         done = bool(r["predicted"])
         lines.append(line.format(
             kind=r["kind"], rows=r["rows"], predicted=r["predicted"],
-            mape=f"{r['mape']:.1%}" if done else "-", median=f"{r['median_ape']:.1%}" if done else "-",
-            max=f"{r['max_ape']:.1%}" if done else "-", worst=r["worst"] if done else "not predictable yet"))
+            mape=_percent(r["mape"], signed=False) if done else "-",
+            median=_percent(r["median_ape"], signed=False) if done else "-",
+            max=_percent(r["max_ape"], signed=False) if done else "-",
+            worst=r["worst"] if done else "not predictable yet"))
     return "\n".join(lines)
 
 
