@@ -8,6 +8,7 @@ from hwsim.base.errors import DoesNotFitError
 from hwsim.specs.deployment import Precision
 from hwsim.specs.hardware import System
 from hwsim.specs.models import Model
+from hwsim.specs.placement import Placement
 
 # CUDA context, allocator slack and library workspaces: what a framework holds before the model
 RUNTIME_RESERVE_BYTES = 1.0 * 2**30
@@ -67,6 +68,27 @@ def weights_per_device(model: Model, precision: Precision, tp: int, attention_dp
         return total / tp
     experts = model.routed_expert_parameters() * precision.weight_bytes_per_param
     return total - experts + experts / tp
+
+
+def weights_by_tier(model: Model, precision: Precision, placement: Placement, tp: int = 1,
+                    attention_dp: bool = False) -> dict[str, float]:
+    """Weight bytes each tier holds, the device tier per device. Routed experts follow the `experts`
+    placement and every other layer weight the `weights` placement; the embeddings, the LM head and
+    the final norm stay on the device, which reads them every step (offloading engines keep them
+    resident). With attention data parallelism every device keeps all non-expert weights."""
+    if placement.on_device:
+        return {"device": weights_per_device(model, precision, tp, attention_dp)}
+    bytes_per_param = precision.weight_bytes_per_param
+    total = model.weight_bytes(8 * bytes_per_param)
+    experts = model.routed_expert_parameters() * bytes_per_param
+    resident = (model.embedding_parameters() + model.lm_head_parameters() + model.norm_parameters()) * bytes_per_param
+    layered = total - experts - resident
+    by_tier = {}
+    for tier in ("device", "host", "disk", "remote"):
+        shared = layered * placement.share("weights", tier) + (resident if tier == "device" else 0.0)
+        routed = experts * placement.share("experts", tier)
+        by_tier[tier] = shared / (1 if attention_dp else tp) + routed / tp if tier == "device" else shared + routed
+    return by_tier
 
 
 def require_fit(fit: MemoryFit, what: str) -> None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 
 from hwsim.base.errors import HwsimError
 from hwsim.perf import moe, roofline
+from hwsim.perf.memory import weights_by_tier
 from hwsim.perf.ops import Op
 from hwsim.perf.step import StepCost
 from hwsim.specs.deployment import (
@@ -84,15 +85,13 @@ class _TierAccount:
                       "disk": 0.0, "network": 0.0, "prefetch": 0.0}
         self.moved = {"h2d": 0.0, "d2h": 0.0, "disk": 0.0, "disk_write": 0.0, "csd_link": 0.0, "network": 0.0,
                       "prefetch": 0.0}
-        self.outside_s = 0.0  # embedding and head: on the device, their weights follow the weight placement
-        self.outside_weights = 0.0
+        self.outside_s = 0.0  # embedding and head: on the device, their weights resident there
 
     # --- one operator ---------------------------------------------------------------------------
     def add(self, c: roofline.OpCost) -> None:
         op, placement, layers = c.op, self.placement, self.layers
         if op.block in ("embedding", "head"):
             self.outside_s += c.time_s
-            self.outside_weights += op.weight_bytes * op.repeat
             return
         share = layers / op.repeat if op.repeat else 0.0  # ops of only some layers (MoE), spread evenly
         per_layer = 1.0 / share if share else 0.0
@@ -174,14 +173,9 @@ class _TierAccount:
             parts["storage"] += csd_link_s(self.d.system, moved["csd_link"])
         self._network_parts()
         layer_s = _layer_s(parts, options.overlap)
-        head_away = self.outside_weights * (1.0 - self.placement.share("weights", "device"))
-        head_s = self.outside_s + (
-            roofline.transfer_s(head_away, self._host_link(), pageable=not options.pinned) if head_away else 0.0)
         per_step = {k: v * self.layers for k, v in moved.items() if v}
-        if head_away:
-            per_step["h2d"] = per_step.get("h2d", 0.0) + head_away
         bound = max(parts, key=lambda part: parts[part])
-        return TierStep(self.layers * layer_s + head_s, layer_s, parts, per_step, bound,
+        return TierStep(self.layers * layer_s + self.outside_s, layer_s, parts, per_step, bound,
                         self.layers * parts["device"] + self.outside_s)
 
     def _host_link(self) -> Link:
@@ -314,14 +308,13 @@ def storage_read_bytes_per_s(drive, request_bytes: float, queue_depth: int) -> f
 
 def tier_needs(model: Model, precision: Precision, placement: Placement, batch: int, context_tokens: int,
                tp: int = 1) -> dict[str, float]:
-    """Bytes each tier must hold: weights and KV by their shares (activations are small)."""
-    weights = model.weight_bytes(8 * precision.weight_bytes_per_param)
+    """Bytes each tier must hold (the device tier per device): weights as `weights_by_tier` places
+    them and the KV cache by its shares (activations are small)."""
+    weights = weights_by_tier(model, precision, placement, tp)
     kv = batch * context_tokens * model.kv_bytes_per_token(precision.kv_bytes)
     needs: dict[str, float] = {}
     for tier in ("device", "host", "disk", "remote"):
-        need = weights * placement.share("weights", tier) + kv * placement.share("kv", tier)
-        if tier == "device":
-            need /= tp
+        need = weights.get(tier, 0.0) + kv * placement.share("kv", tier) / (tp if tier == "device" else 1)
         if need:
             needs[tier] = need
     return needs

@@ -5,7 +5,7 @@ import math
 
 from hwsim.base import units
 from hwsim.base.errors import DoesNotFitError, HwsimError
-from hwsim.perf.memory import RUNTIME_RESERVE_BYTES, memory_fit
+from hwsim.perf.memory import RUNTIME_RESERVE_BYTES, memory_fit, weights_by_tier
 from hwsim.specs.deployment import Precision
 from hwsim.specs.hardware import System
 from hwsim.specs.models import Model
@@ -28,12 +28,12 @@ def capacity_blocks(model: Model, system: System, precision: Precision, block_si
     over tiers is limited by the tier that fills first."""
     tp = max(1, system.accelerator_count)
     fit = memory_fit(model, system, precision, max_num_seqs, 0, max_num_batched_tokens, attention_dp)
-    weights = fit.weights_bytes * tp
+    weights = weights_by_tier(model, precision, placement, tp, attention_dp)
     free = {
         "device": system.compute.memory_bytes * gpu_memory_utilization
-        - weights * placement.share("weights", "device") / tp - fit.activation_bytes - RUNTIME_RESERVE_BYTES,
-        "host": system.dram_bytes * gpu_memory_utilization - weights * placement.share("weights", "host"),
-        "disk": tier_capacity_bytes(system, "disk") - weights * placement.share("weights", "disk"),
+        - weights.get("device", 0.0) - fit.activation_bytes - RUNTIME_RESERVE_BYTES,
+        "host": system.dram_bytes * gpu_memory_utilization - weights.get("host", 0.0),
+        "disk": tier_capacity_bytes(system, "disk") - weights.get("disk", 0.0),
     }
     per_block = block_bytes(model, precision, block_size, tp)
     if attention_dp:  # each device keeps whole blocks of its own sequences: tp pools in one
@@ -45,7 +45,7 @@ def capacity_blocks(model: Model, system: System, precision: Precision, block_si
         raise DoesNotFitError(
             f"{model.id} leaves no room for a KV cache in the {tier} tier of {tp}x {system.device_name}: "
             f"device {units.format_bytes(system.compute.memory_bytes * gpu_memory_utilization)} usable "
-            f"({gpu_memory_utilization:.0%}), weights {units.format_bytes(weights)}, activations "
+            f"({gpu_memory_utilization:.0%}), weights {units.format_bytes(weights.get(tier, 0.0))}, activations "
             f"{units.format_bytes(fit.activation_bytes)}, reserve {units.format_bytes(RUNTIME_RESERVE_BYTES)}")
     return int(blocks)
 

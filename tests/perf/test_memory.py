@@ -55,3 +55,18 @@ def test_the_total_is_checked_against_one_devices_memory():
     assert not too_big.fits
     with pytest.raises(DoesNotFitError, match=r"^70b does not fit in device memory: weights 141 GB, KV cache .* of 85.9 GB$"):
         require_fit(too_big, "70b")
+
+
+def test_offloaded_weights_leave_embeddings_and_the_lm_head_on_the_device_and_experts_follow_their_placement():
+    from hwsim.perf.memory import weights_by_tier
+    from hwsim.specs.placement import parse
+
+    mixtral = catalog.model("mixtral-8x7b")
+    bf16 = Precision()
+    experts = mixtral.routed_expert_parameters() * 2.0
+    resident = (mixtral.embedding_parameters() + mixtral.lm_head_parameters() + mixtral.norm_parameters()) * 2.0
+    split = weights_by_tier(mixtral, bf16, parse("experts=device:0.75,host:0.25"))
+    assert split["host"] == pytest.approx(0.25 * experts)
+    assert split["device"] + split["host"] == pytest.approx(mixtral.weight_bytes(16))
+    everything_away = weights_by_tier(mixtral, bf16, parse("weights=host"))
+    assert everything_away["device"] == pytest.approx(resident)

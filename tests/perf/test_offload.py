@@ -17,11 +17,13 @@ MIXTRAL = catalog.model("mixtral-8x7b")
 
 
 def test_weights_streamed_over_pcie5_take_bytes_over_achieved_bandwidth():
-    """Decode at batch 1 with every weight in host memory: the link, not compute, sets the pace."""
+    """Decode at batch 1 with every layer weight in host memory: the link, not compute, sets the pace.
+    The LM head stays on the device, which reads it every step."""
     step = StepModel(Deployment(LLAMA, H200, precision=deployment.Precision(), placement=parse("weights=host"))).cost(StepShape.decode(1, 512))
     link = H200.host_link
     weight_bytes = sum(c.op.weight_bytes * c.op.repeat for c in
-                       StepModel(Deployment(LLAMA, H200)).cost(StepShape.decode(1, 512)).costs if c.op.kind == "gemm")
+                       StepModel(Deployment(LLAMA, H200)).cost(StepShape.decode(1, 512)).costs
+                       if c.op.kind == "gemm" and c.op.block != "head")
     assert step.bytes_per_step["h2d"] == pytest.approx(weight_bytes, rel=0.01)
     assert step.time_s == pytest.approx(weight_bytes / link.achieved_bytes_per_s, rel=0.03)
     assert step.bound == "h2d"
@@ -66,8 +68,8 @@ def test_gh200_streams_weights_over_nvlink_c2c_much_faster_than_pcie():
 def test_disk_tier_reads_through_the_drive():
     step = StepModel(Deployment(LLAMA, catalog.system("zero-inference-a6000"), precision=deployment.Precision(), placement=parse("weights=device:0.5,disk:0.5"))).cost(StepShape.decode(1, 100))
     assert step.bound == "disk"
-    assert step.bytes_per_step["disk"] == pytest.approx(step.bytes_per_step["h2d"] - 0.5 * 2 * LLAMA.vocab_size
-                                                        * LLAMA.hidden_size, rel=0.05)
+    # every byte read off the drive crosses the host link; the LM head stays on the device
+    assert step.bytes_per_step["disk"] == pytest.approx(step.bytes_per_step["h2d"], rel=0.01)
 
 
 def test_small_random_flash_reads_are_latency_bound():
@@ -87,7 +89,7 @@ def test_a_tier_the_system_lacks_is_an_error():
 
 
 def test_capacity_exceeded_names_the_tier_and_bytes():
-    with pytest.raises(DoesNotFitError, match=r"host tier of flexgen-t4 is over capacity: needs 349 GB, has 208 GB"):
+    with pytest.raises(DoesNotFitError, match=r"host tier of flexgen-t4 is over capacity: needs 348 GB, has 208 GB"):
         check_fit(catalog.model("opt-175b"), catalog.system("flexgen-t4"), deployment.Precision("fp16"), parse("weights=host"),
                   1, 100)
     check_fit(catalog.model("opt-30b"), catalog.system("flexgen-t4"), deployment.Precision("fp16"),

@@ -40,7 +40,8 @@ def test_offloaded_step_rows_are_predicted(tmp_path):
                     "o-2,step,h200-sxm,llama-3-8b,bf16,decode,1,512,weights=host,false,graph,seconds,0.3\n"
                     "o-3,step,h200-sxm,llama-3-8b,bf16,decode,1,512,weights=moon,true,graph,seconds,0.3\n")
     rows = validate.validate([str(path)]).set_index("id")
-    assert rows.loc["o-1", "predicted"] == pytest.approx(15.0e9 / 55.4e9 + 0.02, rel=0.1)
+    # the layers' 13.96 GB stream over PCIe 5 at 55.4 GB/s; embeddings and LM head stay on the device
+    assert rows.loc["o-1", "predicted"] == pytest.approx(13.96e9 / 55.4e9, rel=0.05)
     assert rows.loc["o-2", "predicted"] > rows.loc["o-1", "predicted"]
     assert "unknown tier 'moon'" in rows.loc["o-3", "reason"]
 
