@@ -363,27 +363,32 @@ def model_attention_op(model: Model, shape: StepShape, precision: Precision, tp:
 
 
 def materialized_attention_ops(fused: Op, precision: Precision) -> list[Op]:
-    """The attention of `fused` with its scores materialized, as PyTorch's SDPA math backend runs it:
-    scores = Q K^T (every query-key pair, masked afterwards), a scale, a causal mask and the softmax
-    each read and write the scores, then P V. K and V are read at every query head (GQA heads are
-    expanded), on top of the cached KV read once per sequence."""
-    a = precision.act_bytes
+    """The attention of `fused` with its scores materialized, as PyTorch's SDPA math backend runs it.
+    Half-precision inputs are computed in fp32 (the default of
+    `torch.backends.cuda.allow_fp16_bf16_reduction_math_sdp`): Q, K and V are converted, K and V
+    expanded to every query head, scores = Q K^T over every query-key pair in fp32, a causal mask
+    added, a softmax, then P V; each pass over the fp32 scores reads and writes them."""
+    a, fp32 = precision.act_bytes, 4.0
     d = fused.head_dim
-    pairs = q_bytes = kv_bytes = 0.0
+    pairs = q_elements = kv_elements = kv_expanded = 0.0
     for g in fused.groups:
         pairs += g.sequences * fused.heads * g.q_len * g.kv_len
-        q_bytes += g.sequences * fused.heads * g.q_len * d * a
-        kv_bytes += g.sequences * fused.heads * g.kv_len * d * a
-    flops = 2.0 * pairs * d
-    passes = 3 if fused.causal else 2  # scale, causal mask, softmax
-    half_kv = fused.kv_read_bytes / 2
+        q_elements += g.sequences * fused.heads * g.q_len * d
+        kv_elements += 2 * g.sequences * fused.kv_heads * g.kv_len * d
+        kv_expanded += 2 * g.sequences * fused.heads * g.kv_len * d
+    passes = 2 if fused.causal else 1  # mask add and softmax each read and write the scores
     rows = max((g.q_len for g in fused.groups), default=1)
-    context = max((g.kv_len for g in fused.groups), default=1)
+    context = int(max((g.kv_len for g in fused.groups), default=1))
+    repeat, block = fused.repeat, fused.block
+    convert = (q_elements + kv_elements) * (a + fp32) + kv_elements * fp32 + kv_expanded * fp32  # upcast, expand
     return [
-        Op("attention_scores", "gemm", fused.dtype, flops=flops, act_bytes=q_bytes + kv_bytes + pairs * a,
-           kv_read_bytes=half_kv, repeat=fused.repeat, block=fused.block, m=rows, n=int(context), k=d),
-        Op("attention_softmax", "elementwise", fused.dtype, act_bytes=passes * 2 * pairs * a, kernels=passes,
-           repeat=fused.repeat, block=fused.block),
-        Op("attention_values", "gemm", fused.dtype, flops=flops, act_bytes=pairs * a + kv_bytes + q_bytes,
-           kv_read_bytes=half_kv, repeat=fused.repeat, block=fused.block, m=rows, n=d, k=int(context)),
+        Op("attention_upcast", "elementwise", fused.dtype, act_bytes=convert, kv_read_bytes=fused.kv_read_bytes,
+           kernels=5, repeat=repeat, block=block),
+        Op("attention_scores", "gemm", "fp32", flops=2.0 * pairs * d,
+           act_bytes=(q_elements + kv_expanded / 2 + pairs) * fp32, m=rows, n=context, k=d, repeat=repeat, block=block),
+        Op("attention_softmax", "elementwise", fused.dtype, act_bytes=passes * 2 * pairs * fp32, kernels=passes,
+           repeat=repeat, block=block),
+        Op("attention_values", "gemm", "fp32", flops=2.0 * pairs * d,
+           act_bytes=(pairs + kv_expanded / 2 + q_elements) * fp32 + q_elements * a, m=rows, n=d, k=context,
+           repeat=repeat, block=block),
     ]

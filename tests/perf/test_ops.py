@@ -106,8 +106,8 @@ def test_expert_parallel_ops_dispatch_and_combine_over_the_peer_link():
 
 
 def test_materialized_attention_writes_and_rereads_every_score():
-    """PyTorch's math backend: QK^T and PV as batched GEMMs over every query-key pair, with the
-    scores (32 heads x 2048 x 2048, bf16) written once and read and written by scale, mask and softmax."""
+    """PyTorch's math backend: bf16 inputs computed in fp32, QK^T and PV as batched fp32 GEMMs over
+    every query-key pair, the fp32 scores (32 heads x 2048 x 2048) read and written by mask and softmax."""
     from hwsim.specs.deployment import UNFUSED, UNFUSED_MATH
 
     model = catalog.model("llama-3-8b")
@@ -115,7 +115,8 @@ def test_materialized_attention_writes_and_rereads_every_score():
     math_ops = {op.role: op for op in step_ops(model, shape, implementation=UNFUSED_MATH)}
     flash = next(op for op in step_ops(model, shape, implementation=UNFUSED) if op.kind == "attention")
     scores = 32 * 2048 * 2048
-    assert math_ops["attention_softmax"].act_bytes == 3 * 2 * scores * 2  # three passes, read and write, bf16
+    assert math_ops["attention_softmax"].act_bytes == 2 * 2 * scores * 4  # mask and softmax, read and write, fp32
+    assert math_ops["attention_scores"].dtype == math_ops["attention_values"].dtype == "fp32"
     assert math_ops["attention_scores"].flops == math_ops["attention_values"].flops == 2 * scores * 128
     # the fused kernel visits only the causal triangle; the math backend computes every pair, then masks
     assert math_ops["attention_scores"].flops + math_ops["attention_values"].flops > 1.99 * flash.flops
