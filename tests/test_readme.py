@@ -55,10 +55,7 @@ def _readme_commands():
     return examples
 
 
-SLOW = ("hwsim plan ",)  # a 40-candidate search: run by benchmarks/plan_speed.py instead
-
-
-@pytest.mark.parametrize("command, shown", [c for c in _readme_commands() if not c[0].startswith(SLOW)],
+@pytest.mark.parametrize("command, shown", _readme_commands(),
                          ids=lambda value: value if isinstance(value, str) else "")
 def test_every_readme_example_prints_what_the_readme_shows(command, shown):
     import shlex

@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import functools
 import importlib
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from hwsim.base.errors import InputError, UnknownIdError
+from hwsim.base.errors import HwsimError, InputError, UnknownIdError, brief
 from hwsim.loading import hardware_yaml, hf_config, model_yaml, workload_yaml
 from hwsim.loading.fields import Fields, load_yaml
-from hwsim.specs.hardware import Accelerator, Cpu, Link, Storage, System
+from hwsim.specs.hardware import MAX_DRIVES, MAX_SOCKETS, Accelerator, Cpu, Link, Storage, System
 from hwsim.specs.models import Model
+from hwsim.specs.scenario import MAX_DEVICES
 
 if TYPE_CHECKING:
     from hwsim.specs.workload import Workload
+
+T = TypeVar("T")
 
 
 def data_dir(name: str) -> Path:
@@ -52,7 +56,7 @@ def _checked_id(fields: Fields, expected: str) -> None:
     """A shipped profile's id must be its file name, so that the id on the command line finds it."""
     if fields.data.get("id") != expected:
         raise InputError(fields.source, "id",
-                         f"must match the file name {expected!r}; got {fields.data.get('id')!r}")
+                         f"must match the file name {expected!r}; got {brief(fields.data.get('id'))}")
 
 
 @functools.cache
@@ -110,15 +114,25 @@ def _cpu_with_dram_bandwidth(cpu_profile: Cpu, dram_bandwidth_bytes_per_s: float
     return replace(cpu_profile, compute=replace(cpu_profile.compute, memory_bandwidth_bytes_per_s=per_socket))
 
 
+def _resolved(fields: Fields, key: str, find: Callable[[str], T]) -> T:
+    """The profile the id at `key` names, found by `find`; an unknown id is an error at that field."""
+    try:
+        return find(fields.string(key))
+    except InputError:
+        raise
+    except HwsimError as exc:
+        raise fields.error(key, str(exc)) from None
+
+
 def _drives(fields: Fields) -> tuple[tuple[Storage, int], ...]:
     """The `storage` list: (drive, count) pairs, a drive's capacity optionally overridden."""
     drives = []
     for item in fields.sections("storage", []):
-        drive = storage(item.string("device"))
+        drive = _resolved(item, "device", storage)
         capacity = item.quantity("capacity", "bytes", 0.0)
         if capacity:
             drive = replace(drive, capacity_bytes=capacity)
-        drives.append((drive, item.integer("count", 1)))
+        drives.append((drive, item.integer("count", 1, high=MAX_DRIVES)))
         item.finish()
     return tuple(drives)
 
@@ -128,21 +142,21 @@ def _attention_pool(fields: Fields) -> tuple[Accelerator, int, Link] | None:
     if not fields.has("attention_pool"):
         return None
     section = fields.section("attention_pool")
-    pool = (accelerator(section.string("device")), section.integer("count", 1), link(section.string("link")))
+    pool = (_resolved(section, "device", accelerator), section.integer("count", 1, high=MAX_DEVICES),
+            _resolved(section, "link", link))
     section.finish()
     return pool
 
 
-def _load_system(system_id: str) -> System:
-    """A reference system profile (`hardware_profiles/systems/`)."""
-    fields = _one("systems", system_id, "system")
+def load_system(fields: Fields) -> System:
+    """A reference system profile read from `fields`; the profiles it names are found among the shipped ones."""
     acc = fields.section("accelerator", {})
-    device = accelerator(acc.string("device")) if acc.has("device") else None
-    count = acc.integer("count", 1 if device else 0, low=0)
+    device = _resolved(acc, "device", accelerator) if acc.has("device") else None
+    count = acc.integer("count", 1 if device else 0, low=0, high=MAX_DEVICES)
     acc.finish()
     host = fields.section("host")
-    cpu_profile = cpu(host.string("cpu"))
-    sockets = host.integer("sockets", 1)
+    cpu_profile = _resolved(host, "cpu", cpu)
+    sockets = host.integer("sockets", 1, high=MAX_SOCKETS)
     dram_bytes = host.quantity("dram", "bytes")
     dram_bandwidth = host.quantity("dram_bandwidth", "bytes_per_s", 0.0)
     host.finish()
@@ -150,7 +164,7 @@ def _load_system(system_id: str) -> System:
         cpu_profile = _cpu_with_dram_bandwidth(cpu_profile, dram_bandwidth, sockets)
     drives = _drives(fields)
     pool = _attention_pool(fields)
-    host_link_id = fields.string("host_link", "")
+    host_link = _resolved(fields, "host_link", link) if fields.string("host_link", "") else None
     result = System(
         id=fields.string("id"),
         name=fields.string("name"),
@@ -160,19 +174,18 @@ def _load_system(system_id: str) -> System:
         sockets=sockets,
         dram_bytes=dram_bytes,
         storage=drives,
-        host_link=link(host_link_id) if host_link_id else (device.host_link if device else None),
+        host_link=host_link or (device.host_link if device else None),
         notes=fields.string("notes", ""),
         attention_pool=pool,
     )
     fields.string("kind", choices=("system",))
-    fields.raw("sources", {})
+    fields.notes("sources")
     fields.finish()
     return result
 
 
-def _typical_server(device_id: str) -> System:
+def _typical_server(device: Accelerator) -> System:
     """One accelerator in the typical server its profile describes."""
-    device = accelerator(device_id)
     server = device.server
     storage_items = ((storage(server["storage"]), 1),) if server["storage"] else ()
     return System(
@@ -192,15 +205,28 @@ def _typical_server(device_id: str) -> System:
 def _system(hardware_id: str) -> System:
     """A reference system by its id, or an accelerator in its typical server by the accelerator's id."""
     if hardware_id in hardware_files("systems"):
-        return _load_system(hardware_id)
+        return load_system(_one("systems", hardware_id, "system"))
     if hardware_id in hardware_files("gpus"):
-        return _typical_server(hardware_id)
+        return _typical_server(accelerator(hardware_id))
     raise UnknownIdError("hardware", hardware_id, hardware_ids())
 
 
+@functools.cache
+def profile_system(path: str) -> System:
+    """A GPU or system profile YAML that is not shipped (a new device, a private system), so that
+    hardware can be tried before it joins the catalog. A GPU stands in its typical server, as a
+    shipped GPU id does; the CPUs, drives and links it names are shipped ones."""
+    fields = load_yaml(Path(path))
+    if fields.string("kind", choices=("gpu", "system")) == "gpu":
+        return _typical_server(hardware_yaml.load_accelerator(fields, links()))
+    return load_system(fields)
+
+
 def system(hardware_id: str, count: int | None = None) -> System:
-    """A loaded System for a system id or an accelerator id; `count` overrides its GPU count."""
-    loaded = _system(hardware_id)
+    """A loaded System for a system id, an accelerator id, or the path of a GPU or system profile
+    YAML; `count` overrides its GPU count."""
+    is_path = hardware_id.endswith((".yaml", ".yml"))
+    loaded = profile_system(hardware_id) if is_path else _system(hardware_id)
     return loaded.with_count(count) if count is not None else loaded
 
 

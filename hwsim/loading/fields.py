@@ -6,17 +6,36 @@ that no accessor asked for, so a typo in a profile is an error instead of a sile
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from hwsim.base import units
-from hwsim.base.errors import InputError
+from hwsim.base.errors import InputError, brief
 
 _MISSING = object()
 REQUIRED = _MISSING  # pass as `default` to make a field required explicitly
+MAX_INTEGER = 2**53  # the largest whole number a float holds exactly: any count beyond it is a typo
+
+
+def text_of(value: object) -> str | None:
+    """A scalar YAML value as text (a source note, a date), None for a list or a mapping."""
+    if isinstance(value, (list, dict, tuple, set)):
+        return None
+    return str(value)
+
+
+def _finite(value: int | float) -> float | None:
+    """`value` as a float, or None when it is NaN, infinite, or an integer too large for a float."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 class Fields:
@@ -65,7 +84,9 @@ class Fields:
         except units.UnitError as exc:
             raise self.error(key, str(exc)) from None
         if positive and parsed <= 0:
-            raise self.error(key, f"must be greater than zero; got {value!r}")
+            raise self.error(key, f"must be greater than zero; got {brief(value)}")
+        if parsed < 0:
+            raise self.error(key, f"must not be negative; got {brief(value)}")
         return parsed
 
     def number(self, key: str, default: Any = _MISSING, low: float | None = None, high: float | None = None) -> float:
@@ -76,21 +97,28 @@ class Fields:
             with contextlib.suppress(ValueError):
                 value = float(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.error(key, f"expected a plain number; got {value!r}")
-        if low is not None and value < low:
-            raise self.error(key, f"must be at least {low}; got {value!r}")
-        if high is not None and value > high:
-            raise self.error(key, f"must be at most {high}; got {value!r}")
-        return float(value)
+            raise self.error(key, f"expected a plain number; got {brief(value)}")
+        number = _finite(value)
+        if number is None:
+            raise self.error(key, f"expected a finite number; got {brief(value)}")
+        if low is not None and number < low:
+            raise self.error(key, f"must be at least {low}; got {brief(value)}")
+        if high is not None and number > high:
+            raise self.error(key, f"must be at most {high}; got {brief(value)}")
+        return number
 
-    def integer(self, key: str, default: Any = _MISSING, low: int | None = 1) -> int:
+    def integer(self, key: str, default: Any = _MISSING, low: int | None = 1, high: int = MAX_INTEGER) -> int:
+        """A whole number in [low, high]; `high` defaults to the largest integer a float holds exactly,
+        fields whose size decides how long a computation runs give a tighter one."""
         value = self.raw(key, default)
         if value is default and default is not _MISSING:
             return value
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(key, f"expected a whole number; got {value!r}")
+            raise self.error(key, f"expected a whole number; got {brief(value)}")
         if low is not None and value < low:
-            raise self.error(key, f"must be at least {low}; got {value!r}")
+            raise self.error(key, f"must be at least {low}; got {brief(value)}")
+        if value > high:
+            raise self.error(key, f"must be at most {high:,}; got {brief(value)}")
         return value
 
     def string(self, key: str, default: Any = _MISSING, choices: tuple[str, ...] | None = None) -> str:
@@ -98,15 +126,15 @@ class Fields:
         if value is default and default is not _MISSING:
             return value
         if not isinstance(value, str):
-            raise self.error(key, f"expected text; got {value!r}")
+            raise self.error(key, f"expected text; got {brief(value)}")
         if choices is not None and value not in choices:
-            raise self.error(key, f"expected one of {', '.join(choices)}; got {value!r}")
+            raise self.error(key, f"expected one of {', '.join(choices)}; got {brief(value)}")
         return value
 
     def boolean(self, key: str, default: Any = _MISSING) -> bool:
         value = self.raw(key, default)
         if not isinstance(value, bool):
-            raise self.error(key, f"expected true or false; got {value!r}")
+            raise self.error(key, f"expected true or false; got {brief(value)}")
         return value
 
     def section(self, key: str, default: Any = _MISSING) -> Fields:
@@ -114,7 +142,7 @@ class Fields:
         if value is default and default is not _MISSING:
             return Fields({}, self.source, self._field(key))
         if not isinstance(value, dict):
-            raise self.error(key, f"expected a mapping; got {value!r}")
+            raise self.error(key, f"expected a mapping; got {brief(value)}")
         return Fields(value, self.source, self._field(key))
 
     def sections(self, key: str, default: Any = _MISSING) -> list[Fields]:
@@ -125,22 +153,70 @@ class Fields:
             raise self.error(key, "expected a list of mappings")
         return [Fields(item, self.source, f"{self._field(key)}[{i}]") for i, item in enumerate(value)]
 
+    def notes(self, key: str) -> dict[str, str]:
+        """An optional mapping of names to free text (such as `sources`), both read as text."""
+        value = self.raw(key, {})
+        if not isinstance(value, dict):
+            raise self.error(key, f"expected a mapping of names to text; got {brief(value)}")
+        notes = {str(k): text_of(v) for k, v in value.items()}
+        for name, text in notes.items():
+            if text is None:
+                raise self.error(f"{key}.{name}", f"expected text; got {brief(value[name])}")
+        return notes  # type: ignore[return-value]
+
     def finish(self) -> None:
         """Reject keys nobody asked for: they are typos or fields this version does not know."""
         unknown = [key for key in self.data if key not in self._used]
         if unknown:
-            raise self.error(unknown[0], f"unknown field; expected one of {', '.join(sorted(self._used))}")
+            raise self.error(unknown[0], f"unknown field; expected one of {', '.join(sorted(map(str, self._used)))}")
+
+
+def shown(value: object) -> str:
+    """A cell read by pandas or numpy as a user would write it: -1, not np.int64(-1)."""
+    return brief(value.item() if isinstance(value, np.generic) else value)
+
+
+def read_text(path: Path, what: str) -> str:
+    """The UTF-8 text of the file at `path`; a missing file, a folder, unreadable or binary bytes are
+    InputErrors naming the file, `what` saying what it should have held."""
+    source = str(path)
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(source, "", "file not found") from None
+    except IsADirectoryError:
+        raise InputError(source, "", f"is a folder; expected {what}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(source, "", f"not UTF-8 text (byte {exc.start}); expected {what}") from None
+    except OSError as exc:
+        raise InputError(source, "", f"cannot be read ({exc.strerror or exc}); expected {what}") from None
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """The document `text` holds; malformed YAML (or nesting deeper than any profile) is an InputError."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InputError(source, "", f"not valid YAML: {' '.join(str(exc).split())}") from None
+    except RecursionError:
+        raise InputError(source, "", "not valid YAML: nested too deeply") from None
 
 
 def load_yaml(path: Path) -> Fields:
     """Read a YAML file whose top level is a mapping."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
-    except FileNotFoundError:
-        raise InputError(str(path), "", "file not found") from None
-    except yaml.YAMLError as exc:
-        raise InputError(str(path), "", f"not valid YAML: {exc}") from None
+    source = str(path)
+    data = parse_yaml(read_text(path, "a YAML mapping"), source)
+    if data is None:
+        raise InputError(source, "", "the file is empty; expected a mapping at the top level")
     if not isinstance(data, dict):
-        raise InputError(str(path), "", "expected a mapping at the top level")
-    return Fields(data, str(path))
+        raise InputError(source, "", f"expected a mapping at the top level; got {_kind(data)}")
+    return Fields(data, source)
+
+
+def _kind(value: object) -> str:
+    """What a YAML value is, in words, for errors."""
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "text"
+    return f"{type(value).__name__} {brief(value)}"

@@ -13,6 +13,7 @@ from hwsim.loading.fields import REQUIRED, Fields
 from hwsim.specs.hardware import (
     DEFAULT_PERFORMANCE,
     DTYPES,
+    MAX_SOCKETS,
     Accelerator,
     ComputeSpec,
     Cpu,
@@ -26,7 +27,7 @@ class _Sourced:
     """Collects the datasheet fields read from a profile and checks each has a source."""
 
     def __init__(self, fields: Fields):
-        self.sources = {str(k): str(v) for k, v in (fields.raw("sources", {}) or {}).items()}
+        self.sources = fields.notes("sources")
         self.read: list[str] = []
 
     def note(self, path: str) -> None:
@@ -87,7 +88,7 @@ def _server(fields: Fields) -> dict:
     """An accelerator's typical host: cpu id, sockets, DRAM bytes and storage id ("" for none)."""
     server = {
         "cpu": fields.string("cpu"),
-        "sockets": fields.integer("sockets", 1),
+        "sockets": fields.integer("sockets", 1, high=MAX_SOCKETS),
         "dram_bytes": fields.quantity("dram", "bytes"),
         "storage": fields.string("storage", ""),
     }

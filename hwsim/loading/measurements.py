@@ -6,6 +6,7 @@ Unknown extra columns are ignored, as the schema requires.
 """
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from hwsim.base.errors import InputError
+from hwsim.loading.fields import read_text
 
 REQUIRED_COLUMNS = ("id", "kind", "metric", "value")
 # every column of the schema, in its order (see the measurement README)
@@ -22,6 +24,9 @@ MEASUREMENT_COLUMNS = (
     "chunk_bytes", "placement", "overlap", "launch", "active_experts", "requests", "input_len", "output_len",
     "concurrency", "request_rate", "pinned", "weight_format", "engine", "metric", "value", "source", "notes",
 )
+
+# columns where `inf` is a value of the schema: a request rate of inf is an offline run (all at once)
+INFINITE_MEANS = ("request_rate",)
 
 
 class RowError(Exception):
@@ -65,13 +70,13 @@ class Row:
             number = float(value)
         except ValueError:
             raise RowError(f"column {column}: expected a number, got {value!r}") from None
-        if math.isnan(number):
+        if math.isnan(number) or (math.isinf(number) and column not in INFINITE_MEANS):
             raise RowError(f"column {column}: expected a number, got {value!r}")
         return number
 
     def integer(self, column: str, default: int | None = None, minimum: int = 1) -> int:
         number = self.number(column, None if default is None else float(default))
-        if number != int(number) or number < minimum:
+        if not math.isfinite(number) or number != int(number) or number < minimum:
             raise RowError(f"column {column}: expected a whole number of at least {minimum}, got {number:g}")
         return int(number)
 
@@ -88,15 +93,14 @@ class Row:
 
 def read(path: str | Path) -> list[Row]:
     """All rows of one measurement file; raises InputError only for an unreadable file."""
+    text = read_text(Path(path), "a CSV file in the measurement schema")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except FileNotFoundError:
-        raise InputError(str(path), "", "file not found") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(str(path), "", f"not a readable CSV: {exc}") from None
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise InputError(str(path), "", f"not a readable CSV: {' '.join(str(exc).split())}") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise InputError(str(path), missing[0],
                          f"required column missing; the schema needs {', '.join(REQUIRED_COLUMNS)}")
-    frame.columns = [c.strip() for c in frame.columns]
     return [Row({str(k): str(v).strip() for k, v in record.items()}, str(path)) for record in frame.to_dict("records")]

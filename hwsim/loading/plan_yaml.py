@@ -10,7 +10,7 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from hwsim.base.errors import HwsimError
+from hwsim.base.errors import HwsimError, InputError, brief
 from hwsim.loading import catalog, pricing_yaml
 from hwsim.loading.fields import Fields, load_yaml
 from hwsim.loading.scenario_yaml import engine_settings, workload_field
@@ -19,6 +19,7 @@ from hwsim.specs.models import Model
 from hwsim.specs.placement import parse
 from hwsim.specs.plan import PERCENTILES
 from hwsim.specs.pricing import DEFAULT_PRICING, Pricing
+from hwsim.specs.scenario import MAX_BATCHED_TOKENS, MAX_DEVICES, MAX_NUM_SEQS, MAX_REPLICAS
 
 
 def _listed(fields: Fields, key: str, default: list[Any]) -> list[Any]:
@@ -30,12 +31,33 @@ def _listed(fields: Fields, key: str, default: list[Any]) -> list[Any]:
     return values
 
 
+def _whole_numbers(fields: Fields, key: str, default: list[int], high: int) -> list[int]:
+    """A search dimension of counts: whole numbers from 1 to `high`, each checked as it is read."""
+    values = _listed(fields, key, default)
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise fields.error(key, f"expected whole numbers; got {brief(value)}")
+        if not 1 <= value <= high:
+            raise fields.error(key, f"expected whole numbers from 1 to {high:,}; got {brief(value)}")
+    return values
+
+
+def _texts(fields: Fields, key: str, default: list[Any], nullable: bool = False) -> list[Any]:
+    """A search dimension of names (ids, dtypes, placements); with `nullable`, null (or "null") stands for none."""
+    values = _listed(fields, key, default)
+    names = [None if nullable and value in (None, "null", "") else value for value in values]
+    for name in names:
+        if not (isinstance(name, str) or (nullable and name is None)):
+            raise fields.error(key, f"expected text; got {brief(name)}")
+    return names
+
+
 def _hardware(fields: Fields, prices: Pricing) -> list[Any]:
     """Hardware ids to try, each known and priced (an unpriced candidate could never be ranked)."""
-    hardware = _listed(fields, "hardware", [])
+    hardware = _texts(fields, "hardware", [])
     for hardware_id in hardware:
         try:
-            system = catalog.system(str(hardware_id))
+            system = catalog.system(hardware_id)
         except HwsimError as exc:
             raise fields.error("hardware", str(exc)) from None
         if system.accelerator is None or system.accelerator.id not in prices.priced():
@@ -59,10 +81,10 @@ def _parallelism(fields: Fields, model: Model) -> tuple[list[int], dict[int, lis
     The counts come from `replicas`, or from `devices` (totals): a total makes one candidate per
     tensor-parallel size that divides it, with total / size replicas.
     """
-    tps = [int(v) for v in _listed(fields, "tensor_parallel", [1])]
+    tps = _whole_numbers(fields, "tensor_parallel", [1], MAX_DEVICES)
     has_devices = fields.has("devices")
-    replicas = [int(v) for v in _listed(fields, "replicas", [1])] if not has_devices else []
-    device_totals = [int(v) for v in _listed(fields, "devices", [])] if has_devices else []
+    replicas = _whole_numbers(fields, "replicas", [1], MAX_REPLICAS) if not has_devices else []
+    device_totals = _whole_numbers(fields, "devices", [], MAX_DEVICES * MAX_REPLICAS) if has_devices else []
     if has_devices and fields.has("replicas"):
         raise fields.error("devices", "give devices (total) or replicas, not both")
     _check_tensor_parallel(fields, tps, device_totals, model)
@@ -73,8 +95,8 @@ def _parallelism(fields: Fields, model: Model) -> tuple[list[int], dict[int, lis
 
 def _precisions(fields: Fields) -> tuple[list[str], list[str | None]]:
     """Weight dtypes and KV-cache dtypes (None: the KV cache in the weight dtype), all known."""
-    dtypes = [str(v) for v in _listed(fields, "dtype", ["bf16"])]
-    kv_dtypes = [None if v in (None, "null", "") else str(v) for v in _listed(fields, "kv_dtype", [None])]
+    dtypes = _texts(fields, "dtype", ["bf16"])
+    kv_dtypes = _texts(fields, "kv_dtype", [None], nullable=True)
     for value in dtypes + [k for k in kv_dtypes if k]:
         try:
             deployment.Precision(value)
@@ -83,12 +105,12 @@ def _precisions(fields: Fields) -> tuple[list[str], list[str | None]]:
     return dtypes, kv_dtypes
 
 
-def _placements(fields: Fields) -> list[str]:
+def _placements(fields: Fields, model: Model) -> list[str]:
     """Placements in the measurement schema's syntax, each one parsed to check it."""
-    placements = [str(v) for v in _listed(fields, "placement", ["device"])]
+    placements = _texts(fields, "placement", ["device"])
     for text in placements:
         try:
-            parse(text)
+            deployment.check_experts_placement(parse(text), model)
         except HwsimError as exc:
             raise fields.error("placement", str(exc)) from None
     return placements
@@ -99,15 +121,28 @@ def _space(fields: Fields, prices: Pricing, model: Model) -> tuple[plan.Candidat
     hardware = _hardware(fields, prices)
     tps, replica_counts = _parallelism(fields, model)
     dtypes, kv_dtypes = _precisions(fields)
-    seqs = [int(v) for v in _listed(fields, "max_num_seqs", [256])]
-    tokens = [int(v) for v in _listed(fields, "max_num_batched_tokens", [8192])]
-    placements = _placements(fields)
+    seqs = _whole_numbers(fields, "max_num_seqs", [256], MAX_NUM_SEQS)
+    tokens = _whole_numbers(fields, "max_num_batched_tokens", [8192], MAX_BATCHED_TOKENS)
+    placements = _placements(fields, model)
     fields.finish()
+    size = len(hardware) * len(dtypes) * len(kv_dtypes) * len(seqs) * len(tokens) * len(placements)
+    size *= sum(len(replica_counts[tp]) for tp in tps)
+    if size > plan.MAX_CANDIDATES:
+        raise InputError(fields.source, fields.path, f"the search space has {size:,} candidates; at most "
+                                                     f"{plan.MAX_CANDIDATES:,} can be simulated: search fewer values")
     return tuple(
         plan.Candidate(str(hw), tp, count, dt, kv, ns, nt, pl)
         for hw, tp, dt, kv, ns, nt, pl in itertools.product(hardware, tps, dtypes, kv_dtypes, seqs, tokens, placements)
         for count in replica_counts[tp]
     )
+
+
+def _percentile(fields: Fields) -> int:
+    """The SLO percentile: one a plan reports, exactly (99.9 is not 99, and is refused as such)."""
+    value = fields.number("percentile", 99, low=1, high=100)
+    if value not in PERCENTILES:
+        raise fields.error("percentile", f"expected one of {', '.join(map(str, PERCENTILES))}; got {value:g}")
+    return int(value)
 
 
 def _slo(fields: Fields) -> plan.PlanSlo:
@@ -116,12 +151,9 @@ def _slo(fields: Fields) -> plan.PlanSlo:
     slo = plan.PlanSlo(
         ttft_s=slo_fields.quantity("ttft", "seconds", None),
         tpot_s=slo_fields.quantity("tpot", "seconds", None),
-        percentile=int(slo_fields.number("percentile", 99, low=1, high=100)),
+        percentile=_percentile(slo_fields),
         min_output_tokens_per_s=slo_fields.number("min_output_tokens_per_s", None, low=0.0),
     )
-    if int(slo.percentile) not in PERCENTILES:
-        raise slo_fields.error("percentile",
-                               f"expected one of {', '.join(map(str, PERCENTILES))}; got {slo.percentile}")
     slo_fields.finish()
     if slo.ttft_s is None and slo.tpot_s is None and slo.min_output_tokens_per_s is None:
         raise fields.error("slo", "give at least one of ttft, tpot, min_output_tokens_per_s")
@@ -131,8 +163,9 @@ def _slo(fields: Fields) -> plan.PlanSlo:
 def load_plan(path: Path) -> plan.PlanSpec:
     """A plan file: model, workload, SLOs, pricing, engine settings and the search space."""
     fields = load_yaml(path)
+    model_name = fields.string("model")
     try:
-        model = catalog.model(fields.string("model"))
+        model = catalog.model(model_name)
     except HwsimError as exc:
         raise fields.error("model", str(exc)) from None
     workload = workload_field(fields, Path(path))

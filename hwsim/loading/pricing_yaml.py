@@ -10,9 +10,9 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from hwsim.base.errors import UnknownIdError
+from hwsim.base.errors import UnknownIdError, brief
 from hwsim.loading.catalog import data_dir, ids_in
-from hwsim.loading.fields import Fields, load_yaml
+from hwsim.loading.fields import Fields, load_yaml, text_of
 from hwsim.perf.cost import SECONDS_PER_YEAR
 from hwsim.specs.pricing import Pricing
 
@@ -25,16 +25,35 @@ def pricing_files() -> dict[str, Path]:
     return ids_in(data_dir("pricing"))
 
 
+# ceilings far above any real price, so that a typo is an error rather than a cost of 1e300 dollars
+MAX_USD_PER_HOUR = 1e6
+MAX_PURCHASE_USD = 1e9
+MAX_AMORTIZATION_YEARS = 100.0
+MAX_USD_PER_KWH = 100.0
+MAX_HOST_POWER_W = 1e6
+
+
 def _owned_costs(fields: Fields) -> dict[str, Any]:
     """What turns an owned device's purchase price into a cost per hour, as Pricing fields."""
     return {
-        "amortization_s": fields.number("amortization_years", low=0.1) * SECONDS_PER_YEAR,
+        "amortization_s": fields.number("amortization_years", low=0.1, high=MAX_AMORTIZATION_YEARS)
+        * SECONDS_PER_YEAR,
         "utilization": fields.number("utilization", low=0.01, high=1.0),
         "pue": fields.number("pue", 1.0, low=1.0, high=3.0),
-        "electricity_usd_per_j": fields.number("electricity_usd_per_kwh", low=0.0) / JOULES_PER_KWH,
-        "host_usd_per_device": fields.number("host_usd_per_device", 0.0, low=0.0),
-        "host_power_w_per_device": fields.number("host_power_w_per_device", 0.0, low=0.0),
+        "electricity_usd_per_j": fields.number("electricity_usd_per_kwh", low=0.0, high=MAX_USD_PER_KWH)
+        / JOULES_PER_KWH,
+        "host_usd_per_device": fields.number("host_usd_per_device", 0.0, low=0.0, high=MAX_PURCHASE_USD),
+        "host_power_w_per_device": fields.number("host_power_w_per_device", 0.0, low=0.0, high=MAX_HOST_POWER_W),
     }
+
+
+def _date(fields: Fields) -> str:
+    """When the prices were taken, as text (YAML reads 2026-05-01 as a date, 2026 as a number: both are fine)."""
+    value = fields.raw("date")
+    text = text_of(value)
+    if text is None:
+        raise fields.error("date", f"expected a date; got {brief(value)}")
+    return text
 
 
 def load_pricing(fields: Fields) -> Pricing:
@@ -45,11 +64,13 @@ def load_pricing(fields: Fields) -> Pricing:
     purchases: dict[str, float] = {}
     sources: dict[str, str] = {}
     for device_id in devices:
+        if not isinstance(device_id, str):
+            raise devices.error(str(device_id), f"expected a device id as text; got {brief(device_id)}")
         entry = devices.section(device_id)
         if kind == "cloud":
-            rates[device_id] = entry.number("usd_per_hour", low=0.0)
+            rates[device_id] = entry.number("usd_per_hour", low=0.0, high=MAX_USD_PER_HOUR)
         else:
-            purchases[device_id] = entry.number("purchase_usd", low=0.0)
+            purchases[device_id] = entry.number("purchase_usd", low=0.0, high=MAX_PURCHASE_USD)
         sources[device_id] = entry.string("source")
         entry.finish()
     devices.finish()
@@ -57,10 +78,10 @@ def load_pricing(fields: Fields) -> Pricing:
         id=fields.string("id"),
         name=fields.string("name"),
         kind=kind,
-        date=str(fields.raw("date")),
+        date=_date(fields),
         usd_per_hour=rates,
         purchase_usd=purchases,
-        sources={**sources, **{str(k): str(v) for k, v in (fields.raw("sources", {}) or {}).items()}},
+        sources={**sources, **fields.notes("sources")},
         **(_owned_costs(fields) if kind == "owned" else {}),
     )
     fields.finish()

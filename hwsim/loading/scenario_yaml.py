@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hwsim.base.errors import HwsimError, InputError
+from hwsim.base.errors import HwsimError, InputError, brief
 from hwsim.loading import catalog, pricing_yaml, techniques_yaml
 from hwsim.loading.fields import Fields, load_yaml
 from hwsim.loading.routing import routing_for
@@ -12,11 +12,17 @@ from hwsim.loading.workload_yaml import load_workload
 from hwsim.perf.ops import ExpertSetup
 from hwsim.specs import deployment
 from hwsim.specs.deployment import IMPLEMENTATIONS
+from hwsim.specs.hardware import System
 from hwsim.specs.models import Model
 from hwsim.specs.placement import parse
 from hwsim.specs.pricing import DEFAULT_PRICING, Pricing
 from hwsim.specs.scenario import (
     BATCHING,
+    MAX_BATCHED_TOKENS,
+    MAX_BLOCK_SIZE,
+    MAX_DEVICES,
+    MAX_NUM_SEQS,
+    MAX_REPLICAS,
     PREEMPTION,
     ROUTERS,
     Disaggregation,
@@ -32,9 +38,10 @@ def engine_settings(fields: Fields) -> EngineConfig:
     d = EngineConfig()
     engine = EngineConfig(
         batching=fields.string("batching", d.batching, choices=BATCHING),
-        max_num_seqs=fields.integer("max_num_seqs", d.max_num_seqs),
-        max_num_batched_tokens=fields.integer("max_num_batched_tokens", d.max_num_batched_tokens),
-        block_size=fields.integer("block_size", d.block_size),
+        max_num_seqs=fields.integer("max_num_seqs", d.max_num_seqs, high=MAX_NUM_SEQS),
+        max_num_batched_tokens=fields.integer("max_num_batched_tokens", d.max_num_batched_tokens,
+                                              high=MAX_BATCHED_TOKENS),
+        block_size=fields.integer("block_size", d.block_size, high=MAX_BLOCK_SIZE),
         gpu_memory_utilization=fields.number("gpu_memory_utilization", d.gpu_memory_utilization, low=0.05, high=1.0),
         preemption=fields.string("preemption", d.preemption, choices=PREEMPTION),
         admission=fields.string("admission", d.admission, choices=("prompt", "full")),
@@ -80,7 +87,7 @@ def _experts(fields: Fields, model: Model) -> tuple[ExpertSetup | None, str, int
                         capacity_factor=section.number("capacity_factor", None, low=1.0),
                         attention_dp=section.boolean("attention_dp", False))
     cache = section.string("cache", "static", choices=CACHE_POLICIES)
-    prefetch = section.integer("prefetch", 0, low=0)
+    prefetch = section.integer("prefetch", 0, low=0, high=model.moe.experts)
     section.finish()
     return setup, cache, prefetch
 
@@ -95,22 +102,25 @@ def workload_field(fields: Fields, path: Path) -> Workload:
             raise fields.error("workload", str(exc)) from None
     if isinstance(value, dict):
         return load_workload(path, Fields(value, str(path), "workload"))
-    raise fields.error("workload", f"expected a preset name, a YAML path or a mapping; got {value!r}")
+    raise fields.error("workload", f"expected a preset name, a YAML path or a mapping; got {brief(value)}")
 
 
 def load_scenario(path: Path) -> Scenario:
     fields = load_yaml(path)
+    hardware, count = fields.string("hardware"), fields.integer("count", 1, high=MAX_DEVICES)
     try:
-        system = catalog.system(fields.string("hardware"), fields.integer("count", 1))
+        system = catalog.system(hardware, count)
     except HwsimError as exc:
         raise fields.error("hardware", str(exc)) from None
+    model_name = fields.string("model")
     try:
-        model = catalog.model(fields.string("model"))
+        model = catalog.model(model_name)
     except HwsimError as exc:
         raise fields.error("model", str(exc)) from None
+    dtype, kv_dtype = fields.string("dtype", "bf16"), fields.string("kv_dtype", None)
+    weight_bits = fields.number("weight_bits", None, low=1.0, high=32.0)
     try:
-        precision = deployment.Precision(fields.string("dtype", "bf16"), fields.string("kv_dtype", None),
-                              fields.number("weight_bits", None))
+        precision = deployment.Precision(dtype, kv_dtype, weight_bits)
     except HwsimError as exc:
         raise fields.error("dtype", str(exc)) from None
     workload = workload_field(fields, Path(path))
@@ -118,18 +128,11 @@ def load_scenario(path: Path) -> Scenario:
     slo_fields = fields.section("slo", {})
     slo = Slo(slo_fields.quantity("ttft", "seconds", None), slo_fields.quantity("tpot", "seconds", None))
     slo_fields.finish()
-    disaggregation = None
-    if fields.has("disaggregation"):
-        section = fields.section("disaggregation")
-        link_id = section.string("link", "")
-        default_link = system.accelerator.peer_link if system.accelerator else None
-        link = catalog.link(link_id) if link_id else (default_link or system.host_link)
-        if link is None:
-            raise section.error("link", f"{system.id} has no peer or host link; name one to hand KV caches over")
-        disaggregation = Disaggregation(section.integer("prefill_replicas"), section.integer("decode_replicas"), link)
-        section.finish()
+    disaggregation = _disaggregation(fields, system)
+    placement_text = fields.string("placement", "device")
     try:
-        placement = parse(fields.string("placement", "device"))
+        placement = parse(placement_text)
+        deployment.check_experts_placement(placement, model)
     except HwsimError as exc:
         raise fields.error("placement", str(exc)) from None
     experts, cache, prefetch = _experts(fields, model)
@@ -147,7 +150,7 @@ def load_scenario(path: Path) -> Scenario:
         model=model,
         precision=precision,
         workload=workload,
-        replicas=fields.integer("replicas", 1),
+        replicas=fields.integer("replicas", 1, high=MAX_REPLICAS),
         engine=engine,
         slo=slo,
         disaggregation=disaggregation,
@@ -156,9 +159,30 @@ def load_scenario(path: Path) -> Scenario:
     return scenario
 
 
+def _disaggregation(fields: Fields, system: System) -> Disaggregation | None:
+    """The optional `disaggregation` block: prefill and decode pools and the link between them
+    (by default the accelerator's peer link, else the host link)."""
+    if not fields.has("disaggregation"):
+        return None
+    section = fields.section("disaggregation")
+    link_id = section.string("link", "")
+    default_link = system.accelerator.peer_link if system.accelerator else None
+    try:
+        link = catalog.link(link_id) if link_id else (default_link or system.host_link)
+    except HwsimError as exc:
+        raise section.error("link", str(exc)) from None
+    if link is None:
+        raise section.error("link", f"{system.id} has no peer or host link; name one to hand KV caches over")
+    disaggregation = Disaggregation(section.integer("prefill_replicas", high=MAX_REPLICAS),
+                                    section.integer("decode_replicas", high=MAX_REPLICAS), link)
+    section.finish()
+    return disaggregation
+
+
 def pricing_field(fields: Fields, key: str = "pricing") -> Pricing:
     """The pricing profile a scenario names (by id or YAML path), or the default one."""
+    name = fields.string(key, DEFAULT_PRICING)
     try:
-        return pricing_yaml.pricing(fields.string(key, DEFAULT_PRICING))
+        return pricing_yaml.pricing(name)
     except HwsimError as exc:
         raise fields.error(key, str(exc)) from None

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hwsim.base.errors import HwsimError
+from hwsim.base.errors import HwsimError, brief
+from hwsim.loading.fields import read_text
 
 GEMMS = ("aten::linear", "aten::mm", "aten::addmm", "aten::bmm", "aten::_scaled_mm", "aten::_weight_int4pack_mm")
 ATTENTION = ("aten::scaled_dot_product_attention", "aten::_scaled_dot_product_flash_attention",
@@ -45,12 +46,12 @@ class _Op:
 def read_trace(path: Path, hardware: str) -> list[dict[str, Any]]:
     """Measurement-schema kernel rows (as dicts) of the trace at `path`, measured on `hardware`."""
     events = _events(path)
-    ops = [_op(e) for e in events if e.get("ph") == "X" and e.get("cat") in ("cpu_op", "user_annotation")]
+    ops = [_op(e, path) for e in events if e.get("ph") == "X" and e.get("cat") in ("cpu_op", "user_annotation")]
     if not any("Input Dims" in op.args for op in ops):
         raise HwsimError(f"{path}: the trace has no operator shapes; profile with record_shapes=True")
-    device_us = _kernel_time_by_external_id(events)
+    device_us = _kernel_time_by_external_id(events, path)
     samples = _operator_samples(ops, device_us, path)
-    for key, seconds in _copy_samples(events):
+    for key, seconds in _copy_samples(events, path):
         samples[key].append(seconds)
     source = f"torch.profiler trace {Path(path).name}" + (" (device kernels)" if device_us else " (CPU time)")
     return [_row(i, key, times, hardware, source) for i, (key, times) in enumerate(sorted(samples.items(),
@@ -69,42 +70,65 @@ def _operator_samples(ops: list[_Op], device_us: dict[object, float], path: Path
     return samples
 
 
-def _copy_samples(events: list[dict]) -> list[tuple[tuple, float]]:
+def _copy_samples(events: list[dict], path: Path) -> list[tuple[tuple, float]]:
     found = []
     for copy in (e for e in events if e.get("cat") == "gpu_memcpy"):
-        key = _copy_key(copy)
+        key = _copy_key(copy, path)
         if key is not None:
-            found.append((key, float(copy.get("dur", 0.0)) / 1e6))
+            found.append((key, _time_us(copy, "dur", path) / 1e6))
     return found
 
 
 def _events(path: Path) -> list[dict]:
+    text = read_text(Path(path), "a torch.profiler Chrome trace (JSON)")
     try:
-        document = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise HwsimError(f"{path}: file not found") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise HwsimError(f"{path}: not a complete JSON file ({exc}); expected a torch.profiler Chrome trace") from None
+    except RecursionError:
+        raise HwsimError(f"{path}: not a complete JSON file (nested too deeply); "
+                         f"expected a torch.profiler Chrome trace") from None
     events = document.get("traceEvents") if isinstance(document, dict) else None
     if not isinstance(events, list):
         raise HwsimError(f"{path}: no traceEvents list; expected a torch.profiler Chrome trace")
     return [e for e in events if isinstance(e, dict)]
 
 
-def _op(event: dict) -> _Op:
-    args = event.get("args") or {}
-    return _Op(str(event.get("name", "")), float(event.get("ts", 0.0)), float(event.get("dur", 0.0)),
-               event.get("tid"), args.get("External id"), args)
+def _args(event: dict) -> dict:
+    """An event's `args` mapping (empty when it has none)."""
+    args = event.get("args")
+    return args if isinstance(args, dict) else {}
 
 
-def _kernel_time_by_external_id(events: list[dict]) -> dict[object, float]:
+def _time_us(event: dict, key: str, path: Path) -> float:
+    """An event's `ts` or `dur` in microseconds (0 when absent): a finite number, a duration not negative."""
+    value = event.get(key, 0.0)
+    number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+    if not math.isfinite(number) or (key == "dur" and number < 0):
+        raise HwsimError(f"{path}: event {str(event.get('name', ''))[:80]!r}: {key} must be a finite number of "
+                         f"microseconds{', not negative' if key == 'dur' else ''}; got {brief(value)}")
+    return number
+
+
+def _key(value: object) -> object:
+    """A thread or External id usable as a dictionary key: numbers and text as they are, anything else as text."""
+    return value if value is None or isinstance(value, (int, float, str)) else json.dumps(value, sort_keys=True)
+
+
+def _op(event: dict, path: Path) -> _Op:
+    args = _args(event)
+    return _Op(str(event.get("name", "")), _time_us(event, "ts", path), _time_us(event, "dur", path),
+               _key(event.get("tid")), _key(args.get("External id")), args)
+
+
+def _kernel_time_by_external_id(events: list[dict], path: Path) -> dict[object, float]:
     """Device microseconds of the kernels each operator launched (kernels carry its External id)."""
     total: dict[object, float] = defaultdict(float)
     for event in events:
         if event.get("ph") == "X" and event.get("cat") == "kernel":
-            external = (event.get("args") or {}).get("External id")
+            external = _key(_args(event).get("External id"))
             if external is not None:
-                total[external] += float(event.get("dur", 0.0))
+                total[external] += _time_us(event, "dur", path)
     return dict(total)
 
 
@@ -136,21 +160,28 @@ def _dims(op: _Op, path: Path) -> list:
 
 
 def _dtype(op: _Op) -> str:
-    types = op.args.get("Input type") or [""]
-    return DTYPES.get(str(types[0]), str(types[0]) or "bf16")
+    types = op.args.get("Input type")
+    first = str(types[0]) if isinstance(types, list) and types else ""
+    return DTYPES.get(first, first or "bf16")
 
 
 def _shape_key(op: _Op, path: Path) -> tuple | None:
     dims = _dims(op, path)
     try:
         if op.name in GEMMS:
-            return ("gemm", _dtype(op) if op.name != "aten::_weight_int4pack_mm" else "int4", *_gemm_mnk(op.name, dims))
-        if op.name in ATTENTION:
+            sizes: tuple = _gemm_mnk(op.name, dims)
+            key: tuple = ("gemm", _dtype(op) if op.name != "aten::_weight_int4pack_mm" else "int4", *sizes)
+        elif op.name in ATTENTION:
             (batch, heads, q_len, head_dim), (_, kv_heads, kv_len, _) = dims[0], dims[1]
-            return ("attention", _dtype(op), batch, q_len, kv_len, heads, kv_heads, head_dim)
+            sizes = (batch, q_len, kv_len, heads, kv_heads, head_dim)
+            key = ("attention", _dtype(op), *sizes)
+        else:
+            return None
     except (ValueError, IndexError, TypeError):
         raise HwsimError(f"{path}: {op.name} has unexpected input dims {dims}") from None
-    return None
+    if not all(isinstance(size, int) and not isinstance(size, bool) and size >= 0 for size in sizes):
+        raise HwsimError(f"{path}: {op.name} has unexpected input dims {dims}; expected whole sizes")
+    return key
 
 
 def _gemm_mnk(name: str, dims: list) -> tuple[int, int, int, int]:
@@ -167,16 +198,18 @@ def _gemm_mnk(name: str, dims: list) -> tuple[int, int, int, int]:
     return 1, dims[0][0], dims[1][1], dims[0][1]  # mm and _scaled_mm: a [m, k], b [k, n]
 
 
-def _copy_key(event: dict) -> tuple | None:
+def _copy_key(event: dict, path: Path) -> tuple | None:
     """A device copy: bytes and its two ends, from Kineto's "Memcpy HtoD (Pinned -> Device)" naming."""
     name = str(event.get("name", ""))
     if "(" not in name or "->" not in name:
         return None
-    src, dst = (part.strip(" )") for part in name.split("(", 1)[1].split("->"))
-    moved = (event.get("args") or {}).get("bytes")
-    if src not in COPY_ENDS or dst not in COPY_ENDS or moved is None:
+    ends = [part.strip(" )") for part in name.split("(", 1)[1].split("->")]
+    moved = _args(event).get("bytes")
+    if len(ends) != 2 or ends[0] not in COPY_ENDS or ends[1] not in COPY_ENDS or moved is None:
         return None
-    return ("copy", int(moved), COPY_ENDS[src], COPY_ENDS[dst])
+    if isinstance(moved, bool) or not isinstance(moved, int) or moved < 0:
+        raise HwsimError(f"{path}: copy {name[:80]!r}: bytes must be a whole number; got {brief(moved)}")
+    return ("copy", moved, COPY_ENDS[ends[0]], COPY_ENDS[ends[1]])
 
 
 def _row(index: int, key: tuple, times: list[float], hardware: str, source: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from hwsim.loading import catalog, scenario_yaml, techniques_yaml
 from hwsim.loading.fields import Fields, load_yaml
 from hwsim.specs import deployment
 from hwsim.specs.placement import parse
-from hwsim.specs.scenario import EngineConfig, Scenario
+from hwsim.specs.scenario import MAX_DEVICES, MAX_REPLICAS, EngineConfig, Scenario
 
 CHANGEABLE = ("hardware", "count", "replicas", "model", "dtype", "kv_dtype", "weight_bits", "placement", "pricing",
               "engine", "workload", "techniques")
@@ -60,18 +60,20 @@ def _with_deployment_changes(baseline: Scenario, changes: Fields) -> Scenario:
     scenario = baseline
     if changes.has("hardware") or changes.has("count"):
         hardware = changes.string("hardware", baseline.system.id)
-        count = changes.integer("count", baseline.system.accelerator_count or 1)
+        count = changes.integer("count", baseline.system.accelerator_count or 1, high=MAX_DEVICES)
         scenario = replace(scenario, system=catalog.system(hardware, count))
     if changes.has("model"):
         scenario = replace(scenario, model=catalog.model(changes.string("model")))
     if changes.has("replicas"):
-        scenario = replace(scenario, replicas=changes.integer("replicas"))
+        scenario = replace(scenario, replicas=changes.integer("replicas", high=MAX_REPLICAS))
     if changes.has("dtype") or changes.has("kv_dtype") or changes.has("weight_bits"):
         scenario = replace(scenario, precision=_precision(changes, baseline.precision))
     if changes.has("placement"):
         scenario = replace(scenario, placement=parse(changes.string("placement")))
     if changes.has("pricing"):
         scenario = replace(scenario, pricing=scenario_yaml.pricing_field(changes))
+    if changes.has("placement") or changes.has("model"):
+        deployment.check_experts_placement(scenario.placement, scenario.model)
     return scenario
 
 

@@ -6,16 +6,28 @@ samples) are found beside the YAML that names them, so a workload folder can be 
 """
 from __future__ import annotations
 
+import io
 import json
+import math
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from hwsim.base.errors import InputError
-from hwsim.loading.fields import Fields, load_yaml
-from hwsim.specs.workload import ARRIVALS, LENGTHS, TRACE_COLUMNS, Lengths, Workload
+from hwsim.base.errors import HwsimError, InputError, brief
+from hwsim.loading.fields import Fields, load_yaml, read_text, shown
+from hwsim.specs.workload import (
+    ARRIVALS,
+    LENGTHS,
+    MAX_CV,
+    MAX_REQUESTS,
+    MAX_SIGMA,
+    MAX_TOKENS_PER_REQUEST,
+    TRACE_COLUMNS,
+    Lengths,
+    Workload,
+)
 
 OPEN_LOOP = ("poisson", "gamma")  # arrivals at a rate, which may run for a duration instead of a count
 
@@ -29,42 +41,140 @@ class _Arrival(NamedTuple):
 
 
 def _trace_frame(path: Path, fields: Fields) -> pd.DataFrame:
-    """A trace file as read: CSV, or JSON lines for a `.jsonl` file."""
+    """A trace file as read: CSV, or JSON lines (one object per request) for a `.jsonl` file."""
+    if not path.exists():
+        raise fields.error("file", f"trace {path} not found")
+    text = read_text(path, "a trace (CSV, or JSON lines for .jsonl)")
+    if not text.strip():
+        raise InputError(str(path), "", "the trace is empty; expected a header and one row per request")
+    if path.suffix == ".jsonl":
+        return pd.DataFrame(_json_lines(path, text))
     try:
-        if path.suffix == ".jsonl":
-            return pd.DataFrame([json.loads(line) for line in path.read_text().splitlines() if line.strip()])
-        return pd.read_csv(path)
-    except FileNotFoundError:
-        raise fields.error("file", f"trace {path} not found") from None
+        return pd.read_csv(io.StringIO(text))
     except (ValueError, pd.errors.ParserError) as exc:
-        raise fields.error("file", f"trace {path} is not readable: {exc}") from None
+        raise fields.error("file", f"trace {path} is not readable: {' '.join(str(exc).split())}") from None
+
+
+def _json_lines(path: Path, text: str) -> list[dict]:
+    """The objects of a JSON-lines trace, one per non-blank line; anything else names its line."""
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            raise InputError(str(path), "", f"line {number}: not valid JSON; expected one object per line") from None
+        if not isinstance(record, dict):
+            raise InputError(str(path), "", f"line {number}: expected a JSON object with "
+                                            f"{', '.join(TRACE_COLUMNS)}; got {type(record).__name__}")
+        records.append(record)
+    return records
+
+
+def _number(cell: object) -> float:
+    """One trace cell as a float; text, true/false, lists and missing cells as NaN (refused by the checks)."""
+    if isinstance(cell, bool) or not isinstance(cell, (int, float, str, np.number)):
+        return math.nan
+    try:
+        return float(cell)
+    except (ValueError, OverflowError):
+        return math.nan
+
+
+def _column(frame: pd.DataFrame, column: str) -> np.ndarray:
+    return np.array([_number(cell) for cell in frame[column]], dtype=float)
+
+
+def _bad_row(path: Path, column: str, frame: pd.DataFrame, bad: np.ndarray, expected: str) -> InputError:
+    """The first row flagged in `bad`, as an error naming the trace, the column and the row (1 = first)."""
+    row = int(np.flatnonzero(bad)[0])
+    return InputError(str(path), column, f"row {row + 1}: expected {expected}, got {shown(frame[column].iloc[row])}")
+
+
+def _check_trace(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
+    """Times finite, from zero up and in order; token counts whole, from 1 to the per-request bound."""
+    times = _column(frame, "timestamp_s")
+    bad = ~(np.isfinite(times) & (times >= 0))
+    if bad.any():
+        raise _bad_row(path, "timestamp_s", frame, bad, "a time in seconds, finite and not negative")
+    earlier = np.diff(times, prepend=times[:1]) < 0
+    if earlier.any():
+        raise _bad_row(path, "timestamp_s", frame, earlier, "times in order (no earlier than the row before)")
+    tokens = {}
+    for column in ("prompt_tokens", "output_tokens"):
+        counts = _column(frame, column)
+        whole = np.isfinite(counts) & (counts >= 1) & (counts <= MAX_TOKENS_PER_REQUEST)
+        whole &= counts == np.floor(np.where(whole, counts, 0.0))
+        if not whole.all():
+            raise _bad_row(path, column, frame, ~whole, f"a whole token count from 1 to {MAX_TOKENS_PER_REQUEST:,}")
+        tokens[column] = counts.astype(np.int64)
+    return pd.DataFrame({"timestamp_s": times, **tokens})
 
 
 def _read_trace(path: Path, fields: Fields) -> pd.DataFrame:
-    """The trace's columns `TRACE_COLUMNS`, typed; every token count must be 1 or more."""
+    """The trace's columns `TRACE_COLUMNS`, typed and checked; a bad row is an error naming it, never
+    dropped, since replaying a trace with requests silently missing would misstate its load."""
     frame = _trace_frame(path, fields)
     missing = [c for c in TRACE_COLUMNS if c not in frame.columns]
     if missing:
         raise InputError(str(path), missing[0], f"trace column missing; a trace needs {', '.join(TRACE_COLUMNS)}")
-    frame = frame[list(TRACE_COLUMNS)]
-    for column in ("prompt_tokens", "output_tokens"):
-        bad = frame.index[~(pd.to_numeric(frame[column], errors="coerce") >= 1)]
-        if len(bad):
-            raise InputError(str(path), column, f"row {bad[0] + 1}: expected a token count of 1 or more, "
-                                                f"got {frame.loc[bad[0], column]!r}")
-    return frame.astype({"timestamp_s": float, "prompt_tokens": np.int64, "output_tokens": np.int64})
+    if frame.empty:
+        raise InputError(str(path), "", "the trace has no requests; expected one row per request")
+    if len(frame) > MAX_REQUESTS:
+        raise InputError(str(path), "", f"the trace has {len(frame):,} requests; at most {MAX_REQUESTS:,} "
+                                        f"can be simulated")
+    return _check_trace(path, frame.reset_index(drop=True))
+
+
+def _whole_tokens(text: str) -> int | None:
+    """A cell of a lengths file as a token count, None unless it is a whole number in range."""
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    if not (math.isfinite(number) and number == int(number) and 1 <= number <= MAX_TOKENS_PER_REQUEST):
+        return None
+    return int(number)
 
 
 def _empirical_values(section: Fields, folder: Path) -> tuple[int, ...]:
     """The token counts of a one-column file of lengths to sample from."""
     file = folder / section.string("file")
-    try:
-        values = tuple(int(v) for v in pd.read_csv(file, header=None)[0])
-    except (FileNotFoundError, ValueError, pd.errors.ParserError) as exc:
-        raise section.error("file", f"expected a one-column file of token counts: {exc}") from None
-    if not values or min(values) < 1:
-        raise section.error("file", "expected at least one token count, all of them 1 or more")
-    return values
+    if not file.exists():
+        raise section.error("file", f"expected a one-column file of token counts: {file} not found")
+    cells = [line.split(",")[0].strip() for line in read_text(file, "a one-column file of token counts").splitlines()]
+    values = []
+    for number, cell in enumerate(cells, start=1):
+        if not cell:
+            continue
+        value = _whole_tokens(cell)
+        if value is None:
+            raise InputError(str(file), "", f"line {number}: expected a whole token count from 1 to "
+                                            f"{MAX_TOKENS_PER_REQUEST:,}, got {brief(cell)}")
+        values.append(value)
+    if not values or len(values) > MAX_REQUESTS:
+        raise section.error("file", f"expected 1 to {MAX_REQUESTS:,} token counts, all of them 1 or more")
+    return tuple(values)
+
+
+def _tokens(section: Fields, key: str, default: int | None = None) -> int:
+    """A token count of one request, from 1 to `MAX_TOKENS_PER_REQUEST`."""
+    if default is None:
+        return section.integer(key, high=MAX_TOKENS_PER_REQUEST)
+    return section.integer(key, default, high=MAX_TOKENS_PER_REQUEST)
+
+
+def _lognormal(section: Fields) -> Lengths:
+    """A lognormal length: median and sigma of log(length), clipped to [min, max]."""
+    median = section.number("median", low=1.0, high=MAX_TOKENS_PER_REQUEST)
+    sigma = section.number("sigma", low=0.0, high=MAX_SIGMA)
+    low, high = _tokens(section, "min", 1), _tokens(section, "max")
+    if high < low:
+        raise section.error("max", f"must be at least min ({low}); got {high}")
+    if not low <= median <= high:  # every draw would be clipped to one bound
+        raise section.error("median", f"must be between min ({low}) and max ({high}); got {median:g}")
+    return Lengths("lognormal", median=median, sigma=sigma, low=low, high=high)
 
 
 def _lengths(fields: Fields, key: str, folder: Path) -> Lengths:
@@ -72,14 +182,14 @@ def _lengths(fields: Fields, key: str, folder: Path) -> Lengths:
     section = fields.section(key)
     kind = section.string("kind", choices=LENGTHS)
     if kind == "fixed":
-        lengths = Lengths(kind, value=section.integer("value"))
+        lengths = Lengths(kind, value=_tokens(section, "value"))
     elif kind == "uniform":
-        lengths = Lengths(kind, low=section.integer("low"), high=section.integer("high"))
-        if lengths.high < lengths.low:
-            raise section.error("high", f"must be at least low ({lengths.low}); got {lengths.high}")
+        low, high = _tokens(section, "low"), _tokens(section, "high")
+        if high < low:
+            raise section.error("high", f"must be at least low ({low}); got {high}")
+        lengths = Lengths(kind, low=low, high=high)
     elif kind == "lognormal":
-        lengths = Lengths(kind, median=section.number("median", low=1.0), sigma=section.number("sigma", low=0.0),
-                          low=section.integer("min", 1), high=section.integer("max"))
+        lengths = _lognormal(section)
     else:
         lengths = Lengths(kind, values=_empirical_values(section, folder))
     section.finish()
@@ -93,10 +203,10 @@ def _arrival(arrival: Fields, folder: Path) -> _Arrival:
         rate = arrival.number("rate", low=None)
         if rate <= 0:
             raise arrival.error("rate", f"must be greater than zero requests per second; got {rate:g}")
-        cv = arrival.number("cv", 1.0, low=0.01) if kind == "gamma" else 1.0
+        cv = arrival.number("cv", 1.0, low=0.01, high=MAX_CV) if kind == "gamma" else 1.0
         result = _Arrival(kind, rate_per_s=rate, cv=cv)
     elif kind == "closed_loop":
-        result = _Arrival(kind, concurrency=arrival.integer("concurrency"))
+        result = _Arrival(kind, concurrency=arrival.integer("concurrency", high=MAX_REQUESTS))
     elif kind == "trace":
         result = _Arrival(kind, trace=_read_trace(folder / arrival.string("file"), arrival))
     else:
@@ -108,26 +218,33 @@ def _arrival(arrival: Fields, folder: Path) -> _Arrival:
 def load_workload(path: Path, fields: Fields | None = None) -> Workload:
     """The workload at `path`, or in `fields` read from the file at `path` (which locates its files)."""
     fields = fields or load_yaml(path)
-    folder = Path(path).parent
-    arrival = _arrival(fields.section("arrival"), folder)
-    count = fields.integer("requests", 0, low=0)
+    arrival = _arrival(fields.section("arrival"), Path(path).parent)
+    count = fields.integer("requests", 0, low=0, high=MAX_REQUESTS)
     duration = fields.quantity("duration", "seconds", 0.0)
     traced = arrival.trace is not None
     if not traced and not count and not (duration and arrival.kind in OPEN_LOOP):
         raise fields.error("requests", "give the number of requests (or a duration, for poisson/gamma arrivals)")
-    workload = Workload(
-        name=fields.string("name", Path(path).stem),
-        description=fields.string("description", ""),
-        arrival=arrival.kind,
-        rate_per_s=arrival.rate_per_s,
-        cv=arrival.cv,
-        concurrency=arrival.concurrency,
-        prompt=Lengths("fixed", 1) if traced else _lengths(fields, "prompt_tokens", folder),
-        output=Lengths("fixed", 1) if traced else _lengths(fields, "output_tokens", folder),
-        count=count,
-        duration_s=duration,
-        seed=fields.integer("seed", 0, low=0),
-        trace=arrival.trace,
-    )
+    if not count and arrival.kind in OPEN_LOOP and duration * arrival.rate_per_s > MAX_REQUESTS:
+        raise fields.error("duration", f"{duration:g} s at {arrival.rate_per_s:g} requests/s is about "
+                                       f"{duration * arrival.rate_per_s:,.0f} requests; at most {MAX_REQUESTS:,} "
+                                       f"can be simulated")
+    workload = _workload(fields, path, arrival, count, duration)
     fields.finish()
     return workload
+
+
+def _workload(fields: Fields, path: Path, arrival: _Arrival, count: int, duration: float) -> Workload:
+    """The Workload the fields describe; a check of its own that names no field is reported on the block."""
+    folder = Path(path).parent
+    traced = arrival.trace is not None
+    name = fields.string("name", Path(path).stem)
+    description = fields.string("description", "")
+    prompt = Lengths("fixed", 1) if traced else _lengths(fields, "prompt_tokens", folder)
+    output = Lengths("fixed", 1) if traced else _lengths(fields, "output_tokens", folder)
+    seed = fields.integer("seed", 0, low=0)
+    try:
+        return Workload(name=name, description=description, arrival=arrival.kind, rate_per_s=arrival.rate_per_s,
+                        cv=arrival.cv, concurrency=arrival.concurrency, prompt=prompt, output=output, count=count,
+                        duration_s=duration, seed=seed, trace=arrival.trace)
+    except HwsimError as exc:
+        raise InputError(fields.source, fields.path, str(exc)) from None

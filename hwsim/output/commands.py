@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +21,7 @@ from hwsim.serving import metrics
 from hwsim.specs import deployment
 from hwsim.specs.deployment import IMPLEMENTATIONS, Deployment
 from hwsim.specs.placement import parse as parse_placement
+from hwsim.specs.pricing import Pricing
 from hwsim.studies import calibrate, speedup, validate
 
 
@@ -36,8 +38,6 @@ def _overlay_system(args, system):
 def _deployment(args) -> Deployment:
     """The deployment `hwsim estimate` describes with its flags."""
     model = catalog.model(args.model)
-    if args.count is not None and args.count < 1:
-        raise HwsimError(f"--count must be at least 1; got {args.count}")
     system = _overlay_system(args, catalog.system(args.hardware, args.count))
     precision = deployment.Precision(args.dtype, args.kv_dtype, args.weight_bits)
     options = deployment.OffloadOptions(overlap=not args.no_overlap, pinned=not args.pageable,
@@ -54,9 +54,11 @@ def _deployment(args) -> Deployment:
 
 
 def run_estimate(args) -> int:
+    """`hwsim estimate`: one batch's times, memory, energy and cost, then the operator tables."""
+    prices = pricing_yaml.pricing(args.pricing)  # an unknown pricing is an error before any work
     setup = _deployment(args)
-    result = estimate.estimate(setup, args.batch, args.prompt, args.output)
-    _print_estimate(args, setup, result)
+    result = estimate.estimate(setup, args.batch, args.prompt_tokens, args.output_tokens)
+    _print_estimate(args, setup, result, prices)
     if result.tier_needs is not None:
         print(f"\nper layer (overlap {'on' if setup.offload.overlap else 'off'}):")
         print(tables.tier_table("prefill", result.prefill))
@@ -68,13 +70,13 @@ def run_estimate(args) -> int:
     return 0
 
 
-def _print_estimate(args, setup: Deployment, result: estimate.Estimate) -> None:
+def _print_estimate(args, setup: Deployment, result: estimate.Estimate, prices: Pricing) -> None:
     model, system, precision = setup.model, setup.system, setup.precision
     n = system.accelerator_count or 1
     print(f"{model.name} on {n}x {system.device_name}")
     print(f"  {precision.dtype} weights, {precision.kv_dtype_name} KV cache, "
           f"{args.launch} launch, {args.kernels} kernels")
-    print(f"  batch {args.batch}, prompt {args.prompt} tokens, output {args.output} tokens\n")
+    print(f"  batch {args.batch}, prompt {args.prompt_tokens} tokens, output {args.output_tokens} tokens\n")
     if result.tier_needs is None:
         print(f"memory per device   {result.memory.breakdown()}")
     else:
@@ -84,12 +86,12 @@ def _print_estimate(args, setup: Deployment, result: estimate.Estimate) -> None:
     print(f"prefill             {units.format_seconds(result.prefill_s)}   "
           f"({result.prefill_tokens_per_s:,.0f} prompt tokens/s)")
     print(f"decode per token    {units.format_seconds(result.time_per_output_token_s)}   "
-          f"(mean over the {args.output - 1} steps after the first token)")
+          f"(mean over the {args.output_tokens - 1} steps after the first token)")
     print(f"end to end          {units.format_seconds(result.end_to_end_s)}")
     print(f"throughput          {result.output_tokens_per_s:,.1f} output tokens/s")
     print(f"energy              {result.energy_j:,.1f} J, mean {result.mean_power_w:,.0f} W, "
           f"{result.output_tokens_per_j:.2f} output tokens/J")
-    print(f"cost                {tables.estimate_cost_text(args.pricing, system, n, result)}")
+    print(f"cost                {tables.estimate_cost_text(prices, system, n, result)}")
 
 
 def _print_op_tables(which: str, result: estimate.Estimate) -> None:
@@ -110,7 +112,8 @@ def _estimate_document(args, setup: Deployment, result: estimate.Estimate) -> di
     memory = result.memory
     return {
         "hardware": setup.system.id, "model": setup.model.id, "count": setup.system.accelerator_count or 1,
-        "batch": args.batch, "prompt": args.prompt, "output": args.output, "dtype": setup.precision.dtype,
+        "batch": args.batch, "prompt": args.prompt_tokens, "output": args.output_tokens,
+        "dtype": setup.precision.dtype,
         "prefill_s": result.prefill_s, "time_per_output_token_s": result.time_per_output_token_s,
         "end_to_end_s": result.end_to_end_s, "output_tokens_per_s": result.output_tokens_per_s,
         "memory": {"weights_bytes": memory.weights_bytes, "kv_cache_bytes": memory.kv_cache_bytes,
@@ -165,16 +168,20 @@ def run_validate(args) -> int:
 
 def run_calibrate(args) -> int:
     perf, report = calibrate.fit(args.files, args.hardware)
-    Path(args.output).write_text(calibrate.overlay_yaml(args.hardware, perf, report, args.files))
+    Path(args.out).write_text(calibrate.overlay_yaml(args.hardware, perf, report, args.files))
     print(f"fitted {report['rows']} kernel rows of {args.hardware}: MAPE {report['mape_before']:.1%} -> "
-          f"{report['mape_after']:.1%}; overlay written to {args.output}")
+          f"{report['mape_after']:.1%}; overlay written to {args.out}")
     return 0
 
 
 def run_simulate(args) -> int:
+    """`hwsim simulate`: the scenario over time. `--pricing` replaces the scenario's own pricing, which
+    moves only the cost line: prices never feed back into the simulation."""
     from hwsim.serving.simulate import simulate
 
     scenario = scenario_yaml.load_scenario(Path(args.scenario))
+    if args.pricing:
+        scenario = replace(scenario, pricing=pricing_yaml.pricing(args.pricing))
 
     def progress(done: int, total: int) -> None:
         filled = int(30 * done / total)
@@ -193,9 +200,9 @@ def run_simulate(args) -> int:
     print(metrics.format_summary(result.summary))
     if args.json:
         Path(args.json).write_text(json.dumps(result.summary, indent=2, default=float))
-    if args.csv:
-        result.requests.to_csv(f"{args.csv}-requests.csv", index=False)
-        result.steps.to_csv(f"{args.csv}-steps.csv", index=False)
+    if args.csv_prefix:
+        result.requests.to_csv(f"{args.csv_prefix}-requests.csv", index=False)
+        result.steps.to_csv(f"{args.csv_prefix}-steps.csv", index=False)
     return 0
 
 
@@ -211,8 +218,7 @@ def run_report(args) -> int:
             print(f"  {text}", file=sys.stderr)
 
     page = report.build(baseline, whatifs, knobs, progress)
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
+    output = Path(args.out)
     output.write_text(page, encoding="utf-8")
     print(f"wrote {output} ({len(page) / 1e6:.1f} MB): {baseline.name}"
           + (f" vs {', '.join(w.name for w in whatifs)}" if whatifs else ""))
@@ -273,12 +279,11 @@ def run_profiles(args) -> int:
 
 
 def run_import_model(args) -> int:
-
     model = hf_config.from_hf_config(Path(args.config))
     text = tables.model_yaml(model, args.id)
-    if args.output:
-        Path(args.output).write_text(text)
-        print(f"wrote {args.output}: {model.parameters() / 1e9:.2f}B parameters")
+    if args.out:
+        Path(args.out).write_text(text)
+        print(f"wrote {args.out}: {model.parameters() / 1e9:.2f}B parameters")
     else:
         print(text, end="")
     return 0
@@ -294,14 +299,8 @@ def run_import_trace(args) -> int:
     for column in torch_trace.INTEGER_COLUMNS & set(frame.columns):
         frame[column] = frame[column].astype("Int64")
     columns = [c for c in MEASUREMENT_COLUMNS if c in frame.columns]
-    _writable(Path(args.output)).write_text(frame[columns].to_csv(index=False))
+    Path(args.out).write_text(frame[columns].to_csv(index=False))
     kinds = frame["kind"].value_counts()
-    print(f"wrote {args.output}: {len(frame)} kernel rows ("
+    print(f"wrote {args.out}: {len(frame)} kernel rows ("
           + ", ".join(f"{count} {kind}" for kind, count in kinds.items()) + f") from {args.trace}")
     return 0
-
-
-def _writable(path: Path) -> Path:
-    if not path.parent.is_dir():
-        raise HwsimError(f"{path}: the folder {path.parent} does not exist")
-    return path

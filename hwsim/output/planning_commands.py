@@ -2,25 +2,40 @@
 and flash."""
 from __future__ import annotations
 
+import json
+import os
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from hwsim.base import units
 from hwsim.base.errors import HwsimError
-from hwsim.loading import catalog, plan_yaml
+from hwsim.loading import catalog, plan_yaml, pricing_yaml
 from hwsim.loading.routing import routing_for
 from hwsim.output import report, tables
 from hwsim.perf import flash
 from hwsim.specs import deployment
+from hwsim.specs.plan import PlanSpec
 from hwsim.studies import expert_plan, offload_plan, plan
 
 
+def _with_pricing(spec: PlanSpec, pricing_name: str) -> PlanSpec:
+    """`spec` priced by `--pricing` instead of its own profile. Every hardware searched must have a
+    price there, as the plan file's own pricing must: an unpriced candidate could never be ranked."""
+    prices = pricing_yaml.pricing(pricing_name)
+    for hardware_id in sorted({c.hardware for c in spec.candidates}):
+        accelerator = catalog.system(hardware_id).accelerator
+        if accelerator is None or accelerator.id not in prices.priced():
+            raise HwsimError(f"--pricing {prices.id}: {hardware_id} has no price (priced: "
+                             f"{', '.join(prices.priced())})")
+    return replace(spec, pricing=prices)
+
+
 def run_plan(args) -> int:
-    import os
-
-
+    """`hwsim plan`: search the plan's space; print the winner and the frontier; write what was asked."""
     spec = plan_yaml.load_plan(Path(args.plan))
+    if args.pricing:
+        spec = _with_pricing(spec, args.pricing)
     workers = args.workers or os.cpu_count() or 1
 
     def progress(done: int, total: int) -> None:
@@ -28,6 +43,19 @@ def run_plan(args) -> int:
             print(f"\r{done}/{total} candidates", end="\n" if done == total else "", file=sys.stderr, flush=True)
 
     result = plan.run(spec, workers=workers, cluster=args.cluster, progress=progress)
+    _print_plan(spec, result, args.all)
+    frame = result.outcomes
+    if args.json:
+        Path(args.json).write_text(frame.to_json(orient="records", indent=2))
+    if args.csv:
+        frame.to_csv(args.csv, index=False)
+    if args.report:
+        Path(args.report).write_text(report.plan_page(result), encoding="utf-8")
+    return 0
+
+
+def _print_plan(spec: PlanSpec, result: plan.PlanResult, every: bool) -> None:
+    """The counts, the winner (or the closest misses), the frontier and with `every` all candidates."""
     frame = result.outcomes
     p = spec.slo.percentile
     pruned = (frame["status"] == "pruned").sum()
@@ -46,34 +74,29 @@ def run_plan(args) -> int:
         print()
     print("cost-latency frontier (no candidate is both cheaper and faster):")
     print(tables.plan_table(result.pareto, p))
-    if args.all:
+    if every:
         print("\nevery candidate:")
         print(tables.plan_table(frame, p))
-    if args.json:
-        Path(args.json).write_text(frame.to_json(orient="records", indent=2))
-    if args.csv:
-        frame.to_csv(args.csv, index=False)
-    if args.report:
 
-        Path(args.report).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.report).write_text(report.plan_page(result), encoding="utf-8")
-    return 0
+
+def _budget_bytes(text: str | None) -> float | None:
+    """`--budget` as bytes; a number without a unit is refused, since GB and GiB differ by 7%."""
+    if not text:
+        return None
+    try:
+        return units.parse(text, "bytes")
+    except units.UnitError as exc:
+        raise HwsimError(f"--budget: {exc}") from None
 
 
 def run_moe_plan(args) -> int:
-
+    """`hwsim moe-plan`: the residency options for routed experts, the chosen one first."""
     model = catalog.model(args.model)
     system = catalog.system(args.hardware, args.count)
     precision = deployment.Precision(args.dtype, None, args.weight_bits)
     routing = routing_for(model, args.routing)
-    budget = None
-    if args.budget:
-        try:
-            budget = units.parse(args.budget, "bytes")
-        except units.UnitError as exc:
-            raise HwsimError(f"--budget: {exc}") from None
-    result = expert_plan.plan(model, system, routing, precision, args.batch, args.prompt, args.output, budget,
-                              args.resident)
+    result = expert_plan.plan(model, system, routing, precision, args.batch, args.prompt_tokens, args.output_tokens,
+                              _budget_bytes(args.budget), args.resident)
     devices = max(1, system.accelerator_count)
     print(f"{model.name} on {devices}x {system.device_name}, {routing.kind} routing, batch {args.batch}")
     print(f"  expert memory per device {units.format_bytes(result.budget_bytes)}; one expert in every MoE layer "
@@ -92,18 +115,38 @@ def run_moe_plan(args) -> int:
         print(f"\nexpert parallelism over {devices} devices: busiest device handles {a['balanced_rows']:.1f} "
               f"token-expert rows per layer with a popularity-balanced assignment, {a['round_robin_rows']:.1f} "
               f"with round robin (mean {a['mean_rows']:.1f})")
+    if args.json:
+        document = {"hardware": system.id, "model": model.id, "count": devices, "dtype": precision.dtype,
+                    "routing": routing.kind, **_moe_plan_document(args, result)}
+        Path(args.json).write_text(json.dumps(document, indent=2, default=float))
     return 0
 
 
-def run_offload_plan(args) -> int:
+def _moe_plan_document(args, result: expert_plan.ExpertPlan) -> dict:
+    """The shape asked for and every residency option, as `moe-plan --json` writes them."""
+    return {"batch": args.batch, "prompt": args.prompt_tokens, "output": args.output_tokens,
+            "budget_bytes": result.budget_bytes, "expert_bytes": result.expert_bytes, "resident": result.resident,
+            "chosen": result.options[0].name, "options": [asdict(o) for o in result.options],
+            "assignment": result.assignment}
 
+
+def _policy_document(candidate: offload_plan.Candidate) -> dict:
+    """One feasible offload policy at its best batch, as `offload-plan --json` lists it."""
+    return {"placement": candidate.placement.describe(), "batch": candidate.batch,
+            "output_tokens_per_s": candidate.throughput, "why": candidate.why(),
+            "tier_bytes": candidate.result.tier_needs}
+
+
+def run_offload_plan(args) -> int:
+    """`hwsim offload-plan`: the best placement and batch, and the runner-ups with what binds each."""
     model = catalog.model(args.model)
     system = catalog.system(args.hardware)
     precision = deployment.Precision(args.dtype, args.kv_dtype)
-    ranked = offload_plan.search(model, system, args.prompt, args.output, precision,
+    ranked = offload_plan.search(model, system, args.prompt_tokens, args.output_tokens, precision,
                                  deployment.OffloadOptions(overlap=not args.no_overlap))
     best = ranked[0]
-    print(f"{model.name} on {system.name}: prompt {args.prompt}, output {args.output} tokens, {precision.dtype}\n")
+    print(f"{model.name} on {system.name}: prompt {args.prompt_tokens}, output {args.output_tokens} tokens, "
+          f"{precision.dtype}\n")
     print(f"best: {best.placement.describe()}, batch {best.batch}: {best.throughput:,.2f} output tokens/s")
     print(f"      {best.why()}")
     if best.result.tier_needs:
@@ -112,11 +155,16 @@ def run_offload_plan(args) -> int:
     for c in ranked[1:1 + args.show]:
         print(f"  {c.throughput:>9,.2f} tok/s ({c.throughput / best.throughput - 1:+.1%})  batch {c.batch:<5} "
               f"{c.placement.describe()}\n      {c.why()}")
+    if args.json:
+        document = {"hardware": system.id, "model": model.id, "dtype": precision.dtype,
+                    "prompt": args.prompt_tokens, "output": args.output_tokens, "overlap": not args.no_overlap,
+                    "policies": [_policy_document(c) for c in ranked]}
+        Path(args.json).write_text(json.dumps(document, indent=2, default=float))
     return 0
 
 
 def run_flash(args) -> int:
-
+    """`hwsim flash`: one token's time with FFN weights on flash, against the variants without each trick."""
     model = catalog.model(args.model)
     system = catalog.system(args.hardware)
     precision = deployment.Precision(args.dtype)
@@ -140,4 +188,15 @@ def run_flash(args) -> int:
         print(f"  {name:<20} {units.format_seconds(token.flash_load_s):>11} "
               f"{units.format_seconds(token.memory_management_s):>11} {units.format_seconds(token.compute_s):>11} "
               f"{units.format_seconds(token.total_s):>11} {units.format_bytes(token.bytes_read):>11}")
+    if args.json:
+        document = {"hardware": system.id, "model": model.id, "dtype": precision.dtype,
+                    **_flash_document(args, variants)}
+        Path(args.json).write_text(json.dumps(document, indent=2))
     return 0
+
+
+def _flash_document(args, variants: list[tuple[str, flash.FlashToken]]) -> dict:
+    """The options asked for and each variant's times and bytes, as `flash --json` writes them."""
+    return {"context": args.context, "active": args.active, "new": args.new, "bundle": not args.no_bundle,
+            "threads": args.threads,
+            "variants": [{"name": name, **asdict(token), "total_s": token.total_s} for name, token in variants]}

@@ -11,7 +11,6 @@ import yaml
 
 from hwsim.base import units
 from hwsim.base.errors import HwsimError
-from hwsim.loading import pricing_yaml
 from hwsim.perf import cost as pricing_math
 from hwsim.perf.step import StepCost
 
@@ -22,16 +21,17 @@ if TYPE_CHECKING:
     from hwsim.specs.hardware import System
     from hwsim.specs.models import Model
     from hwsim.specs.plan import PlanSlo, PlanSpec
+    from hwsim.specs.pricing import Pricing
 
 
-def estimate_cost_text(pricing_id: str, system: System, devices: int, result: Estimate) -> str:
-    """What the estimated run costs per 1M tokens at its own throughput and power; a price the
-    pricing lacks is reported in the line instead of failing the estimate."""
+def estimate_cost_text(prices: Pricing, system: System, devices: int, result: Estimate) -> str:
+    """What the estimated run costs per 1M tokens at its own throughput and power. A device the
+    pricing has no price for is reported in the line instead of failing the estimate (the times
+    still hold); an unknown pricing id never gets here, since the command loads the profile first."""
     total_tokens_per_s = result.batch * (result.prompt_len + result.output_len) / result.end_to_end_s
     try:
-        priced = pricing_math.cost_per_token(pricing_yaml.pricing(pricing_id), system, devices,
-                                             result.mean_power_w / devices, result.output_tokens_per_s,
-                                             total_tokens_per_s)
+        priced = pricing_math.cost_per_token(prices, system, devices, result.mean_power_w / devices,
+                                             result.output_tokens_per_s, total_tokens_per_s)
     except HwsimError as exc:
         return f"not priced: {exc}"
     return (f"${priced['usd_per_1m_output_tokens']:.3f} per 1M output tokens, "

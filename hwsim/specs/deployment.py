@@ -167,8 +167,16 @@ class Deployment:
             raise HwsimError(f"unknown launch mode {self.launch!r}; expected one of {', '.join(LAUNCH_MODES)}")
         if self.system.accelerator_count > 1 and self.system.accelerator is None:
             raise HwsimError("tensor parallelism needs accelerators; this system has none")
+        check_experts_placement(self.placement, self.model)
 
     @property
     def tp(self) -> int:
         """Tensor-parallel devices: every accelerator of the system, or one CPU."""
         return max(1, self.system.accelerator_count)
+
+
+def check_experts_placement(placement: Placement, model: Model) -> None:
+    """Routed experts can be placed only where there are some: a dense model has none."""
+    if placement.experts is not None and model.moe is None:
+        raise HwsimError(f"placement experts={','.join(t for t, _ in placement.experts)}: "
+                         f"{model.id} is a dense model with no routed experts to place")

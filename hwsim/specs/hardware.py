@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 DTYPES = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4")
+MAX_SOCKETS = 64  # CPU sockets of one host
+MAX_DRIVES = 1024  # drives of one kind in one system
 
 # Fallback roofline parameters for a device whose profile says nothing; each profile may
 # override any of them. Values are typical of datacenter GPUs measured with PyTorch.

@@ -6,7 +6,67 @@ shipped profile to its published size.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+
+from hwsim.base.errors import HwsimError, brief
+
+# Model-independent ceilings on each shape, far above the largest published model (DeepSeek-V3:
+# hidden 7168, 61 layers, 128 heads, a 129k vocabulary, 256 experts): a figure beyond them is a
+# typo, and the per-layer parameter count and per-expert routing would not finish on it.
+SHAPE_LIMITS = {
+    "hidden_size": 1_000_000,
+    "num_layers": 10_000,
+    "num_heads": 100_000,
+    "num_kv_heads": 100_000,
+    "head_dim": 100_000,
+    "intermediate_size": 10_000_000,
+    "vocab_size": 100_000_000,
+    "max_positions": 1_000_000_000,
+    "moe.experts": 100_000,
+    "moe.top_k": 100_000,
+    "moe.expert_intermediate_size": 10_000_000,
+    "moe.shared_experts": 10_000,
+    "moe.shared_intermediate_size": 10_000_000,
+    "moe.dense_layers": 10_000,
+    "mla.q_lora_rank": 1_000_000,
+    "mla.kv_lora_rank": 1_000_000,
+    "mla.qk_nope_head_dim": 100_000,
+    "mla.qk_rope_head_dim": 100_000,
+    "mla.v_head_dim": 100_000,
+}
+# shapes that may be zero: no shared experts, no dense layers before the MoE ones, no query compression
+MAY_BE_ZERO = ("moe.shared_experts", "moe.shared_intermediate_size", "moe.dense_layers", "mla.q_lora_rank")
+
+
+class ShapeError(HwsimError):
+    """An impossible model shape, located by its profile field path (`num_kv_heads`, `moe.top_k`), so
+    that each loader can name the key its own file spells it with."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+    def __reduce__(self):
+        """Rebuild from field and message, so the error survives a process pool or a copy intact."""
+        return type(self), (self.field, self.message)
+
+
+def _check_range(field: str, value: object) -> None:
+    """A shape is a whole number from 1 (0 where `MAY_BE_ZERO` allows) up to its `SHAPE_LIMITS` ceiling."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ShapeError(field, f"expected a whole number; got {brief(value)}")
+    low = 0 if field in MAY_BE_ZERO else 1
+    if value < low:
+        raise ShapeError(field, f"must be at least {low}; got {brief(value)}")
+    if value > SHAPE_LIMITS[field]:
+        raise ShapeError(field, f"must be at most {SHAPE_LIMITS[field]:,}; got {brief(value)}")
+
+
+def _check_block(prefix: str, block: Moe | Mla) -> None:
+    """Every shape of a `moe` or `mla` block within its range."""
+    for item in fields(block):
+        _check_range(f"{prefix}.{item.name}", getattr(block, item.name))
 
 
 @dataclass(frozen=True)
@@ -53,6 +113,24 @@ class Model:
     published_parameters: float | None = None
     published_active_parameters: float | None = None
     source: str = ""
+
+    def __post_init__(self) -> None:
+        """Refuse shapes no model has: a count of zero, a size past `SHAPE_LIMITS`, KV heads that do
+        not divide the query heads, more experts per token than experts or more dense layers than layers."""
+        for name in ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "head_dim", "intermediate_size",
+                     "vocab_size", "max_positions"):
+            _check_range(name, getattr(self, name))
+        if self.num_heads % self.num_kv_heads:
+            raise ShapeError("num_kv_heads", f"must divide num_heads ({self.num_heads}); got {self.num_kv_heads}")
+        if self.moe is not None:
+            _check_block("moe", self.moe)
+            if self.moe.top_k > self.moe.experts:
+                raise ShapeError("moe.top_k", f"must not exceed experts ({self.moe.experts}); got {self.moe.top_k}")
+            if self.moe.dense_layers > self.num_layers:
+                raise ShapeError("moe.dense_layers",
+                                 f"must not exceed num_layers ({self.num_layers}); got {self.moe.dense_layers}")
+        if self.mla is not None:
+            _check_block("mla", self.mla)
 
     # --- shapes -----------------------------------------------------------------------------
     @property

@@ -74,12 +74,16 @@ class Placement:
 
 def _split(what: str, spec: str) -> tuple[tuple[str, float], ...]:
     """`tier[:fraction][,tier:fraction]` as (tier, share) pairs adding up to 1."""
-    shares = []
+    shares: list[tuple[str, float]] = []
     items = [s.strip() for s in spec.split(",") if s.strip()]
+    if not items:
+        raise HwsimError(f"placement {what}: expected tier[:fraction],... (e.g. {what}=host); got nothing")
     for item in items:
-        tier, _, fraction = item.partition(":")
+        tier, _, fraction = (s.strip() for s in item.partition(":"))
         if tier not in TIERS:
             raise HwsimError(f"placement {what}: unknown tier {tier!r}; expected one of {', '.join(TIERS)}")
+        if tier in dict(shares):
+            raise HwsimError(f"placement {what}: tier {tier} is named twice in {spec!r}; give each tier once")
         if fraction:
             try:
                 share = float(fraction)
@@ -89,7 +93,7 @@ def _split(what: str, spec: str) -> tuple[tuple[str, float], ...]:
             share = 1.0
         else:
             raise HwsimError(f"placement {what}: give a fraction for every tier when splitting ({spec!r})")
-        if not 0 <= share <= 1:
+        if not 0 <= share <= 1:  # NaN fails this too
             raise HwsimError(f"placement {what}: fraction of {tier} must be between 0 and 1; got {share:g}")
         shares.append((tier, share))
     total = sum(s for _, s in shares)
@@ -114,6 +118,8 @@ def parse(text: str | None) -> Placement:
             raise HwsimError(f"placement {part!r}: expected what=tier[:fraction],... "
                              f"(e.g. weights=device:0.2,host:0.8)")
         what, spec = (s.strip() for s in part.split("=", 1))
+        if what in values:
+            raise HwsimError(f"placement: {what} is named twice in {text!r}; give each class once")
         if what in COMPUTE_KEYS:
             values[what] = _processor(what, spec)
         elif what in CLASSES:

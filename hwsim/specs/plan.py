@@ -14,6 +14,9 @@ from hwsim.specs.scenario import EngineConfig
 from hwsim.specs.workload import Workload
 
 PERCENTILES = (50, 90, 99)  # the SLO percentiles a plan can judge
+# each candidate is a serving simulation of the whole workload, a second or more each: a larger
+# search would not finish in a working day
+MAX_CANDIDATES = 10_000
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,13 @@ from hwsim.specs.workload import Workload
 BATCHING = ("mixed", "prefill_first", "static")
 PREEMPTION = ("recompute", "swap")
 ROUTERS = ("round_robin", "least_outstanding")
+# Bounds on a deployment's size, well above any real cluster: each replica is simulated as its own
+# process and each device's share of a step is worked out, so more would not finish.
+MAX_DEVICES = 4096  # accelerators of one replica (tensor parallel)
+MAX_REPLICAS = 4096
+MAX_NUM_SEQS = 1_000_000  # sequences one engine schedules at once
+MAX_BATCHED_TOKENS = 100_000_000  # tokens one engine step processes
+MAX_BLOCK_SIZE = 1_000_000  # tokens of one KV block
 
 
 @dataclass(frozen=True)

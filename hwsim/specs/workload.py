@@ -7,16 +7,32 @@ column is NaN.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from hwsim.base.errors import HwsimError
+from hwsim.base.errors import HwsimError, brief
 
 ARRIVALS = ("poisson", "gamma", "closed_loop", "offline", "trace")
 LENGTHS = ("fixed", "uniform", "lognormal", "empirical")
 TRACE_COLUMNS = ("timestamp_s", "prompt_tokens", "output_tokens")
+# Model-independent bounds on a workload. The simulator steps through every request at about a
+# thousand requests a second, so a million takes a quarter of an hour and more would not finish;
+# no model reads ten million tokens in one request.
+MAX_REQUESTS = 1_000_000
+MAX_TOKENS_PER_REQUEST = 10_000_000
+MAX_SIGMA = 10.0  # lognormal spread of log(length): beyond it every draw is clipped to min or max
+MAX_CV = 100.0  # gamma burstiness: beyond it the gaps underflow to zero
+
+
+def check_tokens(what: str, tokens: object) -> None:
+    """A token count of one request: a whole number from 1 to `MAX_TOKENS_PER_REQUEST`."""
+    if isinstance(tokens, bool) or not isinstance(tokens, (int, np.integer)):
+        raise HwsimError(f"{what} must be a whole number of tokens; got {brief(tokens)}")
+    if not 1 <= tokens <= MAX_TOKENS_PER_REQUEST:
+        raise HwsimError(f"{what} must be between 1 and {MAX_TOKENS_PER_REQUEST:,} tokens; got {tokens}")
 
 
 @dataclass(frozen=True)
@@ -30,6 +46,35 @@ class Lengths:
     median: float = 0.0  # lognormal
     sigma: float = 0.0  # lognormal: standard deviation of log(length)
     values: tuple[int, ...] = ()  # empirical: lengths sampled with replacement
+
+    def __post_init__(self) -> None:
+        """Refuse a distribution that cannot be drawn from, or draws lengths no request has."""
+        if self.kind not in LENGTHS:
+            raise HwsimError(f"lengths kind {self.kind!r} is not one of {', '.join(LENGTHS)}")
+        if self.kind == "fixed":
+            check_tokens("a fixed length", self.value)
+        elif self.kind == "empirical":
+            if not self.values:
+                raise HwsimError("empirical lengths need at least one value")
+            for value in self.values:
+                check_tokens("an empirical length", value)
+        else:
+            self._check_range()
+        if self.kind == "lognormal":
+            self._check_lognormal()
+
+    def _check_range(self) -> None:
+        check_tokens(f"{self.kind} low", self.low)
+        check_tokens(f"{self.kind} high", self.high)
+        if self.high < self.low:
+            raise HwsimError(f"{self.kind} high must be at least low ({self.low}); got {self.high}")
+
+    def _check_lognormal(self) -> None:
+        if not (math.isfinite(self.median) and self.low <= self.median <= self.high):
+            raise HwsimError(f"lognormal median must be between low ({self.low}) and high ({self.high}); "
+                             f"got {self.median}")
+        if not (math.isfinite(self.sigma) and 0 <= self.sigma <= MAX_SIGMA):
+            raise HwsimError(f"lognormal sigma must be between 0 and {MAX_SIGMA:g}; got {self.sigma}")
 
     def sample(self, rng: np.random.Generator, count: int) -> np.ndarray:
         """`count` lengths drawn from `rng`; the same generator state gives the same lengths."""
@@ -67,6 +112,28 @@ class Workload:
             raise HwsimError(f"workload {self.name}: arrival rate must be greater than zero; got {self.rate_per_s:g}")
         if self.arrival == "closed_loop" and self.concurrency < 1:
             raise HwsimError(f"workload {self.name}: closed_loop concurrency must be at least 1")
+        self._check_sizes()
+
+    def _check_sizes(self) -> None:
+        """Refuse a workload too large to simulate, or whose numbers are not finite."""
+        used = ("rate_per_s", "cv", "duration_s") if self.arrival in ("poisson", "gamma") else ()
+        for name in used:  # an offline run may say its rate is infinite: all at once
+            if not math.isfinite(getattr(self, name)):
+                raise HwsimError(f"workload {self.name}: {name} must be finite; got {getattr(self, name)}")
+        if self.arrival == "gamma" and not 0 < self.cv <= MAX_CV:
+            raise HwsimError(f"workload {self.name}: gamma cv must be in (0, {MAX_CV:g}]; got {self.cv:g}")
+        if self.count > MAX_REQUESTS or self.concurrency > MAX_REQUESTS:
+            raise HwsimError(f"workload {self.name}: at most {MAX_REQUESTS:,} requests can be simulated; "
+                             f"got {max(self.count, self.concurrency):,}")
+        if self.count < 0 or self.duration_s < 0:
+            raise HwsimError(f"workload {self.name}: requests and duration must not be negative")
+        if not self.count and self.arrival in ("poisson", "gamma") and self.duration_s * self.rate_per_s > MAX_REQUESTS:
+            raise HwsimError(f"workload {self.name}: a duration of {self.duration_s:g} s at {self.rate_per_s:g} "
+                             f"requests/s is about {self.duration_s * self.rate_per_s:,.0f} requests; at most "
+                             f"{MAX_REQUESTS:,} can be simulated")
+        if self.trace is not None and len(self.trace) > MAX_REQUESTS:
+            raise HwsimError(f"workload {self.name}: the trace has {len(self.trace):,} requests; at most "
+                             f"{MAX_REQUESTS:,} can be simulated")
 
     def requests(self) -> pd.DataFrame:
         """Columns: request (id), arrival_s, prompt_tokens, output_tokens."""

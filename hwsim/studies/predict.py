@@ -16,7 +16,7 @@ from hwsim.base.errors import HwsimError
 from hwsim.loading import catalog
 from hwsim.loading.measurements import Row, RowError
 from hwsim.perf import roofline
-from hwsim.perf.offload import OffloadOptions, TierStep, disk_read_s, disk_write_s
+from hwsim.perf.offload import OffloadOptions, TierStep, check_fit, disk_read_s, disk_write_s
 from hwsim.perf.ops import Op, attention_op
 from hwsim.perf.step import StepCost
 from hwsim.perf.step_model import StepModel
@@ -236,6 +236,8 @@ def predict_serving(row: Row, overlays: Overlays, techniques=None) -> float:
                           batching="mixed" if placement.on_device else "static")
     options = deployment.OffloadOptions(overlap=row.flag("overlap", True))
     try:
+        if not placement.on_device:  # the block runs together: its whole KV must fit where it is placed
+            check_fit(model, system, _precision(row), placement, seqs, prompt.value + output.value)
         result = simulate(Scenario(row.id, system, model, _precision(row), workload, engine=engine,
                                    placement=placement, offload=options,
                                    experts=deployment.ExpertSetup(expert_parallel=True) if moe_parallel

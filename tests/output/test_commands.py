@@ -8,7 +8,7 @@ from .invoke import run
 
 def test_estimate_prints_times_memory_and_operator_table(capsys):
     code, out, _ = run(capsys, "estimate", "--hardware", "h100-sxm", "--model", "llama-3-8b", "--batch", "4",
-                       "--prompt", "256", "--output", "32")
+                       "--prompt-tokens", "256", "--output-tokens", "32")
     assert code == 0
     for text in ("prefill", "decode per token", "throughput", "weights 16.1 GB", "qkv_proj", "mlp_gate_up", "bound"):
         assert text in out
@@ -24,7 +24,7 @@ def test_estimate_json(capsys, tmp_path):
 
 def test_estimate_with_a_placement_shows_tiers(capsys):
     code, out, _ = run(capsys, "estimate", "--hardware", "h200-sxm", "--model", "llama-3-8b", "--placement",
-                       "weights=host", "--output", "8")
+                       "weights=host", "--output-tokens", "8")
     assert code == 0 and "memory by tier" in out and "bound: h2d" in out
 
 
@@ -48,7 +48,7 @@ def test_simulate_prints_the_summary_and_writes_records(capsys, tmp_path):
                         "  requests: 50\n  prompt_tokens: {kind: fixed, value: 300}\n"
                         "  output_tokens: {kind: fixed, value: 40}\nslo: {ttft: 1 s, tpot: 100 ms}\n")
     code, out, _ = run(capsys, "simulate", str(scenario), "--json", str(tmp_path / "s.json"),
-                       "--csv", str(tmp_path / "rec"))
+                       "--csv-prefix", str(tmp_path / "rec"))
     assert code == 0
     assert "TTFT" in out and "SLO attainment" in out
     summary = json.loads((tmp_path / "s.json").read_text())
@@ -113,3 +113,48 @@ def test_profiles_list_models_with_their_sizes(capsys):
     code, out, _ = run(capsys, "profiles", "--kind", "models")
     assert code == 0 and "llama-3-8b" in out and "8.03B" in out and "active)" in out  # MoE models show active size
     assert "hardware" not in out
+
+
+def _cost_line(out: str) -> str:
+    return next(line for line in out.splitlines() if line.startswith("cost "))
+
+
+def test_hardware_takes_a_gpu_profile_yaml_that_stands_in_its_typical_server(capsys, tmp_path):
+    from hwsim.loading.catalog import hardware_files
+
+    text = hardware_files("gpus")["h100-sxm"].read_text()
+    path = tmp_path / "my-h100.yaml"
+    path.write_text(text.replace("id: h100-sxm", "id: my-h100"))
+    argv = ["estimate", "--model", "llama-3-8b", "--batch", "8", "--ops", "decode"]
+    code, out, _ = run(capsys, *argv, "--hardware", str(path))
+    _, shipped, _ = run(capsys, *argv, "--hardware", "h100-sxm")
+    assert code == 0
+    assert [line for line in out.splitlines() if not line.startswith("cost ")] == \
+        [line for line in shipped.splitlines() if not line.startswith("cost ")]
+    # a device no pricing profile knows is still estimated; only its cost says why it is missing
+    assert _cost_line(out).split(None, 1)[1].startswith("not priced: pricing cloud-on-demand-2026-05 has no "
+                                                         "price for my-h100")
+
+
+def test_hardware_takes_a_system_profile_yaml(capsys):
+    from hwsim.loading.catalog import hardware_files
+
+    argv = ["estimate", "--model", "opt-13b", "--dtype", "fp16", "--batch", "16", "--placement", "weights=host"]
+    code, out, _ = run(capsys, *argv, "--hardware", str(hardware_files("systems")["flexgen-t4"]))
+    assert code == 0 and out == run(capsys, *argv, "--hardware", "flexgen-t4")[1]
+    assert "NVIDIA T4" in out
+
+
+def test_hardware_yaml_of_another_kind_is_an_error_naming_the_field(capsys):
+    from hwsim.loading.catalog import hardware_files
+
+    code, _, err = run(capsys, "estimate", "--model", "llama-3-8b", "--hardware", str(hardware_files("cpus")["grace"]))
+    assert code == 2 and "kind: expected one of gpu, system; got 'cpu'" in err and len(err.splitlines()) == 1
+
+
+def test_simulate_pricing_overrides_the_scenarios(capsys, data_dir):
+    scenario = str(data_dir / "whatif" / "baseline.yaml")
+    code, out, _ = run(capsys, "simulate", scenario, "--pricing", "owned-2026")
+    _, own, _ = run(capsys, "simulate", scenario)
+    assert code == 0 and "(owned-2026, 2026-05)" in _cost_line(out) and "owned-2026" not in _cost_line(own)
+    assert out.replace(_cost_line(out), "") == own.replace(_cost_line(own), "")  # only the cost moves
