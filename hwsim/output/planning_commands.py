@@ -67,13 +67,19 @@ def _print_plan(spec: PlanSpec, result: plan.PlanResult, every: bool) -> None:
         print(f"  ${w['usd_per_hour']:.2f}/h, ${w['usd_per_1m_output_tokens']:.3f} per 1M output tokens; "
               f"TTFT p{p} {w[f'ttft_p{p}_s'] * 1e3:,.0f} ms, TPOT p{p} {w[f'tpot_p{p}_s'] * 1e3:,.1f} ms, "
               f"{w['output_tokens_per_s']:,.0f} output tokens/s  ({tables.pricing_text(spec)})\n")
+    elif pruned == len(frame):
+        print("no configuration meets the SLOs: every candidate was pruned before simulation")
+        for row in frame.head(3).to_dict("records"):
+            print(f"  {row['candidate']}: {row['reasons']}")
+        print()
     else:
         print("no configuration meets the SLOs; the closest:")
         for row in result.closest().to_dict("records"):
             print(f"  {row['candidate']}: {row['reasons']}")
         print()
-    print("cost-latency frontier (no candidate is both cheaper and faster):")
-    print(tables.plan_table(result.pareto, p))
+    if not result.pareto.empty:
+        print("cost-latency frontier (no candidate is both cheaper and faster):")
+        print(tables.plan_table(result.pareto, p))
     if every:
         print("\nevery candidate:")
         print(tables.plan_table(frame, p))

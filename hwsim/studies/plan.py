@@ -145,7 +145,10 @@ class PlanResult:
     pareto: pd.DataFrame
 
     def closest(self, count: int = 3) -> pd.DataFrame:
+        """The simulated candidates that missed their SLOs by least (none when all were pruned)."""
         simulated = self.outcomes[self.outcomes["status"] == "simulated"]
+        if simulated.empty:
+            return simulated
         return simulated.sort_values("worst_miss").head(count)
 
 

@@ -123,3 +123,15 @@ def test_slo_is_required(tmp_path):
     with pytest.raises(InputError, match="slo"):
         plan_yaml.load_plan(write_plan(tmp_path, text=PLAN.replace("slo: {ttft: 1 s, tpot: 60 ms, percentile: 99}",
                                                                 "slo: {percentile: 99}")))
+
+
+def test_a_plan_whose_every_candidate_is_pruned_says_why(tmp_path, capsys):
+    from hwsim.output.cli import main
+
+    path = tmp_path / "pruned.yaml"
+    path.write_text("model: llama-3-8b\nworkload: {arrival: {kind: poisson, rate: 1000}, prompt_tokens: {kind: fixed, "
+                    "value: 400}, output_tokens: {kind: fixed, value: 200}, requests: 6}\nslo: {tpot: 60 ms}\n"
+                    "search: {hardware: [l4]}\n")
+    assert main(["plan", str(path), "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "every candidate was pruned before simulation" in out and "l4" in out
