@@ -19,8 +19,14 @@ def table(paths: list[str]) -> str:
     lines = ["| file | kind | rows | predicted | MAPE | median APE | max APE | worst row |",
              "|---|---|---:|---:|---:|---:|---:|---|"]
     for path in paths:
-        lines.append(validate.format_summary(validate.summarize(validate.validate([path])), Path(path).name))
+        lines.append(validate.format_summary(validate.summarize(validate.validate([path])), _label(path)))
     return "\n".join(lines)
+
+
+def _label(path: str) -> str:
+    """The file's path below validation/ (pairs share file names), else its name."""
+    parts = Path(path).parts
+    return "/".join(parts[parts.index("validation") + 1:]) if "validation" in parts else Path(path).name
 
 
 def main(paths: list[str]) -> int:
