@@ -183,6 +183,7 @@ def load_cpu(fields: Fields) -> Cpu:
         memory_bandwidth_bytes_per_s=_quantity(memory, sourced, "bandwidth", "bytes_per_s", prefix="memory."),
         cache_bytes=_quantity(memory, sourced, "l3", "bytes", prefix="memory."),
         units=cores,
+        missing_half_as="fp32",
         performance=load_performance(fields.section("performance", {})),
     )
     channels = memory.integer("channels")
@@ -217,6 +218,7 @@ def _storage_compute(fields: Fields, sourced: _Sourced) -> ComputeSpec | None:
                                                prefix="compute."),
         cache_bytes=_quantity(engine, sourced, "on_chip", "bytes", prefix="compute."),
         units=engine.integer("units"),
+        missing_half_as="half",
         performance=load_performance(engine.section("performance", {})),
     )
     engine.finish()

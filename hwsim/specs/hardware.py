@@ -84,12 +84,20 @@ class ComputeSpec:
     cache_bytes: float
     units: int  # SMs, CUs or cores: the parallel units work is spread over
     performance: Performance
+    # what a 16-bit float type the processor has no rate for runs as: "fp32" on a CPU, which converts
+    # it and computes in fp32 (F16C/AVX-512 conversions, as llama.cpp and PyTorch do); "half" on a
+    # programmable engine whose 16-bit datapath takes either type; None on an accelerator, which
+    # cannot run it
+    missing_half_as: str | None = None
 
     def peak(self, dtype: str) -> float | None:
-        """Peak FLOP/s in `dtype`, else in its stand-in (bf16 and fp16 for each other, tf32 -> fp32, int4 -> int8)."""
+        """Peak FLOP/s in `dtype`; tf32 is fp32 where no tensor cores take it, int4 runs as int8, and a
+        missing fp16 or bf16 rate follows `missing_half_as`."""
         if dtype in self.peak_flops_per_s:
             return self.peak_flops_per_s[dtype]
-        fallback = {"bf16": "fp16", "fp16": "bf16", "tf32": "fp32", "int4": "int8"}.get(dtype)
+        fallback = {"tf32": "fp32", "int4": "int8"}.get(dtype)
+        if dtype in ("bf16", "fp16") and self.missing_half_as is not None:
+            fallback = "fp32" if self.missing_half_as == "fp32" else {"bf16": "fp16", "fp16": "bf16"}[dtype]
         return self.peak_flops_per_s.get(fallback) if fallback else None
 
 

@@ -23,7 +23,7 @@ def test_a_link_achieves_its_efficiency_times_its_bandwidth():
 def test_a_peak_rate_falls_back_to_the_dtype_that_runs_it():
     device = compute({"fp16": 100e12, "fp32": 10e12, "int8": 400e12})
     assert device.peak("fp16") == 100e12
-    assert device.peak("bf16") == 100e12  # bf16 and fp16 stand in for each other
+    assert device.peak("bf16") is None  # an accelerator without bf16 math cannot run bf16
     assert device.peak("tf32") == 10e12
     assert device.peak("int4") == 400e12
     assert device.peak("fp8") is None  # no stand-in: a missing rate is not guessed
@@ -44,3 +44,21 @@ def test_a_cpu_only_system_computes_on_all_its_sockets_out_of_dram():
     assert two.compute.units == 2 * socket.units
     assert two.compute.peak("fp32") == pytest.approx(2 * socket.peak_flops_per_s["fp32"])
     assert two.device_name == f"2x {two.cpu.name}"
+
+
+def test_a_missing_16_bit_rate_is_fp32_on_a_cpu_the_other_half_on_an_engine_and_absent_on_a_gpu():
+    from hwsim.loading import catalog
+
+    t4 = catalog.accelerator("t4").compute
+    assert t4.peak("bf16") is None and t4.peak("fp16") == t4.peak_flops_per_s["fp16"]
+    ryzen = catalog.cpu("ryzen-7950x").compute
+    assert "fp16" not in ryzen.peak_flops_per_s and ryzen.peak("fp16") == ryzen.peak_flops_per_s["fp32"]
+    drive = next(d for d, _ in catalog.system("instinfer-a6000").storage if d.compute is not None)
+    assert drive.compute.peak("bf16") == drive.compute.peak("fp16")
+
+
+def test_a_gpu_without_bf16_refuses_a_bf16_deployment(capsys):
+    from hwsim.output.cli import main
+
+    assert main(["estimate", "--hardware", "t4", "--model", "llama-3.2-1b", "--dtype", "bf16"]) == 2
+    assert "no bf16 compute rate" in capsys.readouterr().err
