@@ -9,6 +9,7 @@ from hwsim.loading import catalog, pricing_yaml, techniques_yaml
 from hwsim.loading.fields import Fields, load_yaml
 from hwsim.loading.routing import routing_for
 from hwsim.loading.workload_yaml import load_workload
+from hwsim.perf.moe import CACHE_POLICIES
 from hwsim.perf.ops import ExpertSetup
 from hwsim.specs import deployment
 from hwsim.specs.deployment import IMPLEMENTATIONS
@@ -74,7 +75,6 @@ def _experts(fields: Fields, model: Model) -> tuple[ExpertSetup | None, str, int
     section = fields.section("moe")
     if model.moe is None:
         raise fields.error("moe", f"{model.id} has no experts")
-    from hwsim.perf.moe import CACHE_POLICIES
 
     spec = section.string("routing", "uniform")
     if spec not in ("uniform",) and not spec.startswith("zipf"):

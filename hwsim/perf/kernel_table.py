@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hwsim.perf.ops import Op
 from hwsim.specs.kernel_table import AttentionFamily, GemmFamily, KernelTable
@@ -71,8 +71,6 @@ def _nearest(families: Sequence[GemmFamily], op: Op) -> GemmFamily | None:
 
 def _with_rows(op: Op, family: GemmFamily, m: float) -> Op:
     """`op` with the family's weight shape and `m` rows: the GEMM that was measured."""
-    from dataclasses import replace
-
     element = op.weight_bytes / (op.n * op.k) if op.n and op.k else 2.0
     act = op.act_bytes / (op.m * op.k + op.m * op.n) if op.m else 2.0
     return replace(op, m=m, n=family.n, k=family.k, flops=2.0 * m * family.n * family.k,
@@ -117,8 +115,6 @@ def _attention_time(families: Sequence[AttentionFamily], op: Op, modeled_s: Call
 
 def _attention_at(op: Op, kv_len: float) -> Op:
     """`op` over a context of `kv_len` (prefill: kv_len new tokens), scaled through its FLOPs and bytes."""
-    from dataclasses import replace
-
     group = op.groups[0]
     scale_kv = kv_len / group.kv_len
     q_len = group.q_len if group.q_len == 1 else kv_len
