@@ -217,22 +217,30 @@ def _new_value(old: Any, rng: random.Random) -> Any:
                        "".join(rng.choice("abcxyz_-.:=;,0129 ") for _ in range(rng.randint(0, 12)))])
 
 
-def _paths(document: Any, prefix: tuple = ()) -> list[tuple]:
+def document_paths(document: Any, prefix: tuple = ()) -> list[tuple]:
+    """Every key path into nested mappings and lists, the document itself first."""
     found = [prefix]
     if isinstance(document, dict):
         for key, value in document.items():
-            found += _paths(value, prefix + (key,))
+            found += document_paths(value, prefix + (key,))
     elif isinstance(document, list):
         for index, value in enumerate(document):
-            found += _paths(value, prefix + (index,))
+            found += document_paths(value, prefix + (index,))
     return found
+
+
+def value_at(document: Any, path: tuple) -> Any:
+    """The value `path` leads to inside `document`."""
+    for key in path:
+        document = document[key]
+    return document
 
 
 def mutate_document(document: Any, rng: random.Random) -> Any:
     """One to three changes: a value replaced, a key dropped, or an unknown key added."""
     document = copy.deepcopy(document)
     for _ in range(rng.randint(1, 3)):
-        path = rng.choice(_paths(document))
+        path = rng.choice(document_paths(document))
         if not path:
             document = _edge(rng)
             continue
@@ -260,14 +268,11 @@ def alias_bomb() -> list:
 
 def with_bomb(document: Any, rng: random.Random) -> Any:
     """`document` with one value (not the whole document) replaced by an alias bomb, as the last change."""
-    paths = [path for path in _paths(document) if path]
+    paths = [path for path in document_paths(document) if path]
     if not paths:
         return document
     path = rng.choice(paths)
-    parent = document
-    for key in path[:-1]:
-        parent = parent[key]
-    parent[path[-1]] = alias_bomb()
+    value_at(document, path[:-1])[path[-1]] = alias_bomb()
     return document
 
 

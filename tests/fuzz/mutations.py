@@ -7,6 +7,7 @@ import copy
 import json
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,10 @@ from hwsim.loading import catalog
 from hwsim.loading.pricing_yaml import pricing_files
 
 ROOT = Path(__file__).parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))  # the fuzz script's document helpers, shared with these tests
+
+from fuzz_profiles import alias_bomb, document_paths, value_at  # noqa: E402
+
 DATA = ROOT / "tests" / "data"
 
 # fast enough for the whole suite to stay near a minute, and the same examples every run; set
@@ -40,37 +45,19 @@ scalars = st.one_of(
 values = st.one_of(scalars, st.lists(scalars, max_size=3), st.dictionaries(st.text(max_size=6), scalars, max_size=2))
 
 
-def _paths(document: Any, prefix: tuple = ()) -> list[tuple]:
-    """Every key path into nested mappings and lists, the document itself first."""
-    found = [prefix]
-    if isinstance(document, dict):
-        for key, value in document.items():
-            found += _paths(value, prefix + (key,))
-    elif isinstance(document, list):
-        for index, value in enumerate(document):
-            found += _paths(value, prefix + (index,))
-    return found
-
-
-def _at(document: Any, path: tuple) -> Any:
-    for key in path:
-        document = document[key]
-    return document
-
-
 @st.composite
 def mutated(draw, document: Any, max_changes: int = 3) -> Any:
     """`document` with one to `max_changes` changes: a value replaced, a key dropped, or an unknown key added."""
     document = copy.deepcopy(document)
     for _ in range(draw(st.integers(min_value=1, max_value=max_changes))):
-        paths = _paths(document)
+        paths = document_paths(document)
         path = draw(st.sampled_from(paths))
         action = draw(st.sampled_from(["replace", "replace", "drop", "add"]))
         if not path:
             if action == "replace":
                 document = draw(values)
             continue
-        parent, key = _at(document, path[:-1]), path[-1]
+        parent, key = value_at(document, path[:-1]), path[-1]
         if action == "replace":
             parent[key] = draw(values)
         elif action == "drop" and isinstance(parent, dict):
@@ -99,23 +86,14 @@ def garbled(draw, text: bytes) -> bytes:
     return text[:at] + draw(st.binary(min_size=1, max_size=20)) + text[at:]
 
 
-def alias_bomb() -> list:
-    """Lists nested nine deep, each holding its child ten times: a few lines of YAML aliases that
-    would take 10**9 items to print in full ("billion laughs")."""
-    bomb: list = ["lol"] * 10
-    for _ in range(8):
-        bomb = [bomb] * 10
-    return bomb
-
-
 @st.composite
 def bombed(draw, document: Any) -> Any:
     """`document` with one of its values replaced by an alias bomb (a last change: nothing walks it after)."""
-    paths = [path for path in _paths(document) if path]
+    paths = [path for path in document_paths(document) if path]
     if not paths:
         return document
     path = draw(st.sampled_from(paths))
-    _at(document, path[:-1])[path[-1]] = alias_bomb()
+    value_at(document, path[:-1])[path[-1]] = alias_bomb()
     return document
 
 
