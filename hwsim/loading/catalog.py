@@ -42,7 +42,7 @@ def ids_in(folder: Path) -> dict[str, Path]:
 
 @functools.cache
 def hardware_files(kind: str) -> dict[str, Path]:
-    """Shipped hardware profiles of `kind` (gpus, cpus, storage, links, systems): id -> path."""
+    """Shipped hardware profiles of `kind` (gpus, cpus, storage, links, systems, kernels): id -> path."""
     return ids_in(data_dir("hardware_profiles") / kind)
 
 
@@ -81,13 +81,25 @@ def _one(kind: str, item_id: str, what: str) -> Fields:
 
 
 @functools.cache
+def backend_kernels() -> hardware_yaml.BackendKernels:
+    """Each backend's default GEMM kernels by weight format (`hardware_profiles/kernels/`)."""
+    result = {}
+    for backend_id, path in hardware_files("kernels").items():
+        fields = load_yaml(path)
+        _checked_id(fields, backend_id)
+        backend, kernels = hardware_yaml.load_backend_kernels(fields)
+        result[backend] = kernels
+    return result
+
+
+@functools.cache
 def accelerator(device_id: str) -> Accelerator:
-    return hardware_yaml.load_accelerator(_one("gpus", device_id, "accelerator"), links())
+    return hardware_yaml.load_accelerator(_one("gpus", device_id, "accelerator"), links(), backend_kernels())
 
 
 @functools.cache
 def cpu(cpu_id: str) -> Cpu:
-    return hardware_yaml.load_cpu(_one("cpus", cpu_id, "CPU"))
+    return hardware_yaml.load_cpu(_one("cpus", cpu_id, "CPU"), backend_kernels())
 
 
 @functools.cache
@@ -159,6 +171,7 @@ def load_system(fields: Fields) -> System:
     sockets = host.integer("sockets", 1, high=MAX_SOCKETS)
     dram_bytes = host.quantity("dram", "bytes")
     dram_bandwidth = host.quantity("dram_bandwidth", "bytes_per_s", 0.0)
+    numa = host.string("numa", "local", choices=("local", "interleave"))
     host.finish()
     if dram_bandwidth:
         cpu_profile = _cpu_with_dram_bandwidth(cpu_profile, dram_bandwidth, sockets)
@@ -177,6 +190,7 @@ def load_system(fields: Fields) -> System:
         host_link=host_link or (device.host_link if device else None),
         notes=fields.string("notes", ""),
         attention_pool=pool,
+        numa=numa,
     )
     fields.string("kind", choices=("system",))
     fields.notes("sources")
@@ -218,7 +232,7 @@ def profile_system(path: str) -> System:
     shipped GPU id does; the CPUs, drives and links it names are shipped ones."""
     fields = load_yaml(Path(path))
     if fields.string("kind", choices=("gpu", "system")) == "gpu":
-        return _typical_server(hardware_yaml.load_accelerator(fields, links()))
+        return _typical_server(hardware_yaml.load_accelerator(fields, links(), backend_kernels()))
     return load_system(fields)
 
 

@@ -38,7 +38,7 @@ from hwsim.specs.deployment import (
 )
 from hwsim.specs.hardware import Accelerator, Link, System
 from hwsim.specs.models import Model
-from hwsim.specs.placement import Placement, check_capacity, check_tiers
+from hwsim.specs.placement import CLASSES, Placement, check_capacity, check_tiers
 from hwsim.specs.shape import StepShape
 
 COPIES_PER_LAYER = 4  # one copy per weight tensor group of a layer: each pays the link latency
@@ -85,6 +85,11 @@ class _TierAccount:
                       "disk": 0.0, "network": 0.0, "prefetch": 0.0}
         self.moved = {"h2d": 0.0, "d2h": 0.0, "disk": 0.0, "disk_write": 0.0, "csd_link": 0.0, "network": 0.0,
                       "prefetch": 0.0}
+        # of the host-link bytes, those to or from pageable host memory (staged by the driver)
+        self.pageable_moved = {"h2d": 0.0, "d2h": 0.0, "prefetch": 0.0}
+        self.pageable = set(CLASSES) if not deployment.offload.pinned else set(deployment.placement.pageable)
+        if "weights" in self.pageable and deployment.placement.experts is None:
+            self.pageable.add("experts")  # unplaced experts live with the weights
         self.outside_s = 0.0  # embedding and head: on the device, their weights resident there
 
     # --- one operator ---------------------------------------------------------------------------
@@ -125,6 +130,12 @@ class _TierAccount:
         self.parts["remote"] += roofline.op_cost(op, pool.compute).time_s / self.layers / count
         self.moved["network"] += query_and_output
 
+    def _link(self, direction: str, what: str, bytes_moved: float) -> None:
+        """Count bytes of class `what` crossing the host link in `direction` (h2d, d2h, prefetch)."""
+        self.moved[direction] += bytes_moved
+        if what in self.pageable:
+            self.pageable_moved[direction] += bytes_moved
+
     def _weights_moved(self, op: Op, per_layer: float) -> None:
         if not op.weight_bytes:
             return
@@ -134,29 +145,29 @@ class _TierAccount:
         if what == "experts" and offloaded:
             # only cache misses move; the prefetched share of them hides behind compute
             missed = op.weight_bytes * self.miss_share * per_layer
-            self.moved["prefetch"] += missed * self.prefetched_share
-            self.moved["h2d"] += missed * (1.0 - self.prefetched_share)
+            self._link("prefetch", what, missed * self.prefetched_share)
+            self._link("h2d", what, missed * (1.0 - self.prefetched_share))
             self.moved["disk"] += missed * placement.share(what, "disk") / offloaded
         elif what == "weights":
-            self.moved["h2d"] += op.weight_bytes * offloaded * per_layer
+            self._link("h2d", what, op.weight_bytes * offloaded * per_layer)
             self.moved["disk"] += op.weight_bytes * placement.share(what, "disk") * per_layer
 
     def _kv_read(self, op: Op, on_host: bool, per_layer: float) -> None:
         placement, model, a = self.placement, self.d.model, self.d.precision.act_bytes
         tokens = self.shape.tokens
         if on_host:  # queries and new K/V go to the host, outputs come back
-            self.moved["d2h"] += tokens * model.q_width / max(1, self.d.system.accelerator_count) * a
-            self.moved["h2d"] += tokens * model.attention_output_width * a
+            self._link("d2h", "act", tokens * model.q_width / max(1, self.d.system.accelerator_count) * a)
+            self._link("h2d", "act", tokens * model.attention_output_width * a)
             self.moved["disk"] += op.kv_read_bytes * placement.share("kv", "disk") * per_layer
         elif not op.causal or any(g.kv_len > g.q_len for g in self.shape.groups):  # a cached prefix is read
             kv_away = placement.share("kv", "host") + placement.share("kv", "disk")
-            self.moved["h2d"] += op.kv_read_bytes * kv_away * per_layer
+            self._link("h2d", "kv", op.kv_read_bytes * kv_away * per_layer)
             self.moved["disk"] += op.kv_read_bytes * placement.share("kv", "disk") * per_layer
 
     def _kv_written(self, op: Op, per_layer: float) -> None:
         placement = self.placement
         over_host_link = placement.share("kv", "host") + placement.share("kv", "disk")
-        self.moved["d2h"] += op.kv_write_bytes * over_host_link * per_layer
+        self._link("d2h", "kv", op.kv_write_bytes * over_host_link * per_layer)
         self.moved["disk_write"] += op.kv_write_bytes * placement.share("kv", "disk") * per_layer
         self.moved["network"] += op.kv_write_bytes * placement.share("kv", "remote") * per_layer
 
@@ -165,8 +176,8 @@ class _TierAccount:
         parts, moved, options = self.parts, self.moved, self.d.offload
         act_away = 1.0 - self.placement.share("act", "device")
         activations = self.shape.tokens * self.d.model.hidden_size * self.d.precision.act_bytes * act_away
-        moved["h2d"] += activations
-        moved["d2h"] += activations
+        self._link("h2d", "act", activations)
+        self._link("d2h", "act", activations)
         self._link_parts()
         self._disk_parts()
         if moved["csd_link"]:
@@ -188,10 +199,12 @@ class _TierAccount:
         options = self.d.offload
         issue_s = self.d.system.compute.performance.eager_copy_dispatch_s if options.chunk_bytes else 0.0
         for direction in ("h2d", "d2h", "prefetch"):
-            if self.moved[direction]:
-                self.parts[direction] = COPIES_PER_LAYER * roofline.transfer_s(
-                    self.moved[direction] / COPIES_PER_LAYER, self._host_link(), chunk_bytes=options.chunk_bytes,
-                    pageable=not options.pinned, issue_s=issue_s)
+            pageable = self.pageable_moved[direction]
+            for bytes_moved, staged in ((self.moved[direction] - pageable, False), (pageable, True)):
+                if bytes_moved > 0:
+                    self.parts[direction] += COPIES_PER_LAYER * roofline.transfer_s(
+                        bytes_moved / COPIES_PER_LAYER, self._host_link(), chunk_bytes=options.chunk_bytes,
+                        pageable=staged, issue_s=issue_s)
 
     def _disk_parts(self) -> None:
         moved, parts, system = self.moved, self.parts, self.d.system

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 from hwsim.base.errors import HwsimError
 from hwsim.specs.deployment import FUSED, ExpertSetup, Implementation, Precision
+from hwsim.specs.kernels import weight_format
 from hwsim.specs.models import Model
 from hwsim.specs.shape import AttnGroup, StepShape
 
@@ -50,6 +51,7 @@ class Op:
     heads: int = 0  # attention: query heads and KV heads on this device
     kv_heads: int = 0
     head_dim: int = 0  # attention: the size each score is taken over
+    weight_format: str | None = None  # GEMM over quantized weights: the format whose kernel runs it
 
     @property
     def name(self) -> str:
@@ -157,14 +159,26 @@ class _Builder:
 
     def gemm(self, name: str, m: float, n: int, k: int, repeat: int, experts: float = 1.0) -> Op:
         """y[m, n] = x[m, k] @ W[n, k]^T; `experts` weight matrices are read: one grouped GEMM in an
-        engine, one GEMM per expert in a plain PyTorch module (the reference implementation)."""
+        engine, one GEMM per expert in a plain PyTorch module (the reference implementation).
+        With a weight format its kernel runs every linear layer but the router (kept in 16 bits by
+        every quantizer); the LM head too when the format quantizes it."""
+        bytes_per_weight, fmt = self.w, self.p.weight_format
+        if name == "router":
+            fmt = None
+        elif name == "lm_head":
+            bytes_per_weight = self.p.head_bytes_per_param
+            if fmt and bytes_per_weight >= 2.0 and weight_format(fmt).weight_dtype != "fp16":
+                fmt = None  # a 16-bit head beside quantized layers runs the plain 16-bit GEMM
+        if fmt is None and self.p.weight_format:
+            bytes_per_weight = self.a
         return Op(
             kernels=self._per_expert(experts),
             role=name,
             kind="gemm",
             dtype=self.dt,
+            weight_format=fmt,
             flops=2.0 * m * n * k,
-            weight_bytes=experts * n * k * self.w,
+            weight_bytes=experts * n * k * bytes_per_weight,
             act_bytes=(m * k + m * n) * self.a,
             repeat=repeat,
             m=m,

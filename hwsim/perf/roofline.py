@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from hwsim.base.errors import HwsimError
 from hwsim.perf.ops import Op
-from hwsim.specs.hardware import ComputeSpec, Link
+from hwsim.specs.hardware import ComputeSpec, Link, Performance
 
 LAUNCH_MODES = ("graph", "eager")
 
@@ -55,6 +55,9 @@ def op_cost(op: Op, device: ComputeSpec, launch: str = "graph") -> OpCost:
     if launch not in LAUNCH_MODES:
         raise HwsimError(f"unknown launch mode {launch!r}; expected one of {', '.join(LAUNCH_MODES)}")
     perf = device.performance
+    if op.kind == "gemm" and op.weight_format:
+        compute_s, memory_s, sharpness, overhead_s = _kernel_gemm(op, device)
+        return _timed(op, perf, launch, compute_s, memory_s, smooth_max(compute_s, memory_s, sharpness), overhead_s)
     compute_s = 0.0
     if op.flops:
         peak = device.peak(op.dtype)
@@ -71,7 +74,13 @@ def op_cost(op: Op, device: ComputeSpec, launch: str = "graph") -> OpCost:
     }.get(op.kind, perf.elementwise_efficiency)
     memory_s = op.bytes / (device.memory_bandwidth_bytes_per_s * memory_efficiency)
     busy_s = smooth_max(compute_s, memory_s, perf.roofline_sharpness)
-    gpu_s = op.kernels * perf.kernel_overhead_s + busy_s
+    return _timed(op, perf, launch, compute_s, memory_s, busy_s, perf.kernel_overhead_s)
+
+
+def _timed(op: Op, perf: Performance, launch: str, compute_s: float, memory_s: float, busy_s: float,
+           overhead_s: float) -> OpCost:
+    """The op's cost from its busy time: fixed cost per kernel, then the host's dispatch in eager mode."""
+    gpu_s = op.kernels * overhead_s + busy_s
     launch_s, syncs = 0.0, False
     if launch == "eager":
         launch_s, syncs = _dispatch(op, perf)
@@ -81,6 +90,27 @@ def op_cost(op: Op, device: ComputeSpec, launch: str = "graph") -> OpCost:
     else:
         bound = "compute" if compute_s >= memory_s else "memory"
     return OpCost(op, time_s * op.repeat, compute_s, memory_s, launch_s, bound, gpu_s, syncs)
+
+
+def _kernel_gemm(op: Op, device: ComputeSpec) -> tuple[float, float, float, float]:
+    """Compute time, memory time, roofline sharpness and fixed cost of a GEMM over quantized weights,
+    from the kernel that runs its weight format on `device` (`hwsim.specs.kernels.GemmKernel`)."""
+    kernel = device.kernel(op.weight_format or "")
+    perf = device.performance
+    rows = op.m / op.experts if op.experts else op.m  # activation rows per weight matrix
+    efficiency = (kernel.compute_efficiency.at(rows) if kernel.compute_efficiency is not None
+                  else perf.gemm_efficiency.get(kernel.compute_dtype, perf.gemm_efficiency.get("bf16", 0.75)))
+    compute_s = op.flops / (device.kernel_peak(kernel, kernel.compute_dtype) * efficiency)
+    if kernel.dequant_ops_per_weight:
+        unpacked = kernel.dequant_passes(rows) * op.experts * op.n * op.k * kernel.dequant_ops_per_weight
+        compute_s += unpacked / device.kernel_peak(kernel, kernel.dequant_dtype)
+    streamed = (kernel.memory_efficiency.at(rows) if kernel.memory_efficiency is not None
+                else perf.gemm_memory_efficiency)
+    staged_bytes = op.experts * op.n * op.k * kernel.staging_bytes_per_weight
+    memory_s = (op.bytes + staged_bytes) / (device.memory_bandwidth_bytes_per_s * streamed)
+    sharpness = kernel.roofline_sharpness or perf.roofline_sharpness
+    overhead_s = perf.kernel_overhead_s if kernel.call_overhead_s is None else kernel.call_overhead_s
+    return compute_s, memory_s, sharpness, overhead_s
 
 
 def _dispatch(op: Op, perf) -> tuple[float, bool]:
@@ -103,12 +133,16 @@ def transfer_s(bytes_moved: float, link: Link, chunk_bytes: float | None = None,
     """
     if bytes_moved <= 0:
         return 0.0
-    bandwidth = link.pageable_bandwidth_bytes_per_s if pageable and link.pageable_bandwidth_bytes_per_s else (
-        link.achieved_bytes_per_s)
+    bandwidth, latency_s = link.achieved_bytes_per_s, link.latency_s
+    if pageable:  # staged through a pinned buffer by the driver
+        if not link.pageable_bandwidth_bytes_per_s:
+            raise HwsimError(f"link {link.id} has no pageable_bandwidth in its profile: copies from pageable "
+                             f"host memory over it cannot be priced; pin the host buffers or add the figure")
+        bandwidth, latency_s = link.pageable_bandwidth_bytes_per_s, latency_s + link.pageable_latency_s
     if not chunk_bytes or chunk_bytes >= bytes_moved:
-        return link.latency_s + bytes_moved / bandwidth
+        return latency_s + bytes_moved / bandwidth
     copies = bytes_moved / chunk_bytes
-    one_copy_s = link.latency_s + chunk_bytes / bandwidth
+    one_copy_s = latency_s + chunk_bytes / bandwidth
     return copies * smooth_max(one_copy_s, issue_s, 2.0)
 
 

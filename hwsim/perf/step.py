@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hwsim.base.errors import HwsimError
 from hwsim.perf import ops as ops_mod
 from hwsim.perf import roofline
 from hwsim.perf.techniques import apply_to_cost, transform_ops
@@ -73,6 +74,8 @@ def _collective_cost(op: ops_mod.Op, system: System, tp: int) -> roofline.OpCost
     accelerator = system.accelerator
     assert accelerator is not None  # collectives exist only with tensor parallelism over accelerators
     link = accelerator.peer_link or accelerator.host_link
+    if link is None:
+        raise HwsimError(f"{accelerator.name} has no link to other devices for tensor parallelism")
     if op.role in ops_mod.ALL_TO_ALL:
         one = roofline.alltoall_s(op.act_bytes / tp, tp, link)  # each device sends its share
     else:

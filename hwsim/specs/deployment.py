@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from hwsim.base.errors import HwsimError
 from hwsim.specs.hardware import System
+from hwsim.specs.kernels import weight_format
 from hwsim.specs.models import Model
 from hwsim.specs.placement import Placement
 
@@ -45,11 +46,19 @@ class Precision:
     kv_dtype: str | None = None  # KV cache element type when it differs
     weight_bits: float | None = None  # effective bits per weight including scales (e.g. 4.85)
     kv_kept: float = 1.0  # share of the KV cache kept (cross-layer sharing, eviction, compression)
+    # the quantized format and so the GEMM kernel that runs it (`hwsim.specs.kernels`); None: the
+    # dtype's plain GEMM, and weight-only int8/int4 as fewer bytes streamed by it (an ideal kernel)
+    weight_format: str | None = None
 
     def __post_init__(self):
         for name in (self.dtype, self.kv_dtype):
             if name is not None and name not in DTYPE_BYTES:
                 raise HwsimError(f"unknown dtype {name!r}; expected one of {', '.join(DTYPE_BYTES)}")
+        if self.weight_format is not None:
+            fmt = weight_format(self.weight_format)
+            if fmt.weight_dtype != self.dtype:
+                raise HwsimError(f"weight format {fmt.id} stores {fmt.weight_dtype} weights; "
+                                 f"it cannot be used with dtype {self.dtype}")
         if self.weight_bits is not None and not 1 <= self.weight_bits <= 32:
             raise HwsimError(f"weight_bits must be between 1 and 32; got {self.weight_bits}")
         if not 0 < self.kv_kept <= 1:
@@ -61,7 +70,18 @@ class Precision:
 
     @property
     def weight_bytes_per_param(self) -> float:
-        return self.weight_bits / 8 if self.weight_bits else DTYPE_BYTES[self.dtype]
+        if self.weight_bits:
+            return self.weight_bits / 8
+        if self.weight_format:
+            return weight_format(self.weight_format).bits_per_weight / 8
+        return DTYPE_BYTES[self.dtype]
+
+    @property
+    def head_bytes_per_param(self) -> float:
+        """The LM head's bytes per weight: its format's head type, else the other weights'."""
+        if self.weight_format:
+            return weight_format(self.weight_format).head_bits / 8
+        return self.weight_bytes_per_param
 
     @property
     def act_bytes(self) -> float:

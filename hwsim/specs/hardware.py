@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from hwsim.base.errors import HwsimError
+from hwsim.specs.kernels import GemmKernel
+
 DTYPES = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4")
+# rates a peak table may give beyond the dtypes: fp16 multiplies with fp16 accumulation, which
+# GeForce tensor cores run at twice their fp32-accumulate rate (datacenter parts: the same rate)
+RATES = DTYPES + ("fp16_acc16",)
 MAX_SOCKETS = 64  # CPU sockets of one host
 MAX_DRIVES = 1024  # drives of one kind in one system
 
@@ -53,6 +59,8 @@ class Performance:
     eager_prefill_attention_dispatch_s: float
     eager_copy_dispatch_s: float
     l2_bandwidth_bytes_per_s: float | None = None
+    # weight format -> the GEMM kernel that runs it here (backend defaults overlaid by measurements)
+    kernels: dict[str, GemmKernel] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,9 @@ class Link:
     latency_s: float  # fixed cost of one transfer
     pageable_bandwidth_bytes_per_s: float | None
     full_duplex: bool
+    # a copy from pageable memory is staged by the driver through a pinned buffer: a fixed cost
+    # per copy on top of the link latency, then the staging memcpy's rate (pageable bandwidth)
+    pageable_latency_s: float = 0.0
     sources: dict[str, str] = field(default_factory=dict, compare=False)
     missing_sources: tuple[str, ...] = field(default=(), compare=False)
 
@@ -89,16 +100,46 @@ class ComputeSpec:
     # programmable engine whose 16-bit datapath takes either type; None on an accelerator, which
     # cannot run it
     missing_half_as: str | None = None
+    backend: str = "cuda"  # whose kernels run here: cuda, rocm, metal, cpu, csd
+    # CPUs: instruction set -> dtype -> peak FLOP/s; `peak_flops_per_s` is the best of them per dtype
+    isa_peaks: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def peak(self, dtype: str) -> float | None:
-        """Peak FLOP/s in `dtype`; tf32 is fp32 where no tensor cores take it, int4 runs as int8, and a
-        missing fp16 or bf16 rate follows `missing_half_as`."""
+        """Peak FLOP/s in `dtype`; tf32 is fp32 where no tensor cores take it, int4 runs as int8,
+        fp16 accumulated in fp16 runs at the fp16 rate unless the profile gives its own (GeForce), and
+        a missing fp16 or bf16 rate follows `missing_half_as`."""
         if dtype in self.peak_flops_per_s:
             return self.peak_flops_per_s[dtype]
-        fallback = {"tf32": "fp32", "int4": "int8"}.get(dtype)
+        fallback = {"tf32": "fp32", "int4": "int8", "fp16_acc16": "fp16"}.get(dtype)
         if dtype in ("bf16", "fp16") and self.missing_half_as is not None:
             fallback = "fp32" if self.missing_half_as == "fp32" else {"bf16": "fp16", "fp16": "bf16"}[dtype]
         return self.peak_flops_per_s.get(fallback) if fallback else None
+
+    def kernel(self, format_id: str) -> GemmKernel:
+        """The GEMM kernel that runs weights in `format_id` here; a format with no kernel on this
+        device (Marlin on a CPU) is an error, never a silent stand-in."""
+        kernels = self.performance.kernels
+        if format_id not in kernels:
+            have = ", ".join(sorted(kernels)) or "none"
+            raise HwsimError(f"no {format_id} GEMM kernel on this {self.backend} device (it has: {have})")
+        return kernels[format_id]
+
+    def kernel_peak(self, kernel: GemmKernel, dtype: str) -> float:
+        """Peak FLOP/s of `dtype` for `kernel`: on a CPU, from the first instruction set the kernel is
+        built for that this CPU has with a `dtype` rate (no fallback to another set); elsewhere the
+        device's peak."""
+        if kernel.isa and self.isa_peaks:
+            for isa in kernel.isa:
+                rate = self.isa_peaks.get(isa, {}).get(dtype)
+                if rate:
+                    return rate
+            have = ", ".join(f"{isa}: {'/'.join(rates)}" for isa, rates in self.isa_peaks.items())
+            raise HwsimError(f"the {kernel.format} kernel computes {dtype} with {' or '.join(kernel.isa)}; "
+                             f"this CPU has {have}")
+        peak = self.peak(dtype)
+        if not peak:
+            raise HwsimError(f"the {kernel.format} kernel computes in {dtype}; the device has no {dtype} rate")
+        return peak
 
 
 @dataclass(frozen=True)
@@ -110,9 +151,12 @@ class Accelerator:
     compute: ComputeSpec
     boost_clock_hz: float
     tdp_w: float
-    host_link: Link
+    host_link: Link | None  # None: unified memory
     peer_link: Link | None
     server: dict  # typical host of this device: cpu id, sockets, dram bytes, storage id
+    # the GPU computes out of the host's DRAM (Apple silicon): its memory is the share of DRAM the
+    # OS lets it wire, and host-resident data needs no copy to be read
+    unified_memory: bool = False
     sources: dict[str, str] = field(default_factory=dict, compare=False)
     missing_sources: tuple[str, ...] = field(default=(), compare=False)
 
@@ -130,6 +174,8 @@ class Cpu:
     memory_channels: int
     memory_type: str
     tdp_w: float
+    numa_nodes: int = 1  # memory domains per socket in its default configuration
+    socket_link_bandwidth_bytes_per_s: float | None = None  # per direction between two sockets (UPI, xGMI)
     sources: dict[str, str] = field(default_factory=dict, compare=False)
     missing_sources: tuple[str, ...] = field(default=(), compare=False)
 
@@ -169,10 +215,21 @@ class System:
     notes: str = ""
     # memory-optimized devices that hold the KV cache and compute decode attention (Lamina-style)
     attention_pool: tuple | None = None  # (Accelerator, count, Link)
+    # where one process's host memory lives on a multi-socket host: `local` on one socket (the
+    # default of Linux's first-touch allocation), `interleave` page by page over every socket
+    # (numactl --interleave=all)
+    numa: str = "local"
 
     @property
     def dram_bandwidth_bytes_per_s(self) -> float:
-        return self.cpu.compute.memory_bandwidth_bytes_per_s * self.sockets
+        """DRAM bandwidth one process's data is read at. Local: one socket's, whichever socket's
+        cores read it (the others over the socket link). Interleaved: every socket's, each socket's
+        cores reading the remote share of their data over the link, so at most twice its bandwidth."""
+        socket_bytes_per_s = self.cpu.compute.memory_bandwidth_bytes_per_s
+        if self.sockets == 1 or self.numa == "local":
+            return socket_bytes_per_s
+        link_bytes_per_s = self.cpu.socket_link_bandwidth_bytes_per_s or socket_bytes_per_s
+        return self.sockets * min(socket_bytes_per_s, 2.0 * link_bytes_per_s)
 
     @property
     def compute(self) -> ComputeSpec:
@@ -187,6 +244,8 @@ class System:
         return replace(
             self.cpu.compute,
             peak_flops_per_s={k: v * self.sockets for k, v in self.cpu.compute.peak_flops_per_s.items()},
+            isa_peaks={isa: {k: v * self.sockets for k, v in rates.items()}
+                       for isa, rates in self.cpu.compute.isa_peaks.items()},
             memory_bytes=self.dram_bytes,
             memory_bandwidth_bytes_per_s=self.dram_bandwidth_bytes_per_s,
             units=self.cpu.compute.units * self.sockets,

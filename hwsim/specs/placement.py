@@ -1,13 +1,18 @@
 """Where each class of data lives, in the measurement schema's syntax, and what that costs in space.
 
     weights=device:0.2,host:0.8;kv=host;act=host;attention_compute=host;experts=host;experts_compute=host
+    weights=host;kv=host;pinned=weights:false
 
 `what=tier[:fraction][,tier:fraction]` joined by `;`. Classes: weights, kv, act, experts. Tiers:
-device (accelerator memory), host (CPU DRAM), disk (the system's storage). `attention_compute`
+device (accelerator memory), host (CPU DRAM), disk (the system's storage). On a system with no
+accelerator the device is its CPU and the device tier its DRAM, so an empty placement runs
+everything on the host; a unified-memory GPU (Apple silicon) has no separate host tier. `attention_compute`
 and `experts_compute` say which processor runs attention and routed experts: the accelerator
 (`device`), the host CPU (`host`), for attention over a KV cache kept on computational storage
 drives the drives themselves (`storage`, InstInfer-style), or memory-optimized devices across a
-network that hold the cache (`remote` with `kv=remote`, Lamina-style). When the KV cache
+network that hold the cache (`remote` with `kv=remote`, Lamina-style). `pinned` says which
+classes' host memory is page-locked (the default) or pageable: `pinned=false` for all of them,
+`pinned=weights:false` for one. When the KV cache
 lives entirely in host memory, attention runs on the host CPU unless told otherwise (FlexGen's
 `--cpu`): reading the whole cache over PCIe every step is slower than the CPU reading DRAM.
 """
@@ -36,6 +41,9 @@ class Placement:
     experts: tuple[tuple[str, float], ...] | None = None  # None: routed experts follow `weights`
     attention_compute: str = "device"
     experts_compute: str = "device"
+    # classes whose host-memory share is pageable (not page-locked): their copies to and from the
+    # device are staged by the driver (FlexGen's --pin-weight 0 leaves the weights pageable)
+    pageable: tuple[str, ...] = ()
 
     def share(self, what: str, tier: str) -> float:
         """The share of class `what` kept on `tier` (routed experts not placed follow the weights)."""
@@ -69,6 +77,8 @@ class Placement:
         for key in COMPUTE_KEYS:
             if getattr(self, key) != "device":
                 parts.append(f"{key}={getattr(self, key)}")
+        if self.pageable:
+            parts.append("pinned=" + ",".join(f"{what}:false" for what in self.pageable))
         return ";".join(parts)
 
 
@@ -108,6 +118,22 @@ def _processor(what: str, spec: str) -> str:
     return spec
 
 
+def _pageable(spec: str) -> tuple[str, ...]:
+    """`pinned=false` (every class pageable) or `pinned=what:true|false,...`: the classes left pageable."""
+    if spec.strip() in ("true", "false"):
+        return CLASSES if spec.strip() == "false" else ()
+    flags: dict[str, str] = {}
+    for item in (s.strip() for s in spec.split(",") if s.strip()):
+        what, _, flag = (s.strip() for s in item.partition(":"))
+        if what not in CLASSES or flag not in ("true", "false"):
+            raise HwsimError(f"placement pinned: expected true, false or what:true|false,... with what in "
+                             f"{', '.join(CLASSES)}; got {item!r}")
+        if what in flags:
+            raise HwsimError(f"placement pinned: {what} is named twice in {spec!r}; give each class once")
+        flags[what] = flag
+    return tuple(what for what, flag in flags.items() if flag == "false")
+
+
 def parse(text: str | None) -> Placement:
     """Parse the schema's placement syntax; errors name the part that is wrong."""
     if text is None or text.strip() in ("", "device"):
@@ -122,10 +148,13 @@ def parse(text: str | None) -> Placement:
             raise HwsimError(f"placement: {what} is named twice in {text!r}; give each class once")
         if what in COMPUTE_KEYS:
             values[what] = _processor(what, spec)
+        elif what == "pinned":
+            values["pageable"] = _pageable(spec)
         elif what in CLASSES:
             values[what] = _split(what, spec)
         else:
-            raise HwsimError(f"placement: unknown class {what!r}; expected one of {', '.join(CLASSES + COMPUTE_KEYS)}")
+            raise HwsimError(f"placement: unknown class {what!r}; expected one of "
+                             f"{', '.join(CLASSES + COMPUTE_KEYS + ('pinned',))}")
     if "attention_compute" not in values and dict(values.get("kv", ())).get("host", 0.0) == 1.0:
         values["attention_compute"] = "host"  # FlexGen's --cpu: see the module's docstring
     return Placement(**values)
@@ -133,8 +162,8 @@ def parse(text: str | None) -> Placement:
 
 def tier_capacity_bytes(system: System, tier: str) -> float:
     """Bytes `tier` holds in `system`: one accelerator's memory, all host DRAM, the whole pool, all drives."""
-    if tier == "device":
-        return system.compute.memory_bytes if system.accelerator else 0.0
+    if tier == "device":  # a CPU-only system's processor is its CPU, its memory the DRAM
+        return system.compute.memory_bytes
     if tier == "host":
         return system.dram_bytes
     if tier == "remote":
@@ -149,8 +178,12 @@ def _check_tiers_exist(placement: Placement, system: System) -> None:
     for tier in placement.tiers_used():
         if tier == "disk" and not system.storage:
             raise HwsimError(f"placement uses disk, but {system.id} has no storage")
-        if tier == "device" and system.accelerator is None:
-            raise HwsimError(f"placement uses device memory, but {system.id} has no accelerator")
+        if tier == "host" and system.accelerator is not None and system.accelerator.unified_memory:
+            raise HwsimError(f"placement uses host memory, but {system.accelerator.name} computes out of the "
+                             f"host's DRAM (unified memory): place data on the device or on disk")
+        if tier == "host" and system.accelerator is None and "device" in placement.tiers_used():
+            raise HwsimError(f"placement uses both device and host memory, but {system.id} has no accelerator: "
+                             f"both are its DRAM; place data on the device (its CPU) or on disk")
         if tier == "remote" and not system.attention_pool:
             raise HwsimError(f"placement uses the remote tier, but {system.id} has no attention pool")
 
@@ -172,9 +205,6 @@ def _check_attention_in_pool(placement: Placement, system: System) -> None:
 
 
 def _check_processors(placement: Placement, system: System) -> None:
-    for key in COMPUTE_KEYS:
-        if getattr(placement, key) == "device" and system.accelerator is None:
-            raise HwsimError(f"placement {key}=device, but {system.id} has no accelerator")
     if placement.attention_compute == "storage":
         _check_attention_in_storage(placement, system)
     if placement.attention_compute == "remote":

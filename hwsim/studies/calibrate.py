@@ -17,6 +17,7 @@ from hwsim.loading import catalog, hardware_yaml, measurements
 from hwsim.loading.fields import load_yaml
 from hwsim.loading.measurements import Row
 from hwsim.specs.hardware import Performance
+from hwsim.specs.kernels import Curve, GemmKernel
 from hwsim.studies import predict
 
 FITTED_KINDS = ("gemm", "attention", "copy")
@@ -87,20 +88,80 @@ def _fit_one(rows: list[Row], hardware_id: str, perf: Performance, name: str,
     return with_value(current), best
 
 
+# kernel parameter -> (low, high): what a quantized format's GEMM kernel is fitted by
+KERNEL_SCALARS = {
+    "memory_efficiency": (0.05, 1.0),
+    "dequant_ops_per_weight": (0.0, 32.0),
+    "call_overhead_s": (0.0, 30e-6),
+    "roofline_sharpness": (1.0, 8.0),
+}
+
+
+def _kernel_value(kernel: GemmKernel, name: str, perf: Performance) -> float:
+    value = getattr(kernel, name)
+    if isinstance(value, Curve):
+        return value.at(1.0)
+    if value is None:  # the device's own figure stands in until fitted
+        return {"memory_efficiency": perf.gemm_memory_efficiency, "call_overhead_s": perf.kernel_overhead_s,
+                "roofline_sharpness": perf.roofline_sharpness}.get(name, 0.0)
+    return float(value)
+
+
+def _with_kernel_value(kernel: GemmKernel, name: str, value: float) -> GemmKernel:
+    changes: dict[str, Any] = {name: Curve.flat(value) if name == "memory_efficiency" else value}
+    return replace(kernel, **changes)
+
+
+def _fit_kernel(rows: list[Row], hardware_id: str, perf: Performance, format_id: str,
+                passes: int) -> tuple[Performance, float, float]:
+    """`perf` with the `format_id` kernel's scalars fitted to `rows` (all of that format), by the same
+    pattern search; the MAPE before and after."""
+    kernel = perf.kernels.get(format_id) or GemmKernel(format=format_id, compute_dtype="bf16", dequant_rows=1)
+    if kernel.dequant_rows == 0 and kernel.dequant_ops_per_weight == 0:
+        kernel = replace(kernel, dequant_rows=1)  # fit how much unpacking per row the data shows
+
+    def error_of(candidate: GemmKernel) -> float:
+        return _error(rows, hardware_id, replace(perf, kernels={**perf.kernels, format_id: candidate}))
+
+    before = best = error_of(kernel)
+    for _ in range(passes):
+        for name, (low, high) in KERNEL_SCALARS.items():
+            current, span = _kernel_value(kernel, name, perf), (high - low) / 4
+            for _ in range(12):
+                for value in (current - span, current + span):
+                    if low <= value <= high:
+                        error = error_of(_with_kernel_value(kernel, name, value))
+                        if error < best - 1e-12:
+                            best, current = error, value
+                span /= 2
+            kernel = _with_kernel_value(kernel, name, current)
+    return replace(perf, kernels={**perf.kernels, format_id: kernel}), before, best
+
+
 def fit(paths: list[str], hardware_id: str, passes: int = 3) -> tuple[Performance, dict]:
-    """Fitted performance for `hardware_id` and a report {rows, mape_before, mape_after}."""
+    """Fitted performance for `hardware_id` and a report {rows, mape_before, mape_after, kernels}.
+
+    Rows of plain dtypes fit the device's roofline parameters; rows that name a `weight_format`
+    then fit that format's kernel alone, so a quantized kernel never moves the dense GEMM figures."""
     base = catalog.system(hardware_id).compute.performance
-    rows = _fitted_rows(paths, hardware_id)
-    if not rows:
+    every = _fitted_rows(paths, hardware_id)
+    if not every:
         raise HwsimError(f"no predictable {'/'.join(FITTED_KINDS)} rows for hardware {hardware_id!r} in "
                          f"{', '.join(paths)}")
-    dtypes = sorted({row.cells.get("dtype") or "bf16" for row in rows if row.kind == "gemm"})
-    before = best = _error(rows, hardware_id, base)
-    perf = base
-    for _ in range(passes):
-        for name in [f"gemm:{d}" for d in dtypes] + list(SCALARS):
-            perf, best = _fit_one(rows, hardware_id, perf, name, best)
-    return perf, {"rows": len(rows), "mape_before": before, "mape_after": best}
+    rows = [row for row in every if not row.text("weight_format", "")]
+    perf, before, best = base, 0.0, 0.0
+    if rows:
+        dtypes = sorted({row.cells.get("dtype") or "bf16" for row in rows if row.kind == "gemm"})
+        before = best = _error(rows, hardware_id, base)
+        for _ in range(passes):
+            for name in [f"gemm:{d}" for d in dtypes] + list(SCALARS):
+                perf, best = _fit_one(rows, hardware_id, perf, name, best)
+    kernels = {}
+    for format_id in sorted({row.text("weight_format", "") for row in every} - {""}):
+        format_rows = [row for row in every if row.text("weight_format", "") == format_id]
+        perf, k_before, k_after = _fit_kernel(format_rows, hardware_id, perf, format_id, passes)
+        kernels[format_id] = {"rows": len(format_rows), "mape_before": k_before, "mape_after": k_after}
+    return perf, {"rows": len(rows), "mape_before": before, "mape_after": best, "kernels": kernels}
 
 
 def overlay_yaml(hardware_id: str, perf: Performance, report: dict, paths: list[str]) -> str:
@@ -109,6 +170,22 @@ def overlay_yaml(hardware_id: str, perf: Performance, report: dict, paths: list[
     for name, (_, _, unit) in SCALARS.items():
         value = getattr(perf, name)
         block[_YAML_KEYS[name]] = f"{value * 1e6:.3g} us" if unit == "us" else round(value, 4)
+    kernels = {}
+    for format_id, fitted in report.get("kernels", {}).items():
+        kernel = perf.kernels[format_id]
+        kernels[format_id] = {
+            "compute": kernel.compute_dtype,
+            "memory_efficiency": round(_kernel_value(kernel, "memory_efficiency", perf), 4),
+            "dequant_ops_per_weight": round(kernel.dequant_ops_per_weight, 3),
+            "dequant_rows": kernel.dequant_rows,
+            "dequant_rate": kernel.dequant_dtype,
+            "call_overhead": f"{_kernel_value(kernel, 'call_overhead_s', perf) * 1e6:.3g} us",
+            "roofline_sharpness": round(_kernel_value(kernel, "roofline_sharpness", perf), 3),
+            "source": f"hwsim calibrate on {fitted['rows']} {format_id} kernel rows "
+                      f"(MAPE {fitted['mape_before']:.1%} -> {fitted['mape_after']:.1%})",
+        }
+    if kernels:
+        block["kernels"] = kernels
     document = {
         "hardware": hardware_id,
         "fitted_on": [str(p) for p in paths],

@@ -53,8 +53,9 @@ def _precision(row: Row) -> Precision:
     dtype = row.text("dtype", "bf16")
     kv = row.text("kv_dtype", "") or None
     bits = row.number("weight_bits", 0.0) or None
+    fmt = row.text("weight_format", "") or None
     try:
-        return Precision(dtype, kv, bits)
+        return Precision(dtype, kv, bits, weight_format=fmt)
     except HwsimError as exc:
         raise RowError(f"not predictable: {exc}") from None
 
@@ -78,7 +79,7 @@ def predict_gemm(row: Row, overlays: Overlays, techniques=None) -> float:
     m, n, k = (row.integer(c) for c in ("m", "n", "k"))
     op = Op("gemm", "gemm", precision.compute_dtype, flops=2.0 * m * n * k,
             weight_bytes=n * k * precision.weight_bytes_per_param, act_bytes=(m * k + m * n) * precision.act_bytes,
-            m=m, n=n, k=k)
+            m=m, n=n, k=k, weight_format=precision.weight_format)
     return _op_time(op, system, _launch(row))
 
 
@@ -181,7 +182,7 @@ def step_of(row: Row, overlays: Overlays | None = None, techniques=None) -> Step
     implementation = UNFUSED if launch_given else FUSED
     layers = row.integer("layers", model.num_layers)
     experts = row.number("active_experts", 0.0) or None
-    options = OffloadOptions(overlap=row.flag("overlap", True))
+    options = OffloadOptions(overlap=row.flag("overlap", True), pinned=row.flag("pinned", True))
     try:
         deployment = Deployment(model, system, _precision(row), implementation, launch_given or "graph", placement,
                                 options, techniques=techniques)
@@ -234,7 +235,7 @@ def predict_serving(row: Row, overlays: Overlays, techniques=None) -> float:
                           gpu_memory_utilization=0.95, admission="full",
                           # offloading systems (FlexGen) run the whole block of sequences together
                           batching="mixed" if placement.on_device else "static")
-    options = deployment.OffloadOptions(overlap=row.flag("overlap", True))
+    options = deployment.OffloadOptions(overlap=row.flag("overlap", True), pinned=row.flag("pinned", True))
     try:
         if not placement.on_device:  # the block runs together: its whole KV must fit where it is placed
             check_fit(model, system, _precision(row), placement, seqs, prompt.value + output.value)

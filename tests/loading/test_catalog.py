@@ -1,4 +1,6 @@
 """Every shipped profile loads by its id and cites its sources; unknown ids list close matches."""
+from dataclasses import replace
+
 import pytest
 
 from hwsim.base.errors import UnknownIdError
@@ -58,10 +60,18 @@ def test_gh200_reaches_grace_memory_over_nvlink_c2c():
     assert gh200.dram_bytes == pytest.approx(480e9)
 
 
-def test_cpu_only_system_computes_on_its_sockets():
+def test_one_process_on_a_two_socket_host_reads_one_sockets_dram_unless_interleaved():
     ktrans = catalog.system("ktransformers-4090")
     assert ktrans.sockets == 2
-    assert ktrans.dram_bandwidth_bytes_per_s == pytest.approx(2 * 307.2e9)
+    assert ktrans.numa == "local"
+    assert ktrans.dram_bandwidth_bytes_per_s == pytest.approx(307.2e9)
+    # interleaved pages: both sockets' controllers, each socket's remote half over the socket link
+    link = ktrans.cpu.socket_link_bandwidth_bytes_per_s
+    interleaved = replace(ktrans, numa="interleave")
+    assert interleaved.dram_bandwidth_bytes_per_s == pytest.approx(2 * min(307.2e9, 2 * link))
+
+
+def test_cpu_only_system_computes_on_its_sockets():
     desktop = catalog.system("ryzen-7950x")
     assert desktop.accelerator is None
     assert desktop.compute.memory_bandwidth_bytes_per_s == pytest.approx(83.2e9)

@@ -14,7 +14,7 @@ INT4 = Path(__file__).resolve().parents[2] / "validation" / "pairs" / "int4"
 def test_the_int4_rows_are_two_weight_shapes_measured_at_five_row_counts():
     table = kernel_table(measurements.read(INT4 / "after.csv"), "after.csv")
     assert table.hardware == "h200-sxm" and table.attention == ()
-    assert [(f.n, f.k, f.format) for f in table.gemms] == [(4096, 14336, "int4"), (28672, 4096, "int4")]
+    assert [(f.n, f.k, f.format) for f in table.gemms] == [(4096, 14336, "int4-tinygemm"), (28672, 4096, "int4-tinygemm")]
     assert [m for m, _ in table.gemms[0].points] == [1.0, 4.0, 16.0, 64.0, 256.0]
 
 

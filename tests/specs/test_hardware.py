@@ -37,9 +37,10 @@ def test_an_accelerated_system_computes_on_its_accelerator():
 
 def test_a_cpu_only_system_computes_on_all_its_sockets_out_of_dram():
     one = catalog.system("ryzen-7950x")
-    two = replace(one, sockets=2, dram_bytes=2 * one.dram_bytes)
+    two = replace(one, sockets=2, dram_bytes=2 * one.dram_bytes, numa="interleave")
     socket = two.cpu.compute
-    assert two.dram_bandwidth_bytes_per_s == 2 * socket.memory_bandwidth_bytes_per_s
+    assert two.dram_bandwidth_bytes_per_s == 2 * socket.memory_bandwidth_bytes_per_s  # no socket link: no cap
+    assert replace(two, numa="local").dram_bandwidth_bytes_per_s == socket.memory_bandwidth_bytes_per_s
     assert two.compute.memory_bytes == two.dram_bytes
     assert two.compute.units == 2 * socket.units
     assert two.compute.peak("fp32") == pytest.approx(2 * socket.peak_flops_per_s["fp32"])

@@ -35,7 +35,7 @@ def test_a_kv_cache_wholly_in_host_memory_moves_attention_to_the_host_unless_tol
 @pytest.mark.parametrize("text, expected", [
     ("weights", "placement 'weights': expected what=tier[:fraction],... (e.g. weights=device:0.2,host:0.8)"),
     ("cache=host", "placement: unknown class 'cache'; expected one of weights, kv, act, experts, "
-                   "attention_compute, experts_compute"),
+                   "attention_compute, experts_compute, pinned"),
     ("attention_compute=gpu", "placement attention_compute: expected one of device, host, storage, remote; "
                               "got 'gpu'"),
     ("kv=nvme", "placement kv: unknown tier 'nvme'; expected one of device, host, disk, remote"),
@@ -50,12 +50,30 @@ def test_errors_name_the_part_that_is_wrong(text, expected):
     assert str(error.value) == expected
 
 
-def test_a_cpu_only_system_holds_nothing_on_a_device_and_runs_nothing_there():
+def test_a_cpu_only_system_runs_everything_on_its_cpu_out_of_dram():
     cpu_only = catalog.system("ryzen-7950x")
-    with pytest.raises(HwsimError, match="placement uses device memory, but ryzen-7950x has no accelerator"):
-        check_tiers(Placement(), cpu_only)
-    on_host = parse("weights=host;kv=host;act=host;experts_compute=host")
-    check_tiers(on_host, cpu_only)
+    check_tiers(Placement(), cpu_only)  # the empty placement: everything on the host
+    assert tier_capacity_bytes(cpu_only, "device") == cpu_only.dram_bytes
+    check_tiers(parse("weights=host;kv=host;act=host;experts_compute=host"), cpu_only)
+    with pytest.raises(HwsimError, match="both are its DRAM"):
+        check_tiers(parse("weights=device:0.5,host:0.5"), cpu_only)
+
+
+def test_a_unified_memory_gpu_has_no_host_tier_to_offload_to():
+    mac = catalog.system("m1-max-laptop")
+    check_tiers(parse("weights=device:0.5,disk:0.5"), mac)
+    with pytest.raises(HwsimError, match="unified memory"):
+        check_tiers(parse("kv=host"), mac)
+
+
+def test_pinned_names_the_classes_whose_host_memory_is_pageable():
+    assert parse("weights=host;pinned=false").pageable == ("weights", "kv", "act", "experts")
+    assert parse("weights=host;kv=host;pinned=weights:false,kv:true").pageable == ("weights",)
+    assert parse("weights=host;pinned=weights:false").describe() == "weights=host;kv=device;act=device;pinned=weights:false"
+    with pytest.raises(HwsimError, match="weights is named twice"):
+        parse("weights=host;pinned=weights:false,weights:true")
+    with pytest.raises(HwsimError, match="placement pinned: expected"):
+        parse("weights=host;pinned=weights:no")
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -92,7 +110,6 @@ def test_tier_capacities_count_every_drive_and_pool_device():
     assert tier_capacity_bytes(system, "host") == system.dram_bytes
     assert tier_capacity_bytes(system, "disk") == 3 * drive.capacity_bytes
     assert tier_capacity_bytes(system, "remote") == 4 * pool_device.compute.memory_bytes
-    assert tier_capacity_bytes(catalog.system("ryzen-7950x"), "device") == 0.0
 
 
 def test_placement_syntax_of_the_measurement_schema():
