@@ -171,7 +171,7 @@ def load_system(fields: Fields) -> System:
     sockets = host.integer("sockets", 1, high=MAX_SOCKETS)
     dram_bytes = host.quantity("dram", "bytes")
     dram_bandwidth = host.quantity("dram_bandwidth", "bytes_per_s", 0.0)
-    numa = host.string("numa", "local", choices=("local", "interleave"))
+    numa = host.string("numa", "local", choices=("local", "interleave", "replicate"))
     host.finish()
     if dram_bandwidth:
         cpu_profile = _cpu_with_dram_bandwidth(cpu_profile, dram_bandwidth, sockets)

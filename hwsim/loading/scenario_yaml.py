@@ -117,12 +117,13 @@ def load_scenario(path: Path) -> Scenario:
         model = catalog.model(model_name)
     except HwsimError as exc:
         raise fields.error("model", str(exc)) from None
-    dtype, kv_dtype = fields.string("dtype", "bf16"), fields.string("kv_dtype", None)
+    dtype, kv_dtype = fields.string("dtype", None), fields.string("kv_dtype", None)
     weight_bits = fields.number("weight_bits", None, low=1.0, high=32.0)
+    weight_format = fields.string("weight_format", None)
     try:
-        precision = deployment.Precision(dtype, kv_dtype, weight_bits)
+        precision = deployment.Precision.of(dtype, kv_dtype, weight_bits, weight_format)
     except HwsimError as exc:
-        raise fields.error("dtype", str(exc)) from None
+        raise fields.error("weight_format" if weight_format else "dtype", str(exc)) from None
     workload = workload_field(fields, Path(path))
     engine = engine_settings(fields.section("engine", {}))
     slo_fields = fields.section("slo", {})

@@ -42,7 +42,9 @@ EXAMPLES = {
 
 HARDWARE_HELP = "hardware id (see `hwsim profiles`), or the path of a GPU or system profile YAML"
 MODEL_HELP = "model id (see `hwsim profiles`), a model profile YAML or a HuggingFace config.json"
-DTYPE_HELP = "weights and compute: fp32 tf32 bf16 fp16 fp8 int8 int4"
+DTYPE_HELP = "weights and compute: fp32 tf32 bf16 fp16 fp8 int8 int4 (default bf16, or the weight format's)"
+FORMAT_HELP = ("quantized weight format, which picks its GEMM kernel: q4_0 q4_k_m q8_0 f16 (llama.cpp), "
+               "int4-tinygemm int4-marlin gptq awq flexgen-int4-g64")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,10 +169,11 @@ def _model_and_hardware(parser: argparse.ArgumentParser) -> None:
 def _estimate_arguments(p: argparse.ArgumentParser) -> None:
     _model_and_hardware(p)
     p.add_argument("--count", action=_Count, default=None, help="accelerators, tensor parallel (default 1)")
-    p.add_argument("--dtype", default="bf16", help=DTYPE_HELP)
+    p.add_argument("--dtype", default=None, help=DTYPE_HELP)
     p.add_argument("--kv-dtype", metavar="DTYPE", default=None, help="KV cache dtype when it differs")
     p.add_argument("--weight-bits", type=float, metavar="BITS", default=None,
                    help="effective bits per weight (e.g. 4.85)")
+    p.add_argument("--weight-format", metavar="FORMAT", default=None, help=FORMAT_HELP)
     p.add_argument("--batch", action=_Count, default=1, help="sequences in the batch (default 1)")
     _tokens(p, output_default=128)
     p.add_argument("--launch", choices=LAUNCH_MODES, default="graph",
@@ -254,9 +257,10 @@ def _plan_arguments(p: argparse.ArgumentParser) -> None:
 def _moe_plan_arguments(p: argparse.ArgumentParser) -> None:
     _model_and_hardware(p)
     p.add_argument("--count", action=_Count, default=None, help="devices, expert parallel (default 1)")
-    p.add_argument("--dtype", default="bf16", help=DTYPE_HELP)
+    p.add_argument("--dtype", default=None, help=DTYPE_HELP)
     p.add_argument("--weight-bits", type=float, metavar="BITS", default=None,
                    help="effective bits per weight (e.g. 4.85)")
+    p.add_argument("--weight-format", metavar="FORMAT", default=None, help=FORMAT_HELP)
     p.add_argument("--routing", default="uniform", help="uniform, zipf:S or a layer,expert,count CSV")
     p.add_argument("--batch", action=_Count, default=1, help="sequences decoded together (default 1)")
     _tokens(p, output_default=128)

@@ -39,7 +39,7 @@ def _deployment(args) -> Deployment:
     """The deployment `hwsim estimate` describes with its flags."""
     model = catalog.model(args.model)
     system = _overlay_system(args, catalog.system(args.hardware, args.count))
-    precision = deployment.Precision(args.dtype, args.kv_dtype, args.weight_bits)
+    precision = deployment.Precision.of(args.dtype, args.kv_dtype, args.weight_bits, args.weight_format)
     options = deployment.OffloadOptions(overlap=not args.no_overlap, pinned=not args.pageable,
                                         expert_cache=args.expert_cache, prefetch_experts=args.prefetch_experts,
                                         gpudirect=args.gpudirect)
@@ -74,7 +74,8 @@ def _print_estimate(args, setup: Deployment, result: estimate.Estimate, prices: 
     model, system, precision = setup.model, setup.system, setup.precision
     n = system.accelerator_count or 1
     print(f"{model.name} on {n}x {system.device_name}")
-    print(f"  {precision.dtype} weights, {precision.kv_dtype_name} KV cache, "
+    weights = f"{precision.weight_format} ({precision.dtype})" if precision.weight_format else precision.dtype
+    print(f"  {weights} weights, {precision.kv_dtype_name} KV cache, "
           f"{args.launch} launch, {args.kernels} kernels")
     print(f"  batch {args.batch}, prompt {args.prompt_tokens} tokens, output {args.output_tokens} tokens\n")
     if result.tier_needs is None:

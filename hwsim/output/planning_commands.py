@@ -99,7 +99,7 @@ def run_moe_plan(args) -> int:
     """`hwsim moe-plan`: the residency options for routed experts, the chosen one first."""
     model = catalog.model(args.model)
     system = catalog.system(args.hardware, args.count)
-    precision = deployment.Precision(args.dtype, None, args.weight_bits)
+    precision = deployment.Precision.of(args.dtype, None, args.weight_bits, args.weight_format)
     routing = routing_for(model, args.routing)
     result = expert_plan.plan(model, system, routing, precision, args.batch, args.prompt_tokens, args.output_tokens,
                               _budget_bytes(args.budget), args.resident)
@@ -147,7 +147,7 @@ def run_offload_plan(args) -> int:
     """`hwsim offload-plan`: the best placement and batch, and the runner-ups with what binds each."""
     model = catalog.model(args.model)
     system = catalog.system(args.hardware)
-    precision = deployment.Precision(args.dtype, args.kv_dtype)
+    precision = deployment.Precision.of(args.dtype, args.kv_dtype)
     ranked = offload_plan.search(model, system, args.prompt_tokens, args.output_tokens, precision,
                                  deployment.OffloadOptions(overlap=not args.no_overlap))
     best = ranked[0]
@@ -173,7 +173,7 @@ def run_flash(args) -> int:
     """`hwsim flash`: one token's time with FFN weights on flash, against the variants without each trick."""
     model = catalog.model(args.model)
     system = catalog.system(args.hardware)
-    precision = deployment.Precision(args.dtype)
+    precision = deployment.Precision.of(args.dtype)
     base = flash.FlashOptions(active_fraction=args.active, new_fraction=args.new, bundle=not args.no_bundle,
                               reader_threads=args.threads)
     variants = [

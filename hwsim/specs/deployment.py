@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from hwsim.base.errors import HwsimError
 from hwsim.specs.hardware import System
 from hwsim.specs.kernels import weight_format
+from hwsim.specs.kernels import weight_format as weight_format_of
 from hwsim.specs.models import Model
 from hwsim.specs.placement import Placement
 
@@ -63,6 +64,14 @@ class Precision:
             raise HwsimError(f"weight_bits must be between 1 and 32; got {self.weight_bits}")
         if not 0 < self.kv_kept <= 1:
             raise HwsimError(f"kv_kept must be in (0, 1]; got {self.kv_kept}")
+
+    @classmethod
+    def of(cls, dtype: str | None, kv_dtype: str | None = None, weight_bits: float | None = None,
+           weight_format: str | None = None) -> Precision:
+        """The precision a user asked for: a weight format alone implies its weights' dtype."""
+        if dtype is None:
+            dtype = weight_format_of(weight_format).weight_dtype if weight_format else "bf16"
+        return cls(dtype, kv_dtype, weight_bits, weight_format=weight_format)
 
     @property
     def compute_dtype(self) -> str:

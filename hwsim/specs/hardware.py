@@ -217,17 +217,21 @@ class System:
     attention_pool: tuple | None = None  # (Accelerator, count, Link)
     # where one process's host memory lives on a multi-socket host: `local` on one socket (the
     # default of Linux's first-touch allocation), `interleave` page by page over every socket
-    # (numactl --interleave=all)
+    # (numactl --interleave=all), `replicate` a copy per socket, each socket's cores reading their
+    # own (ktransformers' NUMA mode, which needs the memory twice over)
     numa: str = "local"
 
     @property
     def dram_bandwidth_bytes_per_s(self) -> float:
         """DRAM bandwidth one process's data is read at. Local: one socket's, whichever socket's
         cores read it (the others over the socket link). Interleaved: every socket's, each socket's
-        cores reading the remote share of their data over the link, so at most twice its bandwidth."""
+        cores reading the remote share of their data over the link, so at most twice its bandwidth.
+        Replicated: every socket's, each reading its own copy."""
         socket_bytes_per_s = self.cpu.compute.memory_bandwidth_bytes_per_s
         if self.sockets == 1 or self.numa == "local":
             return socket_bytes_per_s
+        if self.numa == "replicate":
+            return self.sockets * socket_bytes_per_s
         link_bytes_per_s = self.cpu.socket_link_bandwidth_bytes_per_s or socket_bytes_per_s
         return self.sockets * min(socket_bytes_per_s, 2.0 * link_bytes_per_s)
 

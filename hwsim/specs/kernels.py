@@ -90,7 +90,6 @@ WEIGHT_FORMATS = {
         WeightFormat("gptq", "int4", 4.125, 16.0, "GPTQ 4-bit group 128, run by Marlin kernels in vLLM/SGLang"),
         WeightFormat("awq", "int4", 4.16, 16.0, "AWQ 4-bit group 128 with 4-bit zeros, run by Marlin kernels in vLLM"),
         WeightFormat("flexgen-int4-g64", "int4", 4.5, 16.0, "FlexGen group-wise 4-bit, group 64, fp16 min and scale"),
-        WeightFormat("fp8", "fp8", 8.0, 16.0, "fp8 e4m3 weights with per-tensor scales"),
     )
 }
 

@@ -60,11 +60,12 @@ def test_gh200_reaches_grace_memory_over_nvlink_c2c():
     assert gh200.dram_bytes == pytest.approx(480e9)
 
 
-def test_one_process_on_a_two_socket_host_reads_one_sockets_dram_unless_interleaved():
+def test_one_process_on_a_two_socket_host_reads_one_sockets_dram_unless_interleaved_or_replicated():
     ktrans = catalog.system("ktransformers-4090")
     assert ktrans.sockets == 2
-    assert ktrans.numa == "local"
-    assert ktrans.dram_bandwidth_bytes_per_s == pytest.approx(307.2e9)
+    assert ktrans.numa == "replicate"  # ktransformers' dual-socket mode: a copy of the experts per socket
+    assert ktrans.dram_bandwidth_bytes_per_s == pytest.approx(2 * 307.2e9)
+    assert replace(ktrans, numa="local").dram_bandwidth_bytes_per_s == pytest.approx(307.2e9)
     # interleaved pages: both sockets' controllers, each socket's remote half over the socket link
     link = ktrans.cpu.socket_link_bandwidth_bytes_per_s
     interleaved = replace(ktrans, numa="interleave")
