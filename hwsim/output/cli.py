@@ -95,6 +95,29 @@ class _Count(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
+class _BatchOrMax(_Count):
+    """A batch size, or `max`: the largest batch whose memory fits every tier (found, then printed)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any):
+        super().__init__(option_strings, dest, **kwargs)
+        self.type = _count_or_max
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        if values == "max":
+            setattr(namespace, self.dest, values)
+            return
+        super().__call__(parser, namespace, values, option_string)
+
+
+def _count_or_max(text: str) -> int | str:
+    if text == "max":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or max; got {text!r}") from None
+
+
 class _WritesFile(argparse.Action):
     """A file the command will write. Each path given is also noted in `written` (by destination)
     so that `main` can check every destination before the command runs, not after a long search.
@@ -174,7 +197,8 @@ def _estimate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weight-bits", type=float, metavar="BITS", default=None,
                    help="effective bits per weight (e.g. 4.85)")
     p.add_argument("--weight-format", metavar="FORMAT", default=None, help=FORMAT_HELP)
-    p.add_argument("--batch", action=_Count, default=1, help="sequences in the batch (default 1)")
+    p.add_argument("--batch", action=_BatchOrMax, default=1,
+                   help="sequences in the batch (default 1), or max: the largest batch that fits")
     _tokens(p, output_default=128)
     p.add_argument("--launch", choices=LAUNCH_MODES, default="graph",
                    help="graph: CUDA-graph replay (engines); eager: PyTorch eager dispatch")

@@ -57,6 +57,9 @@ def run_estimate(args) -> int:
     """`hwsim estimate`: one batch's times, memory, energy and cost, then the operator tables."""
     prices = pricing_yaml.pricing(args.pricing)  # an unknown pricing is an error before any work
     setup = _deployment(args)
+    if args.batch == "max":
+        args.batch, reason = estimate.largest_batch(setup, args.prompt_tokens, args.output_tokens)
+        print(f"largest feasible batch: {args.batch} (one more: {reason})\n")
     result = estimate.estimate(setup, args.batch, args.prompt_tokens, args.output_tokens)
     _print_estimate(args, setup, result, prices)
     if result.tier_needs is not None:

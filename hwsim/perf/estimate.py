@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from hwsim.base.errors import HwsimError
+from hwsim.base.errors import DoesNotFitError, HwsimError
 from hwsim.perf.energy import step_energy_j
 from hwsim.perf.memory import MemoryFit, memory_fit, require_fit
 from hwsim.perf.offload import TierStep, check_fit, tier_needs
@@ -106,6 +106,36 @@ def _tier_needs(deployment: Deployment, fit: MemoryFit, batch: int, context_toke
     if check:
         check_fit(model, system, precision, placement, batch, context_tokens)
     return tier_needs(model, precision, placement, batch, context_tokens, deployment.tp)
+
+
+MAX_BATCH = 1 << 20  # the largest batch the search for a feasible one tries
+
+
+def largest_batch(deployment: Deployment, prompt_len: int, output_len: int) -> tuple[int, str]:
+    """The largest batch of `prompt_len + output_len`-token sequences whose memory fits every tier
+    the deployment names, and why one more does not (the error a batch one larger raises)."""
+
+    def fits(batch: int) -> str | None:
+        fit = memory_fit(deployment.model, deployment.system, deployment.precision, batch,
+                         prompt_len + output_len, batch * prompt_len)
+        try:
+            _tier_needs(deployment, fit, batch, prompt_len + output_len, check=True)
+        except DoesNotFitError as exc:
+            return str(exc)
+        return None
+
+    reason = fits(1)
+    if reason is not None:
+        raise DoesNotFitError(f"not even one sequence fits: {reason}")
+    low, high = 1, 2
+    while high <= MAX_BATCH and fits(high) is None:
+        low, high = high, high * 2
+    if high > MAX_BATCH:
+        return low, f"the search stops at {MAX_BATCH:,} sequences"
+    while high - low > 1:  # fits(low), not fits(high)
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(middle) is None else (low, middle)
+    return low, fits(high) or ""
 
 
 def step_energy(step: StepCost | TierStep, tdp_w: float) -> float:

@@ -73,19 +73,25 @@ def weights_per_device(model: Model, precision: Precision, tp: int, attention_dp
 def weights_by_tier(model: Model, precision: Precision, placement: Placement, tp: int = 1,
                     attention_dp: bool = False) -> dict[str, float]:
     """Weight bytes each tier holds, the device tier per device. Routed experts follow the `experts`
-    placement and every other layer weight the `weights` placement; the embeddings, the LM head and
-    the final norm stay on the device, which reads them every step (offloading engines keep them
-    resident). With attention data parallelism every device keeps all non-expert weights."""
+    placement and every other layer weight the `weights` placement; the embeddings and the final
+    norm stay on the device, which reads them every step (offloading engines keep them resident),
+    and so does the LM head unless the placement names it (`lm_head=host`). With attention data
+    parallelism every device keeps all non-expert weights."""
     if placement.on_device:
         return {"device": weights_per_device(model, precision, tp, attention_dp)}
     bytes_per_param = precision.weight_bytes_per_param
     total = model.weight_bytes(8 * bytes_per_param)
     experts = model.routed_expert_parameters() * bytes_per_param
-    resident = (model.embedding_parameters() + model.lm_head_parameters() + model.norm_parameters()) * bytes_per_param
-    layered = total - experts - resident
+    # a head tied to the token embedding is that matrix: placed with the head, looked up from there
+    head_params = model.lm_head_parameters() or model.vocab_size * model.hidden_size
+    head = head_params * bytes_per_param
+    resident = (model.embedding_parameters() + model.lm_head_parameters() + model.norm_parameters()
+                - head_params) * bytes_per_param
+    layered = total - experts - resident - head
     by_tier = {}
     for tier in ("device", "host", "disk", "remote"):
-        shared = layered * placement.share("weights", tier) + (resident if tier == "device" else 0.0)
+        shared = (layered * placement.share("weights", tier) + (resident if tier == "device" else 0.0)
+                  + head * placement.share("lm_head", tier))
         routed = experts * placement.share("experts", tier)
         by_tier[tier] = shared / (1 if attention_dp else tp) + routed / tp if tier == "device" else shared + routed
     return by_tier

@@ -96,7 +96,7 @@ class _TierAccount:
     def add(self, c: roofline.OpCost) -> None:
         op, placement, layers = c.op, self.placement, self.layers
         if op.block in ("embedding", "head"):
-            self.outside_s += c.time_s
+            self.outside_s += c.time_s + self._head_moved_s(op)
             return
         share = layers / op.repeat if op.repeat else 0.0  # ops of only some layers (MoE), spread evenly
         per_layer = 1.0 / share if share else 0.0
@@ -129,6 +129,17 @@ class _TierAccount:
         pool, count, _ = _attention_pool(self.d.system)
         self.parts["remote"] += roofline.op_cost(op, pool.compute).time_s / self.layers / count
         self.moved["network"] += query_and_output
+
+    def _head_moved_s(self, op: Op) -> float:
+        """An LM head kept off the device crosses the host link (and leaves its drive) every step,
+        after the last layer: nothing is left to hide it behind."""
+        offloaded = 1.0 - self.placement.share("lm_head", "device")
+        if op.role != "lm_head" or not offloaded:
+            return 0.0
+        moved_s = roofline.transfer_s(op.weight_bytes * offloaded, self._host_link(),
+                                      pageable="lm_head" in self.pageable)
+        on_disk = op.weight_bytes * self.placement.share("lm_head", "disk")
+        return moved_s + (disk_read_s(self.d.system, on_disk) if on_disk else 0.0)
 
     def _link(self, direction: str, what: str, bytes_moved: float) -> None:
         """Count bytes of class `what` crossing the host link in `direction` (h2d, d2h, prefetch)."""

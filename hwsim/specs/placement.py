@@ -12,7 +12,8 @@ and `experts_compute` say which processor runs attention and routed experts: the
 drives the drives themselves (`storage`, InstInfer-style), or memory-optimized devices across a
 network that hold the cache (`remote` with `kv=remote`, Lamina-style). `pinned` says which
 classes' host memory is page-locked (the default) or pageable: `pinned=false` for all of them,
-`pinned=weights:false` for one. When the KV cache
+`pinned=weights:false` for one. The embeddings, the LM head and the norms stay on the device
+unless named: `lm_head=host` keeps the output projection in host memory. When the KV cache
 lives entirely in host memory, attention runs on the host CPU unless told otherwise (FlexGen's
 `--cpu`): reading the whole cache over PCIe every step is slower than the CPU reading DRAM.
 """
@@ -25,7 +26,8 @@ from hwsim.base.errors import DoesNotFitError, HwsimError
 from hwsim.specs.hardware import System
 
 TIERS = ("device", "host", "disk", "remote")  # remote: the memory of a system's attention pool
-CLASSES = ("weights", "kv", "act", "experts")
+# lm_head: the output projection, resident on the device unless named (offloading engines keep it there)
+CLASSES = ("weights", "kv", "act", "experts", "lm_head")
 COMPUTE_KEYS = ("attention_compute", "experts_compute")
 # storage: computational storage drives (attention in the drive); remote: an attention pool
 PROCESSORS = ("device", "host", "storage", "remote")
@@ -39,6 +41,7 @@ class Placement:
     kv: tuple[tuple[str, float], ...] = (("device", 1.0),)
     act: tuple[tuple[str, float], ...] = (("device", 1.0),)
     experts: tuple[tuple[str, float], ...] | None = None  # None: routed experts follow `weights`
+    lm_head: tuple[tuple[str, float], ...] | None = None  # None: resident on the device
     attention_compute: str = "device"
     experts_compute: str = "device"
     # classes whose host-memory share is pageable (not page-locked): their copies to and from the
@@ -49,13 +52,14 @@ class Placement:
         """The share of class `what` kept on `tier` (routed experts not placed follow the weights)."""
         split = getattr(self, what)
         if split is None:
-            split = self.weights
+            split = (("device", 1.0),) if what == "lm_head" else self.weights
         return dict(split).get(tier, 0.0)
 
     @property
     def on_device(self) -> bool:
         return (all(self.share(c, "device") == 1.0 for c in ("weights", "kv", "act"))
                 and (self.experts is None or self.share("experts", "device") == 1.0)
+                and self.share("lm_head", "device") == 1.0
                 and self.attention_compute == "device" and self.experts_compute == "device")
 
     def tiers_used(self) -> set[str]:

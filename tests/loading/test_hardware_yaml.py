@@ -79,3 +79,39 @@ def test_an_unknown_link_name_lists_the_known_links(tmp_path):
     path = _write_gpu(tmp_path, lambda s: s.replace("host_link: pcie4-x16", "host_link: pcie9-x16"))
     with pytest.raises(InputError, match=r"host_link: unknown link 'pcie9-x16'; expected one of .*pcie4-x16"):
         hardware_yaml.load_accelerator(load_yaml(path), catalog.links())
+
+
+def test_a_cpu_gives_its_rates_per_instruction_set_or_as_peak_not_both(tmp_path):
+    source = catalog.hardware_files("cpus")["ryzen-7950x"].read_text()
+    fields = load_yaml(_written(tmp_path, source.replace("isa:", "peak: {fp32: 1 TFLOP/s}\nisa:", 1)))
+    with pytest.raises(InputError, match="either per instruction set"):
+        hardware_yaml.load_cpu(fields)
+    cpu = hardware_yaml.load_cpu(load_yaml(_written(tmp_path, source)))
+    assert cpu.compute.peak_flops_per_s["int8"] == max(r.get("int8", 0) for r in cpu.compute.isa_peaks.values())
+
+
+def test_a_unified_memory_gpu_has_no_host_link(tmp_path):
+    source = catalog.hardware_files("gpus")["apple-m1-max-gpu"].read_text()
+    with pytest.raises(InputError, match="a unified-memory device has no host link"):
+        hardware_yaml.load_accelerator(load_yaml(_written(tmp_path, source + "host_link: pcie4-x16\n")),
+                                       catalog.links())
+    assert hardware_yaml.load_accelerator(load_yaml(_written(tmp_path, source)), catalog.links()).host_link is None
+
+
+def test_a_kernel_curve_is_a_fraction_or_fractions_by_rows(tmp_path):
+    source = catalog.hardware_files("gpus")["l4"].read_text()
+    block = "\n  kernels:\n    int4-marlin: {compute: fp16, memory_efficiency: {1: 0.5, 64: 0.8}, source: a test}\n"
+    text = source.replace("performance:", "performance:" + block.rstrip("\n"), 1)
+    device = hardware_yaml.load_accelerator(load_yaml(_written(tmp_path, text)), catalog.links(),
+                                            catalog.backend_kernels())
+    assert device.compute.kernel("int4-marlin").memory_efficiency.at(8) == pytest.approx(0.65)
+    assert "q4_0" in device.compute.performance.kernels  # the backend's defaults stay beside it
+    bad = text.replace("{1: 0.5, 64: 0.8}", "{one: 0.5}")
+    with pytest.raises(InputError, match="expected a row count M"):
+        hardware_yaml.load_accelerator(load_yaml(_written(tmp_path, bad)), catalog.links())
+
+
+def _written(tmp_path, text: str):
+    path = tmp_path / "profile.yaml"
+    path.write_text(text)
+    return path

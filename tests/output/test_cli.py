@@ -21,6 +21,14 @@ from .invoke import run
     (["estimate", "--hardware", "t4", "--model", "llama-3-70b"], "does not fit"),
     (["estimate", "--hardware", "h100-sxm", "--model", "llama-3-8b", "--dtype", "fp6"], "unknown dtype"),
     (["validate", "no-such-file.csv"], "file not found"),
+    (["estimate", "--hardware", "ryzen-7950x", "--model", "llama-3.2-1b", "--weight-format", "int4-marlin"],
+     "no int4-marlin GEMM kernel on this cpu device"),
+    (["estimate", "--hardware", "h100-sxm", "--model", "llama-3-8b", "--dtype", "fp8", "--weight-format", "q4_0"],
+     "weight format q4_0 stores int4 weights; it cannot be used with dtype fp8"),
+    (["estimate", "--hardware", "h100-sxm", "--model", "llama-3-8b", "--placement", "lm_head=host;lm_head=disk"],
+     "lm_head is named twice"),
+    (["estimate", "--hardware", "h100-sxm", "--model", "llama-3-8b", "--batch", "most"], "expected a whole number or max"),
+    (["estimate", "--hardware", "t4", "--model", "llama-3-70b", "--batch", "max"], "not even one sequence fits"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(capsys, argv, expected):
     code, out, err = run(capsys, *argv)
@@ -253,3 +261,22 @@ def test_an_unknown_pricing_id_is_an_error_naming_it(capsys, tmp_path, argv):
     code, out, err = run(capsys, *_in(tmp_path, argv), "--pricing", "free-lunch")
     assert code == 2 and out == "" and len(err.splitlines()) == 1
     assert f"hwsim {argv[0]}: error: unknown pricing 'free-lunch'" in err
+
+
+def test_batch_max_finds_the_largest_batch_that_fits_and_says_why_one_more_does_not(capsys):
+    code, out, _ = run(capsys, "estimate", "--hardware", "rtx-4090", "--model", "llama-3-8b", "--batch", "max",
+                       "--prompt-tokens", "4096", "--output-tokens", "128")
+    assert code == 0
+    first = out.splitlines()[0]
+    batch = int(re.match(r"largest feasible batch: (\d+) ", first).group(1))
+    assert f"batch {batch + 1} x 4224 tokens" in first and "does not fit in device memory" in first
+    assert f"batch {batch}, prompt 4096 tokens" in out
+    code, _, err = run(capsys, "estimate", "--hardware", "rtx-4090", "--model", "llama-3-8b", "--batch", str(batch + 1),
+                       "--prompt-tokens", "4096", "--output-tokens", "128")
+    assert code == 2 and "does not fit" in err
+
+
+def test_a_weight_format_alone_names_the_weights_and_their_dtype(capsys):
+    code, out, _ = run(capsys, "estimate", "--hardware", "rtx-4090", "--model", "llama-3-8b", "--weight-format", "q4_k_m")
+    assert code == 0
+    assert "q4_k_m (int4) weights" in out

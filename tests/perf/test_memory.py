@@ -70,3 +70,19 @@ def test_offloaded_weights_leave_embeddings_and_the_lm_head_on_the_device_and_ex
     assert split["device"] + split["host"] == pytest.approx(mixtral.weight_bytes(16))
     everything_away = weights_by_tier(mixtral, bf16, parse("weights=host"))
     assert everything_away["device"] == pytest.approx(resident)
+
+
+def test_a_named_lm_head_leaves_the_device_and_a_tied_one_takes_the_embedding_with_it():
+    from hwsim.perf.memory import weights_by_tier
+    from hwsim.specs.placement import parse
+
+    llama = catalog.model("llama-3-8b")
+    head = llama.lm_head_parameters() * 2.0
+    kept = weights_by_tier(llama, Precision(), parse("weights=host"))
+    moved = weights_by_tier(llama, Precision(), parse("weights=host;lm_head=host"))
+    assert kept["device"] - moved["device"] == pytest.approx(head)
+    assert moved["host"] - kept["host"] == pytest.approx(head)
+    opt = catalog.model("opt-30b")  # OPT ties its head to the token embedding
+    tied = weights_by_tier(opt, Precision("fp16"), parse("weights=host;lm_head=host"))
+    untied = weights_by_tier(opt, Precision("fp16"), parse("weights=host"))
+    assert untied["device"] - tied["device"] == pytest.approx(opt.vocab_size * opt.hidden_size * 2.0)

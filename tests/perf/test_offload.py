@@ -197,3 +197,27 @@ def test_prefetching_hides_misses_when_copies_do_not_overlap():
     plain = StepModel(Deployment(MIXTRAL, h200, precision=deployment.Precision(), placement=where, offload=deployment.OffloadOptions(overlap=False), experts=setup)).cost(shape)
     early = StepModel(Deployment(MIXTRAL, h200, precision=deployment.Precision(), placement=where, offload=deployment.OffloadOptions(overlap=False, prefetch_experts=2), experts=setup)).cost(shape)
     assert early.time_s < plain.time_s
+
+
+def test_pageable_weights_cross_the_link_at_the_staging_rate_and_pinned_kv_at_the_link_rate():
+    """FlexGen's --pin-weight 0: the weights' host memory is pageable, the KV cache's pinned."""
+    pinned = parse("weights=host;kv=host;attention_compute=device")
+    mixed = parse("weights=host;kv=host;attention_compute=device;pinned=weights:false")
+    shape = StepShape.decode(8, 2048)
+    fast = StepModel(Deployment(LLAMA, H200, placement=pinned)).cost(shape)
+    slow = StepModel(Deployment(LLAMA, H200, placement=mixed)).cost(shape)
+    assert fast.bytes_per_step == slow.bytes_per_step  # the same bytes move, only slower
+    link = H200.host_link
+    weights = sum(c.op.weight_bytes * c.op.repeat for c in StepModel(Deployment(LLAMA, H200)).cost(shape).costs
+                  if c.op.kind == "gemm" and c.op.block != "head")
+    staged_extra_s = weights / link.pageable_bandwidth_bytes_per_s - weights / link.achieved_bytes_per_s
+    assert slow.time_s - fast.time_s == pytest.approx(staged_extra_s, rel=0.05)
+
+
+def test_an_lm_head_in_host_memory_crosses_the_link_every_step():
+    shape = StepShape.decode(1, 512)
+    kept = StepModel(Deployment(LLAMA, H200, placement=parse("weights=host"))).cost(shape)
+    moved = StepModel(Deployment(LLAMA, H200, placement=parse("weights=host;lm_head=host"))).cost(shape)
+    head_bytes = LLAMA.lm_head_parameters() * 2.0
+    assert moved.time_s - kept.time_s == pytest.approx(
+        H200.host_link.latency_s + head_bytes / H200.host_link.achieved_bytes_per_s, rel=0.01)

@@ -121,3 +121,19 @@ def test_materialized_attention_writes_and_rereads_every_score():
     # the fused kernel visits only the causal triangle; the math backend computes every pair, then masks
     assert math_ops["attention_scores"].flops + math_ops["attention_values"].flops > 1.99 * flash.flops
     assert "attention" not in math_ops
+
+
+def test_a_weight_format_runs_every_linear_layer_but_the_router_and_a_16_bit_head():
+    llama = catalog.model("llama-3-8b")
+    ops = step_ops(llama, StepShape.decode(1, 64), deployment.Precision.of(None, weight_format="int4-tinygemm"))
+    gemms = {op.role: op for op in ops if op.kind == "gemm"}
+    assert {role for role, op in gemms.items() if op.weight_format} == {"qkv_proj", "o_proj", "mlp_gate_up",
+                                                                          "mlp_down"}
+    assert gemms["lm_head"].weight_bytes == llama.vocab_size * llama.hidden_size * 2.0
+    assert gemms["qkv_proj"].weight_bytes == gemms["qkv_proj"].n * gemms["qkv_proj"].k * 4.25 / 8
+    gguf = step_ops(llama, StepShape.decode(1, 64), deployment.Precision.of(None, weight_format="q4_k_m"))
+    head = next(op for op in gguf if op.role == "lm_head")
+    assert head.weight_format == "q4_k_m" and head.weight_bytes == pytest.approx(
+        llama.vocab_size * llama.hidden_size * 6.5625 / 8)  # llama.cpp quantizes the head too (Q6_K)
+    mixtral = step_ops(MIXTRAL, StepShape.decode(1, 64), deployment.Precision.of(None, weight_format="int4-marlin"))
+    assert next(op for op in mixtral if op.role == "router").weight_format is None

@@ -3,6 +3,7 @@ from dataclasses import replace
 
 import pytest
 
+from hwsim.base.errors import HwsimError
 from hwsim.loading import catalog
 from hwsim.perf import roofline
 from hwsim.perf.ops import Op
@@ -83,3 +84,53 @@ def test_device_copy_from_l2_when_it_fits():
     no_l2 = roofline.device_copy_s(8 * 2**20, replace(H200, performance=replace(H200.performance,
                                                                                  l2_bandwidth_bytes_per_s=None)))
     assert small < no_l2
+
+
+def _quantized_gemm(m: int, n: int = 4096, k: int = 4096, fmt: str = "int4-tinygemm") -> Op:
+    return Op("gemm", "gemm", "bf16", flops=2.0 * m * n * k, weight_bytes=n * k * 4.25 / 8,
+              act_bytes=(m * k + m * n) * 2, m=m, n=n, k=k, weight_format=fmt)
+
+
+def test_a_quantized_gemm_costs_its_kernel_by_hand():
+    """compute = FLOPs at the bf16 rate + every row's unpacking at the fp32 rate; memory = bytes at
+    the kernel's share of bandwidth; joined with the kernel's own sharpness, plus its fixed cost."""
+    kernel = H200.kernel("int4-tinygemm")
+    op = _quantized_gemm(32)
+    compute_s = (op.flops / (989.4e12 * H200.performance.gemm_efficiency["bf16"])
+                 + 32 * 4096 * 4096 * kernel.dequant_ops_per_weight / 67e12)
+    memory_s = op.bytes / (4.8e12 * kernel.memory_efficiency.at(32))
+    expected = kernel.call_overhead_s + roofline.smooth_max(compute_s, memory_s, kernel.roofline_sharpness)
+    cost = roofline.op_cost(op, H200, "graph")
+    assert cost.compute_s == pytest.approx(compute_s) and cost.memory_s == pytest.approx(memory_s)
+    assert cost.time_s == pytest.approx(expected)
+
+
+def test_tinygemm_grows_with_rows_far_faster_than_a_bf16_gemm():
+    bf16 = [roofline.op_cost(replace(_quantized_gemm(m), weight_format=None, weight_bytes=4096 * 4096 * 2.0),
+                             H200).time_s for m in (1, 64)]
+    int4 = [roofline.op_cost(_quantized_gemm(m), H200).time_s for m in (1, 64)]
+    assert int4[1] / int4[0] > 4 * bf16[1] / bf16[0]
+
+
+def test_a_format_without_a_kernel_on_the_device_is_refused():
+    cpu = catalog.system("ryzen-7950x").compute
+    with pytest.raises(HwsimError, match="no int4-marlin GEMM kernel on this cpu device"):
+        roofline.op_cost(_quantized_gemm(1, fmt="int4-marlin"), cpu)
+
+
+def test_a_cpu_kernel_computes_with_the_first_instruction_set_the_cpu_has():
+    cpu = catalog.system("ryzen-7950x").compute  # Zen 4: AVX-512 (VNNI) but no AMX
+    kernel = cpu.kernel("q4_0")
+    assert cpu.kernel_peak(kernel, "int8") == cpu.isa_peaks["avx512"]["int8"]
+    amx_only = replace(kernel, isa=("amx",))
+    with pytest.raises(HwsimError, match="computes int8 with amx; this CPU has"):
+        cpu.kernel_peak(amx_only, "int8")
+
+
+def test_pageable_copies_pay_the_staging_cost_and_rate():
+    link = catalog.link("pcie5-x16")
+    size = 64 * 2**20
+    assert roofline.transfer_s(size, link, pageable=True) == pytest.approx(
+        link.latency_s + link.pageable_latency_s + size / link.pageable_bandwidth_bytes_per_s)
+    with pytest.raises(HwsimError, match="no pageable_bandwidth"):
+        roofline.transfer_s(size, catalog.link("nvlink4"), pageable=True)

@@ -34,7 +34,7 @@ def test_a_kv_cache_wholly_in_host_memory_moves_attention_to_the_host_unless_tol
 
 @pytest.mark.parametrize("text, expected", [
     ("weights", "placement 'weights': expected what=tier[:fraction],... (e.g. weights=device:0.2,host:0.8)"),
-    ("cache=host", "placement: unknown class 'cache'; expected one of weights, kv, act, experts, "
+    ("cache=host", "placement: unknown class 'cache'; expected one of weights, kv, act, experts, lm_head, "
                    "attention_compute, experts_compute, pinned"),
     ("attention_compute=gpu", "placement attention_compute: expected one of device, host, storage, remote; "
                               "got 'gpu'"),
@@ -67,7 +67,7 @@ def test_a_unified_memory_gpu_has_no_host_tier_to_offload_to():
 
 
 def test_pinned_names_the_classes_whose_host_memory_is_pageable():
-    assert parse("weights=host;pinned=false").pageable == ("weights", "kv", "act", "experts")
+    assert parse("weights=host;pinned=false").pageable == ("weights", "kv", "act", "experts", "lm_head")
     assert parse("weights=host;kv=host;pinned=weights:false,kv:true").pageable == ("weights",)
     assert parse("weights=host;pinned=weights:false").describe() == "weights=host;kv=device;act=device;pinned=weights:false"
     with pytest.raises(HwsimError, match="weights is named twice"):
