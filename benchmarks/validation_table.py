@@ -16,10 +16,12 @@ START, END = "<!-- VALIDATION:START -->", "<!-- VALIDATION:END -->"
 
 
 def table(paths: list[str]) -> str:
-    lines = ["| file | kind | rows | predicted | MAPE | median APE | max APE | worst row |",
+    lines = ["| file | kind (/ hardware) | rows | predicted | MAPE | median APE | max APE | worst row |",
              "|---|---|---:|---:|---:|---:|---:|---|"]
     for path in paths:
-        lines.append(validate.format_summary(validate.summarize(validate.validate([path])), _label(path)))
+        rows = validate.validate([path])
+        by = ("kind", "hardware") if rows["hardware"].nunique() > 1 else ("kind",)  # one group per machine
+        lines.append(validate.format_summary(validate.summarize(rows, by), _label(path)))
     return "\n".join(lines)
 
 

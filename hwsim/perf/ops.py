@@ -349,14 +349,15 @@ def attention_op(shape: StepShape, heads: int, kv_heads: int, score_dim: int, va
     FLOPs count the (query, key) pairs actually visited; bytes are the cached K/V read once per
     sequence (query heads of a group share their KV head) plus queries and outputs.
     """
-    flops = kv_read = q_bytes = 0.0
+    flops = kv_read = q_bytes = unpacked = 0.0
     for g in shape.groups:
         prefix = g.kv_len - g.q_len
         pairs = g.q_len * prefix + g.q_len * (g.q_len + 1) / 2
         flops += g.sequences * heads * 2.0 * pairs * (score_dim + value_dim)
         kv_read += g.sequences * g.kv_len * kv_width_cached * precision.kv_bytes
         q_bytes += g.sequences * g.q_len * heads * (score_dim + value_dim) * precision.act_bytes
-    return Op("attention", "attention", precision.compute_dtype, flops=flops, act_bytes=q_bytes,
+        unpacked += g.sequences * g.kv_len * kv_width_cached * precision.kv_staging_bytes
+    return Op("attention", "attention", precision.compute_dtype, flops=flops, act_bytes=q_bytes + unpacked,
               kv_read_bytes=kv_read, repeat=repeat, causal=any(g.q_len > 1 for g in shape.groups),
               groups=shape.groups, heads=heads, kv_heads=kv_heads, head_dim=score_dim)
 

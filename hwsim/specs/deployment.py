@@ -50,6 +50,7 @@ class Precision:
     # the quantized format and so the GEMM kernel that runs it (`hwsim.specs.kernels`); None: the
     # dtype's plain GEMM, and weight-only int8/int4 as fewer bytes streamed by it (an ideal kernel)
     weight_format: str | None = None
+    kv_format: str | None = None  # the KV cache's packed format when it is unpacked before attention
 
     def __post_init__(self):
         for name in (self.dtype, self.kv_dtype):
@@ -60,6 +61,11 @@ class Precision:
             if fmt.weight_dtype != self.dtype:
                 raise HwsimError(f"weight format {fmt.id} stores {fmt.weight_dtype} weights; "
                                  f"it cannot be used with dtype {self.dtype}")
+        if self.kv_format is not None:
+            fmt = weight_format(self.kv_format)
+            if fmt.weight_dtype != self.kv_dtype:
+                raise HwsimError(f"KV format {fmt.id} stores {fmt.weight_dtype} elements; "
+                                 f"it cannot be used with kv_dtype {self.kv_dtype}")
         if self.weight_bits is not None and not 1 <= self.weight_bits <= 32:
             raise HwsimError(f"weight_bits must be between 1 and 32; got {self.weight_bits}")
         if not 0 < self.kv_kept <= 1:
@@ -67,11 +73,18 @@ class Precision:
 
     @classmethod
     def of(cls, dtype: str | None, kv_dtype: str | None = None, weight_bits: float | None = None,
-           weight_format: str | None = None) -> Precision:
-        """The precision a user asked for: a weight format alone implies its weights' dtype."""
+           weight_format: str | None = None, kv_format: str | None = None) -> Precision:
+        """The precision a user asked for: a weight (or KV) format alone implies its element dtype."""
         if dtype is None:
             dtype = weight_format_of(weight_format).weight_dtype if weight_format else "bf16"
-        return cls(dtype, kv_dtype, weight_bits, weight_format=weight_format)
+        if kv_dtype is None and kv_format is not None:
+            kv_dtype = weight_format_of(kv_format).weight_dtype
+        return cls(dtype, kv_dtype, weight_bits, weight_format=weight_format, kv_format=kv_format)
+
+    @property
+    def kv_staging_bytes(self) -> float:
+        """Bytes of unpacking traffic per cached element read (0 for a cache read as stored)."""
+        return weight_format(self.kv_format).kv_staging_bytes if self.kv_format else 0.0
 
     @property
     def compute_dtype(self) -> str:

@@ -69,7 +69,16 @@ class WeightFormat:
     bits_per_weight: float
     head_bits: float
     source: str
+    # a KV cache kept in this format is unpacked into a 16-bit buffer before attention reads it:
+    # the bytes that unpacking reads and writes per cached element (0: read packed by the kernel)
+    kv_staging_bytes: float = 0.0
 
+
+# FlexGen's TorchCompressedDevice.decompress unpacks with six full-tensor PyTorch ops; bytes per element:
+# right-shift (0.5 read + 0.5 written) and its strided store into fp16 (0.5 + 1), the same for the low
+# nibble, then divide by the scale and add the minimum in place (2 + 2 each), and the consumer reads
+# the fp16 result (2): 15 bytes where a fused kernel reads 0.56
+FLEXGEN_UNPACK_BYTES = 15.0
 
 # Block layouts from their definitions: llama.cpp ggml-common.h (block_q4_0: 32 4-bit weights + one fp16
 # scale = 4.5 bits; block_q8_0: 32 int8 + fp16 scale = 8.5; Q4_K_M mixes Q4_K (4.5 bits) with Q6_K
@@ -89,7 +98,8 @@ WEIGHT_FORMATS = {
         WeightFormat("int4-marlin", "int4", 4.125, 16.0, "IST-DASLab Marlin, group 128 fp16 scales"),
         WeightFormat("gptq", "int4", 4.125, 16.0, "GPTQ 4-bit group 128, run by Marlin kernels in vLLM/SGLang"),
         WeightFormat("awq", "int4", 4.16, 16.0, "AWQ 4-bit group 128 with 4-bit zeros, run by Marlin kernels in vLLM"),
-        WeightFormat("flexgen-int4-g64", "int4", 4.5, 16.0, "FlexGen group-wise 4-bit, group 64, fp16 min and scale"),
+        WeightFormat("flexgen-int4-g64", "int4", 4.5, 16.0, "FlexGen group-wise 4-bit, group 64, fp16 min and scale",
+                     kv_staging_bytes=FLEXGEN_UNPACK_BYTES),
     )
 }
 

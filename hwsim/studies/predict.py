@@ -54,8 +54,10 @@ def _precision(row: Row) -> Precision:
     kv = row.text("kv_dtype", "") or None
     bits = row.number("weight_bits", 0.0) or None
     fmt = row.text("weight_format", "") or None
+    # FlexGen compresses its KV cache with its own group-wise 4-bit format (--compress-cache)
+    kv_format = "flexgen-int4-g64" if row.text("engine", "").startswith("flexgen") and kv == "int4" else None
     try:
-        return Precision(dtype, kv, bits, weight_format=fmt)
+        return Precision(dtype, kv, bits, weight_format=fmt, kv_format=kv_format)
     except HwsimError as exc:
         raise RowError(f"not predictable: {exc}") from None
 

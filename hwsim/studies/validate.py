@@ -59,10 +59,12 @@ def _record(row: measurements.Row, overlays: predict.Overlays) -> dict:
     return record
 
 
-def summarize(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per kind: rows, rows predicted, MAPE, median and max APE, and the worst row's id."""
+def summarize(rows: pd.DataFrame, by: tuple[str, ...] = ("kind",)) -> pd.DataFrame:
+    """Per kind (or per group of the `by` columns, shown joined by " / "): rows, rows predicted,
+    MAPE, median and max APE, and the worst row's id."""
     summary = []
-    for kind, group in rows.groupby("kind", sort=False):
+    for key, group in rows.groupby(list(by), sort=False):
+        kind = " / ".join(str(part) for part in key) if isinstance(key, tuple) else str(key)
         done = group.dropna(subset=["ape"])
         entry = {"kind": kind, "rows": len(group), "predicted": len(done),
                  "mape": None, "median_ape": None, "max_ape": None, "worst": ""}
