@@ -119,6 +119,8 @@ class Precision:
     def kv_dtype_name(self) -> str:
         if self.kv_dtype:
             return self.kv_dtype
+        if self.dtype in WEIGHT_ONLY:  # weight-only formats compute, and cache, in fp16
+            return "fp16"
         return self.dtype if self.dtype in ("fp32", "bf16", "fp16") else ("fp32" if self.dtype == "tf32" else "bf16")
 
 
