@@ -42,6 +42,9 @@ from hwsim.specs.placement import CLASSES, Placement, check_capacity, check_tier
 from hwsim.specs.shape import StepShape
 
 COPIES_PER_LAYER = 4  # one copy per weight tensor group of a layer: each pays the link latency
+# the operators of attention with materialized scores (`ops.materialized_attention_ops`): they run
+# where attention runs
+MATERIALIZED_ATTENTION = ("attention_upcast", "attention_scores", "attention_softmax", "attention_values")
 
 
 @dataclass(frozen=True)
@@ -62,9 +65,10 @@ class TierStep:
 def tier_step(deployment: Deployment, shape: StepShape, cost: StepCost, layers: int | None = None) -> TierStep:
     """The step whose operators are `cost`, with every resource of each layer priced apart."""
     check_tiers(deployment.placement, deployment.system)
-    if deployment.implementation.attention != "flash":
-        raise HwsimError("materialized-score attention is modeled with all data on the device; use flash attention "
-                         "with an offloaded placement")
+    if deployment.implementation.attention != "flash" and deployment.placement.attention_compute in ("storage",
+                                                                                                       "remote"):
+        raise HwsimError("attention in storage or on a remote pool is modeled as flash attention; use the fused "
+                         "or unfused kernels with this placement")
     account = _TierAccount(deployment, shape, model_layers=deployment.model.num_layers if layers is None else layers)
     for c in cost.costs:
         account.add(c)
@@ -101,18 +105,19 @@ class _TierAccount:
         share = layers / op.repeat if op.repeat else 0.0  # ops of only some layers (MoE), spread evenly
         per_layer = 1.0 / share if share else 0.0
         decode = self.shape.is_decode_only
-        if op.kind == "attention" and decode and placement.attention_compute in ("storage", "remote"):
+        attention = op.kind == "attention" or op.role in MATERIALIZED_ATTENTION
+        if attention and decode and placement.attention_compute in ("storage", "remote"):
             self._attention_elsewhere(op)
             return
         # host attention serves decode, where the cache is read; a prefill's KV is born on the device
-        on_host = ((op.kind == "attention" and placement.attention_compute == "host" and decode)
+        on_host = ((attention and placement.attention_compute == "host" and decode)
                    or (op.routed_experts and placement.experts_compute == "host"))
         if on_host:
             self.parts["host"] += roofline.op_cost(op, self.d.system.host_compute).time_s / layers
         else:
             self.parts["device"] += c.time_s / layers
             self._weights_moved(op, per_layer)
-        if op.kind == "attention":
+        if op.kind == "attention" or op.role == "attention_upcast":  # the op that reads the cache
             self._kv_read(op, on_host, per_layer)
         if op.role == "kv_cache_write":
             self._kv_written(op, per_layer)

@@ -21,7 +21,7 @@ from hwsim.perf.ops import Op, attention_op
 from hwsim.perf.step import StepCost
 from hwsim.perf.step_model import StepModel
 from hwsim.specs import deployment
-from hwsim.specs.deployment import DTYPE_BYTES, FUSED, UNFUSED, Deployment, Precision
+from hwsim.specs.deployment import DTYPE_BYTES, IMPLEMENTATIONS, Deployment, Precision
 from hwsim.specs.hardware import Performance, System
 from hwsim.specs.placement import Placement, check_tiers
 from hwsim.specs.placement import parse as parse_placement
@@ -67,6 +67,18 @@ def _launch(row: Row) -> str:
     if launch not in roofline.LAUNCH_MODES:
         raise RowError(f"not predictable: unknown launch {launch!r}")
     return launch
+
+
+# engines that run a model as plain HuggingFace transformers modules: eager attention with the
+# scores materialized and grouped KV heads expanded to every query head (repeat_kv), as the
+# `unfused-math` implementation models (DeepSpeedExamples zero_inference runs AutoModelForCausalLM)
+PLAIN_TRANSFORMERS_ENGINES = ("deepspeed-zero-inference",)
+
+
+def _engine_kernels(row: Row) -> str | None:
+    """The kernel implementation a row's engine implies, when it implies one."""
+    engine = row.text("engine", "")
+    return "unfused-math" if engine.startswith(PLAIN_TRANSFORMERS_ENGINES) else None
 
 
 def _seconds_only(row: Row) -> None:
@@ -181,7 +193,7 @@ def step_of(row: Row, overlays: Overlays | None = None, techniques=None) -> Step
     else:
         raise RowError(f"not predictable: phase {phase!r} (expected prefill or decode)")
     launch_given = row.text("launch", "")
-    implementation = UNFUSED if launch_given else FUSED
+    implementation = IMPLEMENTATIONS[_engine_kernels(row) or ("unfused" if launch_given else "fused")]
     layers = row.integer("layers", model.num_layers)
     experts = row.number("active_experts", 0.0) or None
     options = OffloadOptions(overlap=row.flag("overlap", True), pinned=row.flag("pinned", True))
@@ -234,7 +246,7 @@ def predict_serving(row: Row, overlays: Overlays, techniques=None) -> float:
     seqs = min(EngineConfig.max_num_seqs * per_engine, workload.concurrency or count)
     tokens = EngineConfig.max_num_batched_tokens * per_engine
     engine = EngineConfig(max_num_seqs=seqs, max_num_batched_tokens=max(seqs, min(tokens, seqs * prompt.value)),
-                          gpu_memory_utilization=0.95, admission="full",
+                          gpu_memory_utilization=0.95, admission="full", kernels=_engine_kernels(row) or "fused",
                           # offloading systems (FlexGen) run the whole block of sequences together
                           batching="mixed" if placement.on_device else "static")
     options = deployment.OffloadOptions(overlap=row.flag("overlap", True), pinned=row.flag("pinned", True))

@@ -221,3 +221,21 @@ def test_an_lm_head_in_host_memory_crosses_the_link_every_step():
     head_bytes = LLAMA.lm_head_parameters() * 2.0
     assert moved.time_s - kept.time_s == pytest.approx(
         H200.host_link.latency_s + head_bytes / H200.host_link.achieved_bytes_per_s, rel=0.01)
+
+
+def test_materialized_attention_runs_where_attention_runs():
+    """HuggingFace eager attention with the cache in host memory (ZeRO-Inference's KV offload): the
+    upcast, scores, softmax and values all run on the CPU, whose share of a layer is their sum."""
+    from hwsim.perf import roofline
+    from hwsim.perf.offload import MATERIALIZED_ATTENTION
+    from hwsim.specs.deployment import UNFUSED_MATH
+
+    llama70 = catalog.model("llama-2-70b")
+    system = catalog.system("zero-inference-a6000")
+    setup = Deployment(llama70, system, implementation=UNFUSED_MATH, placement=parse("weights=host;kv=host"))
+    shape = StepShape.decode(16, 512)
+    step = StepModel(setup).cost(shape)
+    on_device = StepModel(Deployment(llama70, system, implementation=UNFUSED_MATH)).cost(shape)
+    host_s = sum(roofline.op_cost(c.op, system.host_compute).time_s for c in on_device.costs
+                 if c.op.role in MATERIALIZED_ATTENTION) / llama70.num_layers
+    assert step.parts_s["host"] == pytest.approx(host_s)
