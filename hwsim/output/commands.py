@@ -173,8 +173,13 @@ def run_validate(args) -> int:
 def run_calibrate(args) -> int:
     perf, report = calibrate.fit(args.files, args.hardware)
     Path(args.out).write_text(calibrate.overlay_yaml(args.hardware, perf, report, args.files))
-    print(f"fitted {report['rows']} kernel rows of {args.hardware}: MAPE {report['mape_before']:.1%} -> "
-          f"{report['mape_after']:.1%}; overlay written to {args.out}")
+    if report["rows"]:
+        print(f"fitted {report['rows']} kernel rows of {args.hardware}: MAPE {report['mape_before']:.1%} -> "
+              f"{report['mape_after']:.1%}")
+    for format_id, fitted in report["kernels"].items():
+        print(f"fitted the {format_id} kernel on {fitted['rows']} rows of {args.hardware}: MAPE "
+              f"{fitted['mape_before']:.1%} -> {fitted['mape_after']:.1%}")
+    print(f"overlay written to {args.out}")
     return 0
 
 

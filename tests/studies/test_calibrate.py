@@ -54,3 +54,28 @@ def test_an_overlay_for_unknown_hardware_names_the_field(tmp_path):
     overlay.write_text("hardware: h900-sxm\nperformance: {}\n")
     with pytest.raises(InputError, match="overlay.yaml: hardware: unknown hardware 'h900-sxm'"):
         calibrate.load_overlay(overlay)
+
+
+def test_a_formats_kernel_is_fitted_on_its_own_rows_and_leaves_the_dense_figures(tmp_path):
+    """Rows made with a known tinygemm unpacking cost are fitted back to it; the bf16 figures stay."""
+    base = catalog.system("h200-sxm").compute.performance
+    kernel = base.kernels["int4-tinygemm"]
+    truth = replace(base, kernels={**base.kernels, "int4-tinygemm": replace(kernel, dequant_ops_per_weight=3.0)})
+    lines = ["id,kind,hardware,dtype,weight_format,m,n,k,launch,metric,value"]
+    for i, m in enumerate([1, 4, 16, 64, 256]):
+        cells = {"id": f"q{i}", "kind": "gemm", "hardware": "h200-sxm", "dtype": "int4",
+                 "weight_format": "int4-tinygemm", "m": str(m), "n": "4096", "k": "4096", "launch": "graph",
+                 "metric": "seconds"}
+        value = predict.predict(measurements.Row(cells, ""), {"h200-sxm": truth})
+        lines.append(f"q{i},gemm,h200-sxm,int4,int4-tinygemm,{m},4096,4096,graph,seconds,{value}")
+    path = tmp_path / "int4.csv"
+    path.write_text("\n".join(lines) + "\n")
+    fitted, report = calibrate.fit([str(path)], "h200-sxm", passes=2)
+    assert report["rows"] == 0 and report["kernels"]["int4-tinygemm"]["rows"] == 5
+    assert fitted.kernels["int4-tinygemm"].dequant_ops_per_weight == pytest.approx(3.0, rel=0.05)
+    assert fitted.gemm_efficiency == base.gemm_efficiency
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(calibrate.overlay_yaml("h200-sxm", fitted, report, [str(path)]))
+    loaded = calibrate.load_overlay(overlay)["h200-sxm"]
+    assert loaded.kernels["int4-tinygemm"].dequant_ops_per_weight == pytest.approx(
+        fitted.kernels["int4-tinygemm"].dequant_ops_per_weight, abs=1e-3)
