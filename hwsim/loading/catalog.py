@@ -83,8 +83,12 @@ def _one(kind: str, item_id: str, what: str) -> Fields:
 @functools.cache
 def backend_kernels() -> hardware_yaml.BackendKernels:
     """Each backend's default GEMM kernels by weight format (`hardware_profiles/kernels/`)."""
+    files = hardware_files("kernels")
+    if not files:  # an install without them would price every quantized format as missing
+        raise HwsimError(f"no kernel profiles in {data_dir('hardware_profiles') / 'kernels'}: the installation is "
+                         f"incomplete")
     result = {}
-    for backend_id, path in hardware_files("kernels").items():
+    for backend_id, path in files.items():
         fields = load_yaml(path)
         _checked_id(fields, backend_id)
         backend, kernels = hardware_yaml.load_backend_kernels(fields)

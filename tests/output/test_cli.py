@@ -51,6 +51,10 @@ def test_installed_package_ships_its_profiles(tmp_path):
                             cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     assert "h200-sxm" in result.stdout and "deepseek-v3" in result.stdout
+    quantized = subprocess.run([sys.executable, "-m", "hwsim", "estimate", "--hardware", "rtx-4090", "--model",
+                                "llama-3-8b", "--weight-format", "q4_0", "--ops", "none"],
+                               capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert quantized.returncode == 0, quantized.stderr  # the kernel profiles ship too
 
 
 @pytest.mark.parametrize("text, expected", [
