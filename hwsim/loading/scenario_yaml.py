@@ -51,6 +51,7 @@ def engine_settings(fields: Fields) -> EngineConfig:
         kernels=fields.string("kernels", d.kernels, choices=tuple(IMPLEMENTATIONS)),
         step_overhead_s=fields.quantity("step_overhead", "seconds", d.step_overhead_s, positive=False),
         request_overhead_s=fields.quantity("request_overhead", "seconds", d.request_overhead_s, positive=False),
+        coalesce=fields.boolean("coalesce", d.coalesce),
     )
     fields.finish()
     return engine

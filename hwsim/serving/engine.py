@@ -8,8 +8,9 @@ and back over the host link.
 
 Runs of decode steps whose batch does not change are one simpy timeout: the segment ends at
 the first finish, at the first step that would need a block the pool does not have, or early
-when a new request arrives (then at the end of the step in flight). Cost is per scheduling
-decision, not per token.
+when a new request arrives (then at the end of the step in flight). Each step of a run is priced
+at its own context length, so a run ends, costs and records exactly what the same steps planned
+one by one would (`engine.coalesce: false`); the cost saved is the scheduling round per step.
 
 How a step is composed, when a sequence may start, where preempted KV goes and which replica a
 request joins are the policies of `hwsim.serving.policies`; this module keeps the queues and the
@@ -17,6 +18,8 @@ KV blocks.
 """
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -34,6 +37,7 @@ from hwsim.specs import shape
 from hwsim.specs.hardware import Link
 from hwsim.specs.scenario import EngineConfig
 
+PRICED_AHEAD = 4  # steps of a run priced before it starts; each further stretch twice as long
 WATERMARK = 0.01  # share of blocks kept free when admitting, as vLLM does against thrashing
 ROLES = ("both", "prefill", "decode")
 
@@ -137,7 +141,8 @@ class Replica:
         self.running: list[Seq] = []
         self.steps: list[dict] = []
         self._wakeup = env.event()
-        self.process = env.process(self._run())
+        self._run: tuple[float, list[float], list[Seq]] | None = None  # the decode run in flight
+        self.process = env.process(self._rounds())
 
     # --- interface ---------------------------------------------------------------------------
     def submit(self, seq: Seq) -> None:
@@ -148,8 +153,10 @@ class Replica:
 
     @property
     def outstanding_tokens(self) -> int:
+        """Tokens still to process and generate, as of now (decodes of a run in flight count the
+        steps they have finished)."""
         seqs = list(self.waiting) + list(self.swapped) + self.running
-        return sum(s.pending + s.output - s.generated for s in seqs)
+        return sum(s.pending + s.output - s.generated - self.steps_done(s) for s in seqs)
 
     def in_system(self) -> int:
         return len(self.running) + len(self.waiting) + len(self.swapped)
@@ -160,7 +167,7 @@ class Replica:
         return self._wakeup
 
     # --- main loop ---------------------------------------------------------------------------
-    def _run(self) -> policies.Process:
+    def _rounds(self) -> policies.Process:
         """Scheduling rounds of the batching policy, asleep whenever the replica has nothing queued."""
         while True:
             if self.in_system():
@@ -281,18 +288,43 @@ class Replica:
         """Run `work` as one step, or as a run of identical decode steps when nothing is waiting to
         change the batch, then apply the tokens it processed."""
         start, in_system_start = self.env.now, self.in_system()
-        repeatable = self._repeatable(work, transfer_s)
+        repeatable = self.config.coalesce and self._repeatable(work, transfer_s)
         decodes, chunks = _decodes_and_chunks(work)
-        steps = self._decode_run_length(decodes) if repeatable else 1
-        busy = self.timer.step(self._groups(chunks, decodes, steps))
-        step_s = busy[0] + self.config.step_overhead_s
-        steps = yield from self._wait_steps(start, steps, step_s, transfer_s + steps * step_s)
+        planned = self._decode_run_length(decodes) if repeatable else 1
+        busy: list[Busy] = []
+        ends_s: list[float] = []
+
+        def price(more: int) -> None:
+            """Price the run's next `more` steps, each at its own context."""
+            for step in range(len(busy), min(planned, len(busy) + more)):
+                busy.append(self.timer.step(self._groups(chunks, decodes, step)))
+                ends_s.append((ends_s[-1] if ends_s else transfer_s) + busy[-1][0] + self.config.step_overhead_s)
+
+        self._run = (start, ends_s, decodes)
+        steps = yield from self._wait_steps(start, ends_s, planned, price)
+        self._run = None
+        blocks_used = self._blocks_used_per_step(decodes, steps)
         if steps > 1:
             for seq in decodes:  # the blocks for steps 2..k, known to be free when planned
                 self.reserve(seq, steps)
-        energy_j = self.energy_j(steps, busy, self.env.now - start - steps * busy[0])
-        self.record(start, in_system_start, steps, len(decodes), sum(c for _, c in chunks), transfer_s, energy_j)
+        busy_s = sum(b[0] for b in busy[:steps])
+        energy_j = self.energy_j(busy[:steps], self.env.now - start - busy_s)
+        durations_s = [end - begin for begin, end in itertools.pairwise([0.0] + ends_s[:steps])]
+        self.record(start, in_system_start, steps, len(decodes), sum(c for _, c in chunks), transfer_s, energy_j,
+                    (_time_weighted(blocks_used, durations_s), max(blocks_used)))
         self._apply(chunks, decodes, steps)
+
+    def _blocks_used_per_step(self, decodes: list[Seq], steps: int) -> list[float]:
+        """The pool's blocks in use during each step of a run: step 1's are held now, each later
+        step adds the blocks its decodes grow into."""
+        if steps == 1:
+            return [float(self.pool.used)]
+        size = self.config.block_size
+        new_blocks = [0] * steps  # blocks first needed in each step
+        for seq in decodes:  # a sequence of c cached tokens needs a block c % size steps before each boundary
+            for step in range(size - seq.computed % size, steps, size):
+                new_blocks[step] += 1
+        return [float(self.pool.used + extra) for extra in itertools.accumulate(new_blocks)]
 
     def _repeatable(self, work: Work, transfer_s: float) -> bool:
         """Whether the same decode batch may repeat until something changes: decodes only, no
@@ -300,12 +332,12 @@ class Replica:
         decode_only = all(_is_decode(s, c) for s, c in work)
         return decode_only and not transfer_s and not self.admissible() and not self.swapped
 
-    def _groups(self, chunks: Work, decodes: list[Seq], steps: int) -> tuple[shape.AttnGroup, ...]:
-        """The step's attention shape: one group per prefill chunk, one for all decodes at their
-        mean context halfway through the run."""
+    def _groups(self, chunks: Work, decodes: list[Seq], step: int = 0) -> tuple[shape.AttnGroup, ...]:
+        """The attention shape of a run's step `step` (0: the first): one group per prefill chunk,
+        one for all decodes at their mean context in that step."""
         groups = tuple(shape.AttnGroup(1, c, s.computed + c) for s, c in chunks)
         if decodes:
-            mean_kv = sum(s.computed for s in decodes) / len(decodes) + 1 + (steps - 1) / 2
+            mean_kv = sum(s.computed for s in decodes) / len(decodes) + 1 + step
             groups += (self.decode_group(len(decodes), mean_kv),)
         return groups
 
@@ -314,19 +346,38 @@ class Replica:
         """Decodes of many sequences as one group at their mean context, which is fractional."""
         return shape.AttnGroup(sequences, 1, mean_kv_len)
 
-    def _wait_steps(self, start: float, steps: int, step_s: float,
-                    duration_s: float) -> Generator[simpy.Event, Any, int]:
-        """Wait out the step or the run; a run stops after the step in flight when a request
-        arrives. Returns how many steps ran."""
-        if steps <= 1:
-            yield self.env.timeout(duration_s)
-            return steps
+    def _wait_steps(self, start: float, ends_s: list[float], planned: int,
+                    price: Callable[[int], None]) -> Generator[simpy.Event, Any, int]:
+        """Wait out the step or the run of `planned` steps, whose ends after `start` `price(n)`
+        appends to `ends_s` n steps at a time (a run cut short is priced little further than it
+        ran); a run stops after the step in flight when a request arrives. Returns the steps run."""
+        price(1)
+        if planned <= 1:
+            yield self.env.timeout(ends_s[0])
+            return 1
         self._wakeup = self.env.event()
-        yield self.env.timeout(duration_s) | self._wakeup
-        if self.env.now < start + duration_s:  # a request arrived: stop after the step in flight
-            steps = min(steps, int((self.env.now - start) / step_s) + 1)
-            yield self.env.timeout(start + steps * step_s - self.env.now)
-        return steps
+        more = PRICED_AHEAD
+        while True:
+            price(more)
+            more *= 2
+            yield self.env.timeout(start + ends_s[-1] - self.env.now) | self._wakeup
+            elapsed = self.env.now - start
+            if elapsed < ends_s[-1]:  # a request arrived: stop after the step in flight
+                steps = bisect.bisect_left(ends_s, elapsed) + 1
+                yield self.env.timeout(start + ends_s[steps - 1] - self.env.now)
+                return steps
+            if len(ends_s) == planned:
+                return planned
+
+    def steps_done(self, seq: Seq) -> int:
+        """Decode steps of the run in flight that `seq` has finished by now (its record catches
+        up when the run ends): what a router sees of a sequence mid-run."""
+        if self._run is None:
+            return 0
+        start, ends_s, decodes = self._run
+        if seq not in decodes:
+            return 0
+        return bisect.bisect_right(ends_s, self.env.now - start)
 
     def _decode_run_length(self, decodes: list[Seq]) -> int:
         """Steps until the first sequence finishes or the pool runs out of blocks."""
@@ -381,19 +432,30 @@ class Replica:
             self.setup.on_finish()
 
     # --- records ------------------------------------------------------------------------------
-    def energy_j(self, steps: int, busy: Busy, idle_s: float) -> float:
-        """All devices of the replica: `steps` steps drawing step power, the rest of the time idle."""
+    def energy_j(self, busy: list[Busy], idle_s: float) -> float:
+        """All devices of the replica: each step drawing its power, the rest of the time idle."""
         tdp_w = self.setup.tdp_w
-        per_device = steps * step_energy_j(tdp_w, *busy) + idle_w(tdp_w) * idle_s
+        per_device = sum(step_energy_j(tdp_w, *step) for step in busy) + idle_w(tdp_w) * idle_s
         return per_device * self.setup.devices
 
     def record(self, start: float, in_system_start: int, steps: int, decode_seqs: int, prefill_tokens: int,
-               transfer_s: float, energy_j: float) -> None:
-        """One row of the steps table for a scheduling decision that ends now."""
+               transfer_s: float, energy_j: float, blocks_used: tuple[float, float] | None = None) -> None:
+        """One row of the steps table for a scheduling decision that ends now; a run's blocks in use
+        are its steps' mean weighted by their durations, and their peak."""
+        mean_blocks, peak_blocks = blocks_used or (self.pool.used, self.pool.used)
         self.steps.append({
             "replica": self.index, "start_s": start, "end_s": self.env.now, "steps": steps,
             "decode_seqs": decode_seqs, "prefill_tokens": prefill_tokens, "running": len(self.running),
-            "waiting": len(self.waiting) + len(self.swapped), "kv_blocks_used": self.pool.used,
+            "waiting": len(self.waiting) + len(self.swapped),
+            "kv_blocks_used": mean_blocks, "kv_blocks_peak": peak_blocks,
             "in_system_start": in_system_start, "in_system_end": self.in_system(),
             "kv_blocks_total": self.pool.total, "transfer_s": transfer_s, "energy_j": energy_j,
         })
+
+
+def _time_weighted(values: list[float], durations_s: list[float]) -> float:
+    """The mean of `values` weighted by `durations_s` (the first value when no time passed)."""
+    total_s = sum(durations_s)
+    if total_s <= 0:
+        return values[0]
+    return sum(v * d for v, d in zip(values, durations_s, strict=True)) / total_s

@@ -74,10 +74,11 @@ def _slo_attainment(table: pd.DataFrame, slo: Slo, span: float) -> dict:
 def _kv_and_batching(table: pd.DataFrame, steps: pd.DataFrame, swap_bytes: float) -> dict:
     """KV cache use (time-weighted mean and peak), preemptions and swaps, and the mean decode batch."""
     busy = steps["end_s"] - steps["start_s"]
-    kv_share = steps["kv_blocks_used"] / steps["kv_blocks_total"]
+    kv_share = steps["kv_blocks_used"] / steps["kv_blocks_total"]  # a run's mean over its steps
+    kv_peak = steps["kv_blocks_peak"] / steps["kv_blocks_total"]
     return {
         "kv_utilization_mean": float((kv_share * busy).sum() / busy.sum()) if busy.sum() else 0.0,
-        "kv_utilization_max": float(kv_share.max()) if len(kv_share) else 0.0,
+        "kv_utilization_max": float(kv_peak.max()) if len(kv_peak) else 0.0,
         "preemptions": int(table["preemptions"].sum()),
         "swaps": int(table["swaps"].sum()),
         "swap_bytes": float(swap_bytes),

@@ -167,7 +167,7 @@ def _prefill_batch(replica: Replica, batch: list[Seq]) -> Process:
     busy = replica.timer.step(tuple(shape.AttnGroup(1, s.prompt, s.prompt) for s in batch))
     yield env.timeout(busy[0] + overhead_s)
     replica.record(start, in_system_start, 1, 0, sum(s.prompt for s in batch), 0.0,
-                   replica.energy_j(1, busy, overhead_s))
+                   replica.energy_j([busy], overhead_s))
     for seq in batch:
         seq.computed, seq.generated, seq.first_token_s = seq.prompt, 1, env.now
         if seq.output == 1:
@@ -191,7 +191,7 @@ def _decode_batch(replica: Replica, batch: list[Seq]) -> Process:
             seq.computed, seq.generated = seq.prompt + seq.output - 1, seq.output
     yield env.timeout(longest * step_s)
     replica.record(start, in_system_start, longest, len(batch), 0, 0.0,
-                   replica.energy_j(longest, busy, longest * overhead_s))
+                   replica.energy_j([busy] * longest, longest * overhead_s))
 
 
 BATCHING: dict[str, Batching] = {

@@ -45,6 +45,9 @@ class EngineConfig:
     step_overhead_s: float = 0.5e-3
     # a request's tokenization and API handling before it reaches the scheduler
     request_overhead_s: float = 5e-3
+    # run unchanged decode batches as one event each (priced step by step, so results are those of
+    # `false`, which plans every step afresh)
+    coalesce: bool = True
 
 
 @dataclass(frozen=True)

@@ -61,12 +61,12 @@ def test_a_run_of_decodes_stops_after_the_step_in_flight_when_a_request_arrives(
     assert first.completion_s > second.completion_s
 
 
-def test_decodes_at_their_mean_context_are_one_attention_group():
+def test_decodes_at_their_mean_context_are_one_attention_group_priced_step_by_step():
     engine = replica()
     serve(engine, (0.0, 10, 3), (0.0, 30, 3))
     decode_groups = [g for shape in engine.timer.shapes for g in shape if g.q_len == 1 and g.sequences > 1]
-    assert decode_groups[0].sequences == 2
-    assert decode_groups[0].kv_len == pytest.approx((10 + 30) / 2 + 1 + 0.5)  # halfway through a 2-step run
+    assert [g.sequences for g in decode_groups] == [2, 2]  # a 2-step run: each step at its own context
+    assert [g.kv_len for g in decode_groups] == pytest.approx([(10 + 30) / 2 + 1, (10 + 30) / 2 + 2])
 
 
 def test_a_small_pool_preempts_the_newest_and_recomputes_it():

@@ -15,7 +15,7 @@ REQUESTS = pd.DataFrame({
 })
 STEPS = pd.DataFrame({
     "replica": [0, 0], "start_s": [0.0, 1.0], "end_s": [1.0, 3.0], "steps": [1, 4], "decode_seqs": [0, 2],
-    "kv_blocks_used": [10, 30], "kv_blocks_total": [100, 100], "energy_j": [100.0, 300.0],
+    "kv_blocks_used": [10, 30], "kv_blocks_peak": [10, 30], "kv_blocks_total": [100, 100], "energy_j": [100.0, 300.0],
 })
 
 
