@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from hwsim.base.errors import HwsimError, InputError, UnknownIdError, brief
-from hwsim.loading import hardware_yaml, hf_config, model_yaml, workload_yaml
+from hwsim.loading import engine_yaml, hardware_yaml, hf_config, model_yaml, workload_yaml
 from hwsim.loading.fields import Fields, load_yaml
 from hwsim.specs.hardware import MAX_DRIVES, MAX_SOCKETS, Accelerator, Cpu, Link, Storage, System
 from hwsim.specs.models import Model
-from hwsim.specs.scenario import MAX_DEVICES
+from hwsim.specs.scenario import MAX_DEVICES, EngineConfig
 
 if TYPE_CHECKING:
     from hwsim.specs.workload import Workload
@@ -27,7 +27,7 @@ T = TypeVar("T")
 
 
 def data_dir(name: str) -> Path:
-    """The folder of shipped data `name` ("hardware_profiles", "workloads" or "pricing")."""
+    """The folder of shipped data `name` ("hardware_profiles", "workloads", "pricing" or "engines")."""
     try:
         module = importlib.import_module(f"hwsim.{name}")
     except ModuleNotFoundError:
@@ -266,6 +266,23 @@ def model(name: str) -> Model:
     fields = load_yaml(files[name])
     _checked_id(fields, name)
     return model_yaml.load_model(fields)
+
+
+@functools.cache
+def engine_files() -> dict[str, Path]:
+    """Shipped serving-engine profiles: id -> path."""
+    return ids_in(data_dir("engines"))
+
+
+@functools.cache
+def engine(name: str) -> EngineConfig:
+    """A shipped serving-engine profile by id (`vllm-v1`)."""
+    files = engine_files()
+    if name not in files:
+        raise UnknownIdError("engine", name, list(files))
+    fields = load_yaml(files[name])
+    _checked_id(fields, name)
+    return engine_yaml.load_engine(fields)
 
 
 def workload_ids() -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hwsim.base.errors import HwsimError, InputError, brief
-from hwsim.loading import catalog, pricing_yaml, techniques_yaml
+from hwsim.loading import catalog, engine_yaml, pricing_yaml, techniques_yaml
 from hwsim.loading.fields import Fields, load_yaml
 from hwsim.loading.routing import routing_for
 from hwsim.loading.workload_yaml import load_workload
@@ -36,7 +36,16 @@ from hwsim.specs.workload import Workload
 
 
 def engine_settings(fields: Fields) -> EngineConfig:
+    """An `engine:` block: the settings of the engine profile it names (`profile: vllm-v1`), or
+    hwsim's own defaults, with every other key it gives in their place."""
     d = EngineConfig()
+    if fields.has("profile"):
+        name = fields.string("profile")
+        try:
+            d = catalog.engine(name)
+        except HwsimError as exc:
+            raise fields.error("profile", str(exc)) from None
+    sizes = fields.raw("cuda_graph_sizes", d.cuda_graph_sizes)
     engine = EngineConfig(
         batching=fields.string("batching", d.batching, choices=BATCHING),
         max_num_seqs=fields.integer("max_num_seqs", d.max_num_seqs, high=MAX_NUM_SEQS),
@@ -52,6 +61,14 @@ def engine_settings(fields: Fields) -> EngineConfig:
         step_overhead_s=fields.quantity("step_overhead", "seconds", d.step_overhead_s, positive=False),
         request_overhead_s=fields.quantity("request_overhead", "seconds", d.request_overhead_s, positive=False),
         coalesce=fields.boolean("coalesce", d.coalesce),
+        profile=d.profile,
+        cuda_graph_sizes=engine_yaml.graph_sizes(fields, "cuda_graph_sizes", sizes),
+        uncaptured=fields.string("uncaptured", d.uncaptured, choices=("eager", "graph")),
+        sequence_overhead_s=fields.quantity("sequence_overhead", "seconds", d.sequence_overhead_s, positive=False),
+        prefill_token_overhead_s=fields.quantity("prefill_token_overhead", "seconds", d.prefill_token_overhead_s,
+                                                 positive=False),
+        output_token_overhead_s=fields.quantity("output_token_overhead", "seconds", d.output_token_overhead_s,
+                                                positive=False),
     )
     fields.finish()
     return engine

@@ -81,7 +81,11 @@ def _engine_dict(engine: EngineConfig) -> dict[str, Any]:
     """An EngineConfig as the YAML keys `engine_settings` reads (quantities with units)."""
     out: dict[str, Any] = {}
     for key, value in engine.__dict__.items():
-        if key == "swap_space_bytes":
+        if key == "profile":
+            continue  # its settings are all below
+        if key == "cuda_graph_sizes":
+            out[key] = list(value) if value is not None else None
+        elif key == "swap_space_bytes":
             out["swap_space"] = f"{value} B"
         elif key.endswith("_s"):
             out[key[:-2]] = f"{value} s"
@@ -92,7 +96,9 @@ def _engine_dict(engine: EngineConfig) -> dict[str, Any]:
 
 def _merged_engine(baseline: EngineConfig, changes: Fields, path: Path) -> EngineConfig:
     """A partial engine block: the baseline's settings with those it gives changed."""
-    merged = {**_engine_dict(baseline), **changes.section("engine").data}
+    given = changes.section("engine").data
+    # a new profile replaces the baseline's settings; other keys change the baseline's
+    merged = dict(given) if "profile" in given else {**_engine_dict(baseline), **given}
     return scenario_yaml.engine_settings(Fields(merged, str(path), "changes.engine"))
 
 

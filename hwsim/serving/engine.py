@@ -96,6 +96,7 @@ class ReplicaSetup:
     tdp_w: float = 0.0  # per device, for the power model
     devices: int = 1  # per replica (tensor parallel)
     on_finish: Callable[[], None] | None = None  # called once per finished request (progress reporting)
+    eager_timer: StepModel | None = None  # the same deployment launched op by op, for uncaptured steps
 
     def __post_init__(self) -> None:
         for name, ok, expected in (("total_blocks", self.total_blocks >= 1, "at least 1"),
@@ -293,12 +294,15 @@ class Replica:
         planned = self._decode_run_length(decodes) if repeatable else 1
         busy: list[Busy] = []
         ends_s: list[float] = []
+        timer, padding = self._launch(chunks, decodes)
+        host_s = self.config.host_overhead_s(len(work), sum(c for _, c in chunks),
+                                             len(decodes) + sum(1 for s, c in chunks if s.computed + c >= s.length))
 
         def price(more: int) -> None:
             """Price the run's next `more` steps, each at its own context."""
             for step in range(len(busy), min(planned, len(busy) + more)):
-                busy.append(self.timer.step(self._groups(chunks, decodes, step)))
-                ends_s.append((ends_s[-1] if ends_s else transfer_s) + busy[-1][0] + self.config.step_overhead_s)
+                busy.append(timer.step(self._groups(chunks, decodes, step) + padding))
+                ends_s.append((ends_s[-1] if ends_s else transfer_s) + busy[-1][0] + host_s)
 
         self._run = (start, ends_s, decodes)
         steps = yield from self._wait_steps(start, ends_s, planned, price)
@@ -313,6 +317,17 @@ class Replica:
         self.record(start, in_system_start, steps, len(decodes), sum(c for _, c in chunks), transfer_s, energy_j,
                     (_time_weighted(blocks_used, durations_s), max(blocks_used)))
         self._apply(chunks, decodes, steps)
+
+    def _launch(self, chunks: Work, decodes: list[Seq]) -> tuple[StepModel, tuple[shape.AttnGroup, ...]]:
+        """The step model a step runs on and the padding it carries: a decode-only batch replays the
+        CUDA graph of the next captured size, its padding slots one token over one cached position;
+        a step of no captured size launches as the engine's `uncaptured` says."""
+        captured = self.config.graph_size(len(decodes)) if decodes and not chunks else None
+        padding: tuple[shape.AttnGroup, ...] = ()
+        if captured is not None and captured > len(decodes):
+            padding = (shape.AttnGroup(captured - len(decodes), 1, 1),)
+        eager = captured is None and self.config.uncaptured == "eager" and self.setup.eager_timer is not None
+        return (self.setup.eager_timer if eager else self.timer), padding  # type: ignore[return-value]
 
     def _blocks_used_per_step(self, decodes: list[Seq], steps: int) -> list[float]:
         """The pool's blocks in use during each step of a run: step 1's are held now, each later

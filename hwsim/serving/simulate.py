@@ -51,7 +51,8 @@ def simulate(scenario: Scenario, requests: pd.DataFrame | None = None,
         host_link=scenario.system.host_link,
         copy_issue_s=scenario.system.compute.performance.eager_copy_dispatch_s,
         layers=scenario.model.num_layers, tdp_w=device_tdp_w(scenario.system), devices=scenario.tp,
-        on_finish=_progress_counter(len(table), progress))
+        on_finish=_progress_counter(len(table), progress),
+        eager_timer=StepModel(replace(scenario.deployment, launch="eager")) if engine.uncaptured == "eager" else None)
     replicas, router = _replicas(env, scenario, setup)
     seqs = _sequences(table)
     _start_traffic(env, scenario, seqs, router)

@@ -1,9 +1,10 @@
 """A scenario: hardware, model, engine settings, workload and SLOs, read from one YAML file."""
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
-from hwsim.base.errors import InputError
+from hwsim.base.errors import HwsimError, InputError
 from hwsim.specs import deployment
 from hwsim.specs.deployment import IMPLEMENTATIONS, Deployment
 from hwsim.specs.hardware import Link, System
@@ -48,6 +49,36 @@ class EngineConfig:
     # run unchanged decode batches as one event each (priced step by step, so results are those of
     # `false`, which plans every step afresh)
     coalesce: bool = True
+    profile: str = ""  # the engine profile (`engines/*.yaml`) these settings start from; "": hwsim's own
+    # decode batch sizes replayed from CUDA graphs: a decode batch runs padded up to the next size;
+    # a step of no captured size launches as `uncaptured` says. None: every step as captured, unpadded
+    cuda_graph_sizes: tuple[int, ...] | None = None
+    uncaptured: str = "graph"  # eager: launched op by op from Python; graph: the engine's own runtime
+    # host work per iteration beyond step_overhead: per running sequence, per prompt token processed,
+    # per token yielded (detokenizing and streaming it)
+    sequence_overhead_s: float = 0.0
+    prefill_token_overhead_s: float = 0.0
+    output_token_overhead_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        sizes = self.cuda_graph_sizes
+        if sizes is not None and (any(b < 1 for b in sizes) or list(sizes) != sorted(set(sizes))):
+            raise HwsimError(f"engine cuda_graph_sizes must be increasing sizes of at least 1; got {list(sizes)}")
+        if self.uncaptured not in ("eager", "graph"):
+            raise HwsimError(f"engine uncaptured must be eager or graph; got {self.uncaptured!r}")
+
+    def graph_size(self, decodes: int) -> int | None:
+        """The captured batch a decode-only step of `decodes` sequences is padded to; None when no
+        captured size holds it (it then launches as `uncaptured` says)."""
+        if self.cuda_graph_sizes is None:
+            return decodes
+        index = bisect.bisect_left(self.cuda_graph_sizes, decodes)
+        return self.cuda_graph_sizes[index] if index < len(self.cuda_graph_sizes) else None
+
+    def host_overhead_s(self, sequences: int, prefill_tokens: int, output_tokens: int) -> float:
+        """Host time the device waits for in one iteration."""
+        return (self.step_overhead_s + sequences * self.sequence_overhead_s
+                + prefill_tokens * self.prefill_token_overhead_s + output_tokens * self.output_token_overhead_s)
 
 
 @dataclass(frozen=True)

@@ -54,12 +54,24 @@ def _precision(row: Row) -> Precision:
     kv = row.text("kv_dtype", "") or None
     bits = row.number("weight_bits", 0.0) or None
     fmt = row.text("weight_format", "") or None
+    if fmt is None and dtype == "int4" and row.text("launch", "") and _on_cuda(row):
+        # a plain PyTorch module's int4 weight-only matmul is PyTorch's one int4 kernel, tinygemm
+        # (torch._weight_int4pack_mm), as in the schema's launch convention
+        fmt = "int4-tinygemm"
     # FlexGen compresses its KV cache with its own group-wise 4-bit format (--compress-cache)
     kv_format = "flexgen-int4-g64" if row.text("engine", "").startswith("flexgen") and kv == "int4" else None
     try:
         return Precision(dtype, kv, bits, weight_format=fmt, kv_format=kv_format)
     except HwsimError as exc:
         raise RowError(f"not predictable: {exc}") from None
+
+
+def _on_cuda(row: Row) -> bool:
+    """Whether the row's hardware computes on a CUDA GPU."""
+    try:
+        return catalog.system(row.text("hardware"), row.integer("count", 1)).compute.backend == "cuda"
+    except HwsimError:
+        return False
 
 
 def _launch(row: Row) -> str:

@@ -7,6 +7,7 @@ import simpy
 from hwsim.base.errors import HwsimError
 from hwsim.serving.engine import Replica, ReplicaSetup
 from hwsim.serving.simulate import simulate
+from hwsim.specs.shape import AttnGroup
 
 from .scenarios import H100, NO_OVERHEAD, fixed, scenario
 from .steps import ENGINE, STEP_S, ConstantSteps, replica, serve
@@ -130,3 +131,36 @@ def test_long_prompts_do_not_thrash_the_cache():
     engine = replace(NO_OVERHEAD, gpu_memory_utilization=0.3, max_num_batched_tokens=2048)
     result = simulate(scenario(fixed("offline", count=60, prompt=6000, output=200), engine))
     assert result.summary["preemptions"] < 60
+
+
+def test_a_decode_batch_is_padded_to_the_next_captured_graph_size():
+    engine = replica(replace(ENGINE, cuda_graph_sizes=(1, 2, 4, 8)))
+    serve(engine, (0.0, 16, 3), (0.0, 16, 3), (0.0, 16, 3))
+    decode_steps = [shape for shape in engine.timer.shapes if all(g.q_len == 1 for g in shape)]
+    assert decode_steps and all(shape[-1] == AttnGroup(1, 1, 1) and shape[0].sequences == 3 for shape in decode_steps)
+    assert ENGINE.graph_size(7) == 7  # no sizes given: unpadded
+    assert replace(ENGINE, cuda_graph_sizes=(1, 2, 4, 8)).graph_size(9) is None
+
+
+def test_a_step_of_no_captured_size_runs_on_the_eager_step_model_when_the_engine_launches_it_eagerly():
+    eager = ConstantSteps()
+    engine = replica(replace(ENGINE, cuda_graph_sizes=(1,), uncaptured="eager"), eager_timer=eager)
+    serve(engine, (0.0, 16, 3), (0.0, 16, 3))
+    assert len(eager.shapes) == 3  # the prefill of both prompts and the two-sequence decode steps
+    assert engine.timer.shapes == []  # a prefill is never captured, and two decodes have no graph
+
+
+def test_host_overheads_count_sequences_prompt_tokens_and_tokens_out():
+    engine = replace(ENGINE, step_overhead_s=1e-4, sequence_overhead_s=1e-5, prefill_token_overhead_s=1e-6,
+                     output_token_overhead_s=2e-6)
+    assert engine.host_overhead_s(sequences=4, prefill_tokens=100, output_tokens=3) == pytest.approx(
+        1e-4 + 4e-5 + 1e-4 + 6e-6)
+    first, = serve(replica(engine), (0.0, 16, 2))
+    # one prefill step (16 prompt tokens, its first token out), then one decode step
+    assert first.first_token_s == pytest.approx(STEP_S + 1e-4 + 1e-5 + 16e-6 + 2e-6)
+    assert first.completion_s - first.first_token_s == pytest.approx(STEP_S + 1e-4 + 1e-5 + 2e-6)
+
+
+def test_captured_sizes_must_increase():
+    with pytest.raises(HwsimError, match="cuda_graph_sizes must be increasing"):
+        replace(ENGINE, cuda_graph_sizes=(8, 4))

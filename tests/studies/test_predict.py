@@ -71,3 +71,14 @@ def test_a_performance_overlay_replaces_the_fitted_figures_of_the_device_that_co
     assert predict.with_performance(cpu_only, slower).cpu.compute.performance == slower
     tiny = a_row(kind="gemm", m="1", n="1", k="1")
     assert predict.predict(tiny, {"h200-sxm": slower}) > 1e-3 > predict.predict(tiny)
+
+
+def test_a_plain_pytorch_int4_row_without_a_format_runs_pytorchs_int4_kernel():
+    """The schema's launch column marks a plain PyTorch module, whose int4 weight-only matmul is
+    tinygemm; an engine row (no launch) keeps the dtype's plain GEMM over fewer bytes."""
+    cells = {"id": "q", "kind": "gemm", "hardware": "h200-sxm", "dtype": "int4", "weight_bits": "4.25",
+             "m": "64", "n": "4096", "k": "4096", "metric": "seconds"}
+    plain = predict.predict(Row({**cells, "launch": "graph"}, ""))
+    named = predict.predict(Row({**cells, "launch": "graph", "weight_format": "int4-tinygemm"}, ""))
+    engine = predict.predict(Row(cells, ""))
+    assert plain == named and engine < plain / 2
