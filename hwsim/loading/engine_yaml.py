@@ -25,6 +25,7 @@ def load_engine(fields: Fields) -> EngineConfig:
         gpu_memory_utilization=fields.number("gpu_memory_utilization", low=0.05, high=1.0),
         cuda_graph_sizes=graph_sizes(fields, "cuda_graph_sizes", fields.raw("cuda_graph_sizes")),
         uncaptured=fields.string("uncaptured", choices=("eager", "graph")),
+        graph_steps=fields.string("graph_steps", choices=("decode", "all")),
         step_overhead_s=seconds("per_step"),
         sequence_overhead_s=seconds("per_sequence"),
         prefill_token_overhead_s=seconds("per_prefill_token"),

@@ -64,6 +64,7 @@ def engine_settings(fields: Fields) -> EngineConfig:
         profile=d.profile,
         cuda_graph_sizes=engine_yaml.graph_sizes(fields, "cuda_graph_sizes", sizes),
         uncaptured=fields.string("uncaptured", d.uncaptured, choices=("eager", "graph")),
+        graph_steps=fields.string("graph_steps", d.graph_steps, choices=("decode", "all")),
         sequence_overhead_s=fields.quantity("sequence_overhead", "seconds", d.sequence_overhead_s, positive=False),
         prefill_token_overhead_s=fields.quantity("prefill_token_overhead", "seconds", d.prefill_token_overhead_s,
                                                  positive=False),

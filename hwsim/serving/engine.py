@@ -319,13 +319,16 @@ class Replica:
         self._apply(chunks, decodes, steps)
 
     def _launch(self, chunks: Work, decodes: list[Seq]) -> tuple[StepModel, tuple[shape.AttnGroup, ...]]:
-        """The step model a step runs on and the padding it carries: a decode-only batch replays the
-        CUDA graph of the next captured size, its padding slots one token over one cached position;
-        a step of no captured size launches as the engine's `uncaptured` says."""
-        captured = self.config.graph_size(len(decodes)) if decodes and not chunks else None
+        """The step model a step runs on and the padding it carries: a captured step (decode-only,
+        or any with `graph_steps: all`) replays the CUDA graph of the next captured size, its padding
+        slots one token over one cached position; a step of no captured size launches as the
+        engine's `uncaptured` says."""
+        config = self.config
+        size = len(decodes) + sum(c for _, c in chunks)  # tokens; decode sequences when only decodes
+        captured = config.graph_size(size) if config.graph_steps == "all" or not chunks else None
         padding: tuple[shape.AttnGroup, ...] = ()
-        if captured is not None and captured > len(decodes):
-            padding = (shape.AttnGroup(captured - len(decodes), 1, 1),)
+        if captured is not None and captured > size:
+            padding = (shape.AttnGroup(captured - size, 1, 1),)
         eager = captured is None and self.config.uncaptured == "eager" and self.setup.eager_timer is not None
         return (self.setup.eager_timer if eager else self.timer), padding  # type: ignore[return-value]
 

@@ -54,6 +54,9 @@ class EngineConfig:
     # a step of no captured size launches as `uncaptured` says. None: every step as captured, unpadded
     cuda_graph_sizes: tuple[int, ...] | None = None
     uncaptured: str = "graph"  # eager: launched op by op from Python; graph: the engine's own runtime
+    # which steps graphs capture: `decode` (decode-only batches, sized by sequences) or `all` (any
+    # step, sized by tokens: piecewise graphs around attention, as vLLM V1 compiles the model)
+    graph_steps: str = "decode"
     # host work per iteration beyond step_overhead: per running sequence, per prompt token processed,
     # per token yielded (detokenizing and streaming it)
     sequence_overhead_s: float = 0.0
@@ -64,15 +67,17 @@ class EngineConfig:
         sizes = self.cuda_graph_sizes
         if sizes is not None and (any(b < 1 for b in sizes) or list(sizes) != sorted(set(sizes))):
             raise HwsimError(f"engine cuda_graph_sizes must be increasing sizes of at least 1; got {list(sizes)}")
+        if self.graph_steps not in ("decode", "all"):
+            raise HwsimError(f"engine graph_steps must be decode or all; got {self.graph_steps!r}")
         if self.uncaptured not in ("eager", "graph"):
             raise HwsimError(f"engine uncaptured must be eager or graph; got {self.uncaptured!r}")
 
-    def graph_size(self, decodes: int) -> int | None:
-        """The captured batch a decode-only step of `decodes` sequences is padded to; None when no
-        captured size holds it (it then launches as `uncaptured` says)."""
+    def graph_size(self, size: int) -> int | None:
+        """The captured size a step of `size` (decode sequences, or tokens with `graph_steps: all`)
+        is padded to; None when no captured size holds it (it launches as `uncaptured` says)."""
         if self.cuda_graph_sizes is None:
-            return decodes
-        index = bisect.bisect_left(self.cuda_graph_sizes, decodes)
+            return size
+        index = bisect.bisect_left(self.cuda_graph_sizes, size)
         return self.cuda_graph_sizes[index] if index < len(self.cuda_graph_sizes) else None
 
     def host_overhead_s(self, sequences: int, prefill_tokens: int, output_tokens: int) -> float:

@@ -55,6 +55,10 @@ def test_installed_package_ships_its_profiles(tmp_path):
                                 "llama-3-8b", "--weight-format", "q4_0", "--ops", "none"],
                                capture_output=True, text=True, cwd=tmp_path, env=env)
     assert quantized.returncode == 0, quantized.stderr  # the kernel profiles ship too
+    engine = subprocess.run([sys.executable, "-c", "from hwsim.loading import catalog; "
+                             "print(catalog.engine('vllm-v1').max_num_seqs)"],
+                            capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert engine.returncode == 0 and engine.stdout.strip(), engine.stderr  # and the engine profiles
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -29,6 +29,8 @@ CASES = {
                                                     replicas=2),
     "disaggregated prefill and decode": scenario(chat(0.9, 200), engine=OVERHEADS,
                                                  disaggregation=Disaggregation(1, 1, catalog.link("infiniband-hdr"))),
+    "vLLM V1 profile: padded graphs, host overheads": scenario(chat(0.9), engine=catalog.engine("vllm-v1")),
+    "vLLM 0.6 profile: eager prefills": scenario(chat(0.9), engine=catalog.engine("vllm-0.6")),
 }
 
 
