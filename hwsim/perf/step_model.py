@@ -79,10 +79,35 @@ class StepModel:
             return time_s, compute_s, memory_s
         return self._plain_step(groups)
 
-    def _plain_step(self, groups: tuple[AttnGroup, ...]) -> Busy:
-        d = self.deployment
+    def decode_run(self, groups: tuple[AttnGroup, ...], steps: int) -> list[Busy]:
+        """`step` of each of `steps` decode steps: `groups`, then with the first group's context one
+        token longer each step. Attention's compute and memory times are affine in the context, so
+        on the fast path two priced steps give every other one (equal to `step` to rounding)."""
+        def shifted(step: int) -> tuple[AttnGroup, ...]:
+            first = groups[0]
+            return (replace(first, kv_len=first.kv_len + step),) + groups[1:]
+
+        if steps <= 2 or not self._fast or self.deployment.techniques is not None:
+            return [self.step(shifted(step)) for step in range(steps)]
         tokens = sum(g.sequences * g.q_len for g in groups)
         sequences = sum(g.sequences for g in groups)
+        dense_s, dense_compute_s, dense_memory_s = self._dense(tokens, sequences)
+        first, second = self._attention(shifted(0)), self._attention(shifted(1))
+        layers = first.op.repeat
+        perf = self.deployment.system.compute.performance
+        fixed_s = first.op.kernels * perf.kernel_overhead_s
+        run = []
+        for step in range(steps):
+            compute_s = first.compute_s + (second.compute_s - first.compute_s) * step
+            memory_s = first.memory_s + (second.memory_s - first.memory_s) * step
+            busy_s = roofline.smooth_max(compute_s, memory_s, perf.roofline_sharpness)
+            run.append((dense_s + (fixed_s + busy_s) * layers, dense_compute_s + compute_s * layers,
+                        dense_memory_s + memory_s * layers))
+        return run
+
+    def _attention(self, groups: tuple[AttnGroup, ...]) -> roofline.OpCost:
+        """The attention operator of a step over `groups`, priced on the device."""
+        d = self.deployment
         shape, tp = attention_scope(d.model, StepShape(groups), d.tp, d.experts)
         op = model_attention_op(d.model, shape, d.precision, tp)
         if d.techniques is not None:
@@ -90,6 +115,12 @@ class StepModel:
         attention = roofline.op_cost(op, d.system.compute)
         if d.techniques is not None:
             attention = apply_to_cost(d.techniques, attention, d.system.compute, d.precision.dtype)
+        return attention
+
+    def _plain_step(self, groups: tuple[AttnGroup, ...]) -> Busy:
+        tokens = sum(g.sequences * g.q_len for g in groups)
+        sequences = sum(g.sequences for g in groups)
+        attention = self._attention(groups)
         dense_s, dense_compute_s, dense_memory_s = self._dense(tokens, sequences)
         layers = attention.op.repeat
         return (dense_s + attention.time_s, dense_compute_s + attention.compute_s * layers,

@@ -300,9 +300,15 @@ class Replica:
 
         def price(more: int) -> None:
             """Price the run's next `more` steps, each at its own context."""
-            for step in range(len(busy), min(planned, len(busy) + more)):
-                busy.append(timer.step(self._groups(chunks, decodes, step) + padding))
-                ends_s.append((ends_s[-1] if ends_s else transfer_s) + busy[-1][0] + host_s)
+            start_step, count = len(busy), min(planned, len(busy) + more) - len(busy)
+            if count <= 0:
+                return
+            if decodes and not chunks:  # a run: one decode group whose context grows a token a step
+                busy.extend(timer.decode_run(self._groups(chunks, decodes, start_step) + padding, count))
+            else:
+                busy.append(timer.step(self._groups(chunks, decodes, start_step) + padding))
+            for step_busy in busy[start_step:]:
+                ends_s.append((ends_s[-1] if ends_s else transfer_s) + step_busy[0] + host_s)
 
         self._run = (start, ends_s, decodes)
         steps = yield from self._wait_steps(start, ends_s, planned, price)
@@ -378,11 +384,11 @@ class Replica:
         while True:
             price(more)
             more *= 2
-            yield self.env.timeout(start + ends_s[-1] - self.env.now) | self._wakeup
-            elapsed = self.env.now - start
-            if elapsed < ends_s[-1]:  # a request arrived: stop after the step in flight
-                steps = bisect.bisect_left(ends_s, elapsed) + 1
-                yield self.env.timeout(start + ends_s[steps - 1] - self.env.now)
+            stretch = self.env.timeout(start + ends_s[-1] - self.env.now)
+            yield stretch | self._wakeup
+            if not stretch.processed:  # a request arrived: stop after the step in flight
+                steps = min(bisect.bisect_left(ends_s, self.env.now - start) + 1, len(ends_s))
+                yield self.env.timeout(max(0.0, start + ends_s[steps - 1] - self.env.now))
                 return steps
             if len(ends_s) == planned:
                 return planned

@@ -66,3 +66,17 @@ def test_active_experts_given_ahead_override_the_routing():
     fixed = StepModel(Deployment(MIXTRAL, catalog.system("h200-sxm")), active_experts=2.0).cost(StepShape.decode(8, 100))
     expected = StepModel(Deployment(MIXTRAL, catalog.system("h200-sxm"))).cost(StepShape.decode(8, 100))
     assert fixed.time_s < expected.time_s  # 2 experts instead of the ~7.2 uniform routing expects
+
+
+def test_a_decode_run_prices_each_step_as_step_would():
+    from hwsim.loading import catalog as _catalog
+    from hwsim.perf.step_model import StepModel as _StepModel
+    from hwsim.specs.deployment import Deployment as _Deployment
+    from hwsim.specs.shape import AttnGroup as _AttnGroup
+
+    model = _StepModel(_Deployment(_catalog.model("llama-3-8b"), _catalog.system("h100-sxm")))
+    groups = (_AttnGroup(48, 1, 700.5), _AttnGroup(16, 1, 1))  # 48 decodes and 16 graph padding slots
+    run = model.decode_run(groups, 300)
+    for step in (0, 1, 2, 150, 299):
+        expected = model.step((_AttnGroup(48, 1, 700.5 + step), _AttnGroup(16, 1, 1)))
+        assert run[step] == pytest.approx(expected, rel=1e-12)

@@ -1,4 +1,6 @@
 """A step model for engine tests: every step takes the same time, whatever its shape."""
+from dataclasses import replace
+
 import simpy
 
 from hwsim.serving.engine import Replica, ReplicaSetup, Seq
@@ -20,6 +22,10 @@ class ConstantSteps:
 
     def step_s(self, groups):
         return self.step(groups)[0]
+
+    def decode_run(self, groups, steps):
+        first = groups[0]
+        return [self.step((replace(first, kv_len=first.kv_len + i),) + tuple(groups[1:])) for i in range(steps)]
 
 
 def replica(engine=ENGINE, total_blocks=64, **setup) -> Replica:
