@@ -72,12 +72,7 @@ def links() -> dict[str, Link]:
 
 def _one(kind: str, item_id: str, what: str) -> Fields:
     """The fields of the shipped `kind` profile `item_id`; `what` names the kind in errors."""
-    files = hardware_files(kind)
-    if item_id not in files:
-        raise UnknownIdError(what, item_id, list(files))
-    fields = load_yaml(files[item_id])
-    _checked_id(fields, item_id)
-    return fields
+    return _shipped(hardware_files(kind), item_id, what)
 
 
 @functools.cache
@@ -260,12 +255,16 @@ def model(name: str) -> Model:
         return hf_config.from_hf_config(Path(name))
     if name.endswith((".yaml", ".yml")):
         return model_yaml.load_model(load_yaml(Path(name)))
-    files = model_files()
-    if name not in files:
-        raise UnknownIdError("model", name, list(files))
-    fields = load_yaml(files[name])
-    _checked_id(fields, name)
-    return model_yaml.load_model(fields)
+    return model_yaml.load_model(_shipped(model_files(), name, "model"))
+
+
+def _shipped(files: dict[str, Path], item_id: str, what: str) -> Fields:
+    """The fields of the shipped profile `item_id` among `files`; `what` names the kind in errors."""
+    if item_id not in files:
+        raise UnknownIdError(what, item_id, list(files))
+    fields = load_yaml(files[item_id])
+    _checked_id(fields, item_id)
+    return fields
 
 
 @functools.cache
@@ -277,12 +276,7 @@ def engine_files() -> dict[str, Path]:
 @functools.cache
 def engine(name: str) -> EngineConfig:
     """A shipped serving-engine profile by id (`vllm-v1`)."""
-    files = engine_files()
-    if name not in files:
-        raise UnknownIdError("engine", name, list(files))
-    fields = load_yaml(files[name])
-    _checked_id(fields, name)
-    return engine_yaml.load_engine(fields)
+    return engine_yaml.load_engine(_shipped(engine_files(), name, "engine"))
 
 
 def workload_ids() -> list[str]:
