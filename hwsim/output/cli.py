@@ -30,6 +30,7 @@ EXAMPLES = {
     "speedup": "example:\n  hwsim speedup validation/pairs/int4/before.csv --after validation/pairs/int4/after.csv",
     "calibrate": "example:\n  hwsim calibrate validation/h200-sxm.csv --hardware h200-sxm -o h200-fit.yaml",
     "simulate": "example:\n  hwsim simulate scenario.yaml --json summary.json --csv-prefix records",
+    "capacity": "example:\n  hwsim capacity workloads/scenarios/llama3-8b-h100-chat.yaml --json capacity.json",
     "plan": "example:\n  hwsim plan workloads/plans/llama3-8b-chat.yaml --csv plan.csv",
     "moe-plan": "example:\n  hwsim moe-plan --hardware h100-sxm --model mixtral-8x7b --routing zipf:1.2 --batch 8",
     "report": "example:\n  hwsim report baseline.yaml fp8.yaml speculative.yaml -o reports/whatif.html --mkdir",
@@ -266,6 +267,14 @@ def _simulate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
+def _capacity_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", help="scenario YAML with an slo and an open-loop workload (its rate starts the search)")
+    p.add_argument("--tolerance", type=float, default=0.02, help="relative width the rate is found to (default 0.02)")
+    p.add_argument("--percentile", type=int, choices=(50, 90, 99), default=99,
+                   help="the latency percentile held to the SLOs (default 99)")
+    _writes(p, "--json", "write the capacity, the run at it and every rate tried as JSON")
+
+
 def _plan_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("plan", help="plan YAML: model, workload, slo, pricing, search space")
     p.add_argument("--pricing", metavar="ID|FILE", default=None,
@@ -347,6 +356,8 @@ COMMANDS: list[tuple[str, str, Callable[[argparse.Namespace], int], Callable[[ar
      commands.run_calibrate, _calibrate_arguments),
     ("simulate", "Simulate a serving scenario over time and print its summary.",
      commands.run_simulate, _simulate_arguments),
+    ("capacity", "The highest request rate a scenario serves within its SLOs, by bisection over its rate.",
+     commands.run_capacity, _capacity_arguments),
     ("plan", "Find the cheapest configuration that meets the SLOs for a workload; show the cost-latency "
      "frontier and why each candidate passed or failed.", planning_commands.run_plan, _plan_arguments),
     ("moe-plan", "Choose which experts stay on the accelerator (and on which device) and compare with naive "

@@ -313,3 +313,25 @@ def run_import_trace(args) -> int:
     print(f"wrote {args.out}: {len(frame)} kernel rows ("
           + ", ".join(f"{count} {kind}" for kind, count in kinds.items()) + f") from {args.trace}")
     return 0
+
+
+def run_capacity(args) -> int:
+    """`hwsim capacity`: the highest request rate whose SLOs hold, found by bisection."""
+    from hwsim.studies import capacity
+
+    scenario = scenario_yaml.load_scenario(Path(args.scenario))
+    found = capacity.capacity(scenario, args.tolerance, args.percentile)
+    for trial in found.trials:
+        verdict = "holds" if trial.holds else f"misses: {trial.why}"
+        print(f"  {trial.rate_per_s:10.3f} requests/s  {verdict}")
+    summary = found.summary
+    print(f"capacity            {found.rate_per_s:.3f} requests/s (within {found.tolerance:.0%}; "
+          f"SLOs at p{found.percentile}, queue not growing)")
+    print(f"at that rate        {summary['output_tokens_per_s']:,.1f} output tokens/s over the run, "
+          f"including the drain after the last arrival")
+    if args.json:
+        document = {"capacity_requests_per_s": found.rate_per_s, "percentile": found.percentile,
+                    "tolerance": found.tolerance, "summary_at_capacity": summary,
+                    "trials": [{"rate_per_s": t.rate_per_s, "holds": t.holds, "why": t.why} for t in found.trials]}
+        Path(args.json).write_text(json.dumps(document, indent=2, default=float))
+    return 0

@@ -288,3 +288,10 @@ def test_a_weight_format_alone_names_the_weights_and_their_dtype(capsys):
     code, out, _ = run(capsys, "estimate", "--hardware", "rtx-4090", "--model", "llama-3-8b", "--weight-format", "q4_k_m")
     assert code == 0
     assert "q4_k_m (int4) weights" in out
+
+
+def test_capacity_of_a_scenario_without_an_slo_is_one_line_and_exit_code_2(capsys, tmp_path):
+    scenario = tmp_path / "no-slo.yaml"
+    scenario.write_text("name: no-slo\nhardware: h100-sxm\nmodel: llama-3-8b\nworkload: chat\n")
+    code, _, err = run(capsys, "capacity", str(scenario))
+    assert code == 2 and "capacity needs an SLO" in err and len(err.strip().splitlines()) == 1
