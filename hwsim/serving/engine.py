@@ -157,7 +157,7 @@ class Replica:
         """Tokens still to process and generate, as of now (decodes of a run in flight count the
         steps they have finished)."""
         seqs = list(self.waiting) + list(self.swapped) + self.running
-        return sum(s.pending + s.output - s.generated - self.steps_done(s) for s in seqs)
+        return sum(s.pending + s.output - s.generated for s in seqs) - self._run_tokens_done()
 
     def in_system(self) -> int:
         return len(self.running) + len(self.waiting) + len(self.swapped)
@@ -393,15 +393,13 @@ class Replica:
             if len(ends_s) == planned:
                 return planned
 
-    def steps_done(self, seq: Seq) -> int:
-        """Decode steps of the run in flight that `seq` has finished by now (its record catches
-        up when the run ends): what a router sees of a sequence mid-run."""
+    def _run_tokens_done(self) -> int:
+        """Tokens the run in flight has finished by now, one per decode per finished step (the
+        sequences' records catch up when the run ends): what a router sees of a run mid-way."""
         if self._run is None:
             return 0
         start, ends_s, decodes = self._run
-        if seq not in decodes:
-            return 0
-        return bisect.bisect_right(ends_s, self.env.now - start)
+        return len(decodes) * bisect.bisect_right(ends_s, self.env.now - start)
 
     def _decode_run_length(self, decodes: list[Seq]) -> int:
         """Steps until the first sequence finishes or the pool runs out of blocks."""

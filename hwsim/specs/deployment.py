@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING
 
 from hwsim.base.errors import HwsimError
 from hwsim.specs.hardware import System
-from hwsim.specs.kernels import weight_format
-from hwsim.specs.kernels import weight_format as weight_format_of
+from hwsim.specs.kernels import weight_format as format_named
 from hwsim.specs.models import Model
 from hwsim.specs.placement import Placement
 
@@ -57,12 +56,12 @@ class Precision:
             if name is not None and name not in DTYPE_BYTES:
                 raise HwsimError(f"unknown dtype {name!r}; expected one of {', '.join(DTYPE_BYTES)}")
         if self.weight_format is not None:
-            fmt = weight_format(self.weight_format)
+            fmt = format_named(self.weight_format)
             if fmt.weight_dtype != self.dtype:
                 raise HwsimError(f"weight format {fmt.id} stores {fmt.weight_dtype} weights; "
                                  f"it cannot be used with dtype {self.dtype}")
         if self.kv_format is not None:
-            fmt = weight_format(self.kv_format)
+            fmt = format_named(self.kv_format)
             if fmt.weight_dtype != self.kv_dtype:
                 raise HwsimError(f"KV format {fmt.id} stores {fmt.weight_dtype} elements; "
                                  f"it cannot be used with kv_dtype {self.kv_dtype}")
@@ -76,15 +75,15 @@ class Precision:
            weight_format: str | None = None, kv_format: str | None = None) -> Precision:
         """The precision a user asked for: a weight (or KV) format alone implies its element dtype."""
         if dtype is None:
-            dtype = weight_format_of(weight_format).weight_dtype if weight_format else "bf16"
+            dtype = format_named(weight_format).weight_dtype if weight_format else "bf16"
         if kv_dtype is None and kv_format is not None:
-            kv_dtype = weight_format_of(kv_format).weight_dtype
+            kv_dtype = format_named(kv_format).weight_dtype
         return cls(dtype, kv_dtype, weight_bits, weight_format=weight_format, kv_format=kv_format)
 
     @property
     def kv_staging_bytes(self) -> float:
         """Bytes of unpacking traffic per cached element read (0 for a cache read as stored)."""
-        return weight_format(self.kv_format).kv_staging_bytes if self.kv_format else 0.0
+        return format_named(self.kv_format).kv_staging_bytes if self.kv_format else 0.0
 
     @property
     def compute_dtype(self) -> str:
@@ -95,14 +94,14 @@ class Precision:
         if self.weight_bits:
             return self.weight_bits / 8
         if self.weight_format:
-            return weight_format(self.weight_format).bits_per_weight / 8
+            return format_named(self.weight_format).bits_per_weight / 8
         return DTYPE_BYTES[self.dtype]
 
     @property
     def head_bytes_per_param(self) -> float:
         """The LM head's bytes per weight: its format's head type, else the other weights'."""
         if self.weight_format:
-            return weight_format(self.weight_format).head_bits / 8
+            return format_named(self.weight_format).head_bits / 8
         return self.weight_bytes_per_param
 
     @property
