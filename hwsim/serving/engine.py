@@ -58,10 +58,31 @@ class Seq:
     swaps: int = 0
     replica: int = -1
     done: simpy.Event | None = field(default=None, repr=False)
+    # where its time goes (seconds; with the API overhead and the rest, stalled, they sum to its
+    # end-to-end latency): queued before it first ran, in steps prefilling or decoding it, the host
+    # overhead of those steps, and preempted until it ran again
+    submitted_s: float | None = None  # when it first reached a scheduler
+    waiting_since_s: float = 0.0  # when it last joined a queue
+    queue_s: float = 0.0
+    prefill_s: float = 0.0
+    decode_s: float = 0.0
+    host_s: float = 0.0
+    preempted_s: float = 0.0
+    ttft_parts: tuple[float, float, float, float] | None = None  # queue, prefill, host, preempted at its first token
+    _returns: int = 0  # preemptions it has come back from
 
     @property
     def length(self) -> int:
         return self.prompt + self.generated
+
+    def leave_queue(self, now: float) -> None:
+        """It starts running: the time since it joined a queue was queueing, or preempted when it
+        was preempted last (it counts preemptions, not returns, so a later queue is told apart)."""
+        if self.preemptions > self._returns:
+            self._returns = self.preemptions
+            self.preempted_s += now - self.waiting_since_s
+        else:
+            self.queue_s += now - self.waiting_since_s
 
     @property
     def pending(self) -> int:
@@ -148,6 +169,9 @@ class Replica:
     # --- interface ---------------------------------------------------------------------------
     def submit(self, seq: Seq) -> None:
         seq.replica = self.index
+        if seq.submitted_s is None:
+            seq.submitted_s = self.env.now
+        seq.waiting_since_s = self.env.now
         self.waiting.append(seq)
         if not self._wakeup.triggered:
             self._wakeup.succeed()
@@ -198,6 +222,7 @@ class Replica:
         and the blocks of its first chunk."""
         held = blocks_for(seq.computed, self.config.block_size)
         self.waiting.popleft()
+        seq.leave_queue(self.env.now)
         self.pool.take(held)
         seq.blocks = held
         self.running.append(seq)
@@ -242,6 +267,7 @@ class Replica:
         """Take `seq` off the GPU; returns the seconds its swap-out adds to this step."""
         self.running.remove(seq)
         seq.preemptions += 1
+        seq.waiting_since_s = self.env.now
         moved_bytes = seq.blocks * self.setup.block_bytes
         if self.preemption.swaps_out(self, moved_bytes):
             return self._swap_out(seq, moved_bytes)
@@ -268,6 +294,7 @@ class Replica:
             if seq.host_blocks + self._watermark() + reserved_blocks > self.pool.free:
                 break
             self.swapped.popleft()
+            seq.leave_queue(self.env.now)
             self.pool.take(seq.host_blocks)
             seq.blocks, moved_bytes = seq.host_blocks, seq.host_blocks * self.setup.block_bytes
             self.swap_space.swap_in(moved_bytes)
@@ -322,7 +349,7 @@ class Replica:
         durations_s = [end - begin for begin, end in itertools.pairwise([0.0] + ends_s[:steps])]
         self.record(start, in_system_start, steps, len(decodes), sum(c for _, c in chunks), transfer_s, energy_j,
                     (_time_weighted(blocks_used, durations_s), max(blocks_used)))
-        self._apply(chunks, decodes, steps)
+        self._apply(chunks, decodes, steps, self.env.now - start - steps * host_s, steps * host_s)
 
     def _launch(self, chunks: Work, decodes: list[Seq]) -> tuple[StepModel, tuple[shape.AttnGroup, ...]]:
         """The step model a step runs on and the padding it carries: a captured step (decode-only,
@@ -409,12 +436,17 @@ class Replica:
         held = [(s.computed, s.blocks) for s in decodes]
         return decode_steps_that_fit(held, limit, self.pool.free, self.config.block_size)
 
-    def _apply(self, chunks: Work, decodes: list[Seq], steps: int) -> None:
-        """The step's prefill chunks, then its decodes, processed as of now."""
+    def _apply(self, chunks: Work, decodes: list[Seq], steps: int, device_s: float, host_s: float) -> None:
+        """The step's prefill chunks, then its decodes, processed as of now; each sequence's time in
+        the step (or run) counted as `device_s` of prefill or decode and `host_s` of host overhead."""
         end = self.env.now
         for seq, tokens in chunks:
+            seq.prefill_s += device_s
+            seq.host_s += host_s
             self._advance(seq, tokens, end, decode=False)
         for seq in decodes:
+            seq.decode_s += device_s
+            seq.host_s += host_s
             self._advance(seq, steps, end, decode=True)
 
     def _advance(self, seq: Seq, tokens: int, now: float, decode: bool) -> None:
@@ -428,6 +460,7 @@ class Replica:
             seq.generated += 1
         if seq.first_token_s is None:
             seq.first_token_s = now
+            seq.ttft_parts = (seq.queue_s, seq.prefill_s, seq.host_s, seq.preempted_s)
         if seq.generated >= seq.output:
             seq.generated = seq.output
             seq.completion_s = now

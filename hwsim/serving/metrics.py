@@ -28,6 +28,7 @@ def summarize(requests: pd.DataFrame, steps: pd.DataFrame, slo: Slo, arrival: st
     span = table["completion_s"].max() - table["arrival_s"].min()
     summary = _throughput(table, span)
     summary.update(_latencies(table))
+    summary["ttft_parts_mean_s"] = _ttft_parts(table)
     summary.update(_slo_attainment(table, slo, span))
     summary.update(_kv_and_batching(table, steps, swap_bytes))
     summary["overloaded"] = _overloaded(table, arrival)
@@ -59,6 +60,16 @@ def _latencies(table: pd.DataFrame) -> dict:
     summary["itl_mean_s"] = float((table["completion_s"] - table["first_token_s"]).sum() / gaps.sum()) \
         if gaps.sum() else None
     return summary
+
+
+TTFT_PARTS = {"api": "api_s", "queueing": "ttft_queue_s", "prefill": "ttft_prefill_s", "host": "ttft_host_s",
+              "preempted": "ttft_preempted_s", "stalled": "ttft_stalled_s"}
+
+
+def _ttft_parts(table: pd.DataFrame) -> dict:
+    """Where the mean TTFT goes: API handling, queueing, prefill steps, their host overhead, time
+    preempted and time stalled; the parts sum to the mean TTFT."""
+    return {name: float(table[column].mean()) for name, column in TTFT_PARTS.items()}
 
 
 def _slo_attainment(table: pd.DataFrame, slo: Slo, span: float) -> dict:
@@ -110,10 +121,14 @@ def _overloaded(table: pd.DataFrame, arrival: str) -> bool:
     return bool(late > 5 * early and late > 1.0)
 
 
+def seconds_of(value: float | None) -> str:
+    """A duration as people read it: milliseconds below a second."""
+    return "-" if value is None else (f"{value * 1e3:.1f} ms" if value < 1 else f"{value:.2f} s")
+
+
 def format_summary(summary: dict) -> str:
     def seconds(key: str) -> str:
-        value = summary.get(key)
-        return "-" if value is None else (f"{value * 1e3:.1f} ms" if value < 1 else f"{value:.2f} s")
+        return seconds_of(summary.get(key))
 
     lines = [
         f"requests            {summary['requests']} in {summary['duration_s']:.2f} s "
@@ -125,6 +140,9 @@ def format_summary(summary: dict) -> str:
         lines.append(f"{name.upper():<19} mean {seconds(f'{name}_mean_s')}, p50 {seconds(f'{name}_p50_s')}, "
                      f"p90 {seconds(f'{name}_p90_s')}, p99 {seconds(f'{name}_p99_s')}")
     lines.append(f"ITL                 mean {seconds('itl_mean_s')}")
+    parts = summary["ttft_parts_mean_s"]
+    lines.append("TTFT goes to        " + ", ".join(f"{name} {seconds_of(value)}" for name, value in parts.items()
+                                                   if value > 0.0005 * (summary["ttft_mean_s"] or 0.0)))
     lines.append(f"SLO attainment      {summary['slo_attainment']:.1%} "
                  f"(goodput {summary['goodput_requests_per_s']:.2f} req/s)")
     lines.append(f"KV cache            mean {summary['kv_utilization_mean']:.1%}, "

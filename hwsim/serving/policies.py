@@ -152,6 +152,7 @@ def _fill_batch(replica: Replica) -> list[Seq]:
         if need > replica.pool.free:
             break
         replica.waiting.popleft()
+        seq.leave_queue(replica.env.now)
         replica.pool.take(need)
         seq.blocks = need
         batch.append(seq)
@@ -170,6 +171,8 @@ def _prefill_batch(replica: Replica, batch: list[Seq]) -> Process:
                    replica.energy_j([busy], overhead_s))
     for seq in batch:
         seq.computed, seq.generated, seq.first_token_s = seq.prompt, 1, env.now
+        seq.prefill_s, seq.host_s = seq.prefill_s + busy[0], seq.host_s + overhead_s
+        seq.ttft_parts = (seq.queue_s, seq.prefill_s, seq.host_s, seq.preempted_s)
         if seq.output == 1:
             seq.completion_s = env.now
 
@@ -188,6 +191,8 @@ def _decode_batch(replica: Replica, batch: list[Seq]) -> Process:
     for seq in batch:
         if seq.output > 1:
             seq.completion_s = start + (seq.output - 1) * step_s
+            seq.decode_s += (seq.output - 1) * busy[0]
+            seq.host_s += (seq.output - 1) * overhead_s
             seq.computed, seq.generated = seq.prompt + seq.output - 1, seq.output
     yield env.timeout(longest * step_s)
     replica.record(start, in_system_start, longest, len(batch), 0, 0.0,

@@ -144,11 +144,7 @@ def _result(scenario: Scenario, seqs: list[Seq], replicas: list[Replica], total_
     unfinished = [s for s in seqs if s.completion_s is None]
     if unfinished:
         raise RuntimeError(f"{len(unfinished)} requests never finished (request {unfinished[0].request})")
-    request_frame = pd.DataFrame([{
-        "request": s.request, "replica": s.replica, "arrival_s": s.arrival_s, "first_token_s": s.first_token_s,
-        "completion_s": s.completion_s, "prompt_tokens": s.prompt, "output_tokens": s.output,
-        "preemptions": s.preemptions, "swaps": s.swaps,
-    } for s in seqs]).sort_values("request", ignore_index=True)
+    request_frame = _request_frame(seqs)
     step_frame = pd.DataFrame([row for r in replicas for row in r.steps]).sort_values(["start_s", "replica"],
                                                                                      ignore_index=True)
     summary = metrics.summarize(request_frame, step_frame, scenario.slo, scenario.workload.arrival,
@@ -157,6 +153,33 @@ def _result(scenario: Scenario, seqs: list[Seq], replicas: list[Replica], total_
     summary.update(_cost(scenario, summary, scenario.tp * len(replicas)))
     return SimulationResult(scenario, request_frame, step_frame, summary, total_blocks * len(replicas),
                             sum(r.pool.free for r in replicas))
+
+
+# where a request's time went; with `api_s` and `stalled_s` they sum to its end-to-end latency, and the
+# `ttft_` ones (with `api_s`) to its time to first token
+LATENCY_PARTS = ("queue_s", "prefill_s", "decode_s", "host_s", "preempted_s")
+TTFT_PARTS = ("ttft_queue_s", "ttft_prefill_s", "ttft_host_s", "ttft_preempted_s")
+
+
+def _request_frame(seqs: list[Seq]) -> pd.DataFrame:
+    """One row per request: its times, tokens and preemptions, and its latency taken apart. Stalled is
+    the rest: running but left out of a step (a prefill-first step, a spent token budget) or its KV
+    on the way between a prefill and a decode replica."""
+    frame = pd.DataFrame({
+        "request": [s.request for s in seqs], "replica": [s.replica for s in seqs],
+        "arrival_s": [s.arrival_s for s in seqs], "first_token_s": [s.first_token_s for s in seqs],
+        "completion_s": [s.completion_s for s in seqs], "prompt_tokens": [s.prompt for s in seqs],
+        "output_tokens": [s.output for s in seqs], "preemptions": [s.preemptions for s in seqs],
+        "swaps": [s.swaps for s in seqs],
+        "api_s": [s.submitted_s - s.arrival_s for s in seqs],  # type: ignore[operator]
+        **{part: [getattr(s, part) for s in seqs] for part in LATENCY_PARTS},
+        **{part: [s.ttft_parts[i] for s in seqs] for i, part in enumerate(TTFT_PARTS)},  # type: ignore[index]
+    })
+    accounted = frame["api_s"] + frame[list(LATENCY_PARTS)].sum(axis=1)
+    frame["stalled_s"] = ((frame["completion_s"] - frame["arrival_s"]) - accounted).clip(lower=0.0)
+    ttft_accounted = frame["api_s"] + frame[list(TTFT_PARTS)].sum(axis=1)
+    frame["ttft_stalled_s"] = ((frame["first_token_s"] - frame["arrival_s"]) - ttft_accounted).clip(lower=0.0)
+    return frame.sort_values("request", ignore_index=True)
 
 
 def _cost(scenario: Scenario, summary: dict, devices: int) -> dict:

@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 
 from hwsim.loading import catalog
-from hwsim.serving.simulate import simulate
+from hwsim.serving.simulate import LATENCY_PARTS, TTFT_PARTS, simulate
 from hwsim.specs.scenario import Disaggregation, EngineConfig
 
 from .scenarios import scenario
@@ -43,7 +43,8 @@ def test_coalesced_runs_give_every_request_the_times_of_step_by_step_planning(na
     coalesced = simulate(CASES[name])
     stepwise = simulate(replace(CASES[name], engine=replace(CASES[name].engine, coalesce=False)))
     assert len(coalesced.steps) < len(stepwise.steps)  # the runs did coalesce
-    columns = ["first_token_s", "completion_s", "preemptions", "swaps", "replica"]
+    columns = ["first_token_s", "completion_s", "preemptions", "swaps", "replica", *LATENCY_PARTS, *TTFT_PARTS,
+               "stalled_s", "ttft_stalled_s"]
     for column in columns:
         assert coalesced.requests[column].tolist() == pytest.approx(stepwise.requests[column].tolist(), abs=1e-9,
                                                                     nan_ok=True), column

@@ -12,6 +12,9 @@ REQUESTS = pd.DataFrame({
     "request": [0, 1], "replica": [0, 0], "arrival_s": [0.0, 1.0], "first_token_s": [0.5, 2.0],
     "completion_s": [2.5, 3.0], "prompt_tokens": [100, 300], "output_tokens": [5, 1],
     "preemptions": [1, 0], "swaps": [0, 0],
+    # TTFT 0.5 s and 1.0 s taken apart
+    "api_s": [0.1, 0.0], "ttft_queue_s": [0.1, 0.5], "ttft_prefill_s": [0.2, 0.4], "ttft_host_s": [0.1, 0.1],
+    "ttft_preempted_s": [0.0, 0.0], "ttft_stalled_s": [0.0, 0.0],
 })
 STEPS = pd.DataFrame({
     "replica": [0, 0], "start_s": [0.0, 1.0], "end_s": [1.0, 3.0], "steps": [1, 4], "decode_seqs": [0, 2],
@@ -25,6 +28,8 @@ def test_a_summary_of_two_requests():
     assert summary["ttft_mean_s"] == pytest.approx(0.75)
     assert summary["tpot_mean_s"] == pytest.approx(0.5)  # the one-token request has no gaps
     assert summary["itl_mean_s"] == pytest.approx((2.0 + 1.0) / 4)
+    assert summary["ttft_parts_mean_s"] == pytest.approx(
+        {"api": 0.05, "queueing": 0.3, "prefill": 0.3, "host": 0.1, "preempted": 0.0, "stalled": 0.0})
     assert summary["slo_attainment"] == 0.5 and summary["goodput_requests_per_s"] == pytest.approx(1 / 3)
     assert summary["kv_utilization_mean"] == pytest.approx((0.1 * 1 + 0.3 * 2) / 3)
     assert summary["kv_utilization_max"] == pytest.approx(0.3)
@@ -37,7 +42,7 @@ def test_the_summary_keeps_its_field_order():
     latencies = [f"{m}_{s}_s" for m in ("ttft", "tpot", "e2e") for s in ("mean", "p50", "p90", "p99")]
     assert list(summary) == [
         "requests", "duration_s", "requests_per_s", "input_tokens_per_s", "output_tokens_per_s",
-        "total_tokens_per_s", *latencies, "itl_mean_s", "slo_attainment", "goodput_requests_per_s",
+        "total_tokens_per_s", *latencies, "itl_mean_s", "ttft_parts_mean_s", "slo_attainment", "goodput_requests_per_s",
         "kv_utilization_mean", "kv_utilization_max", "preemptions", "swaps", "swap_bytes", "mean_batch",
         "overloaded", "energy_j", "mean_power_w", "output_tokens_per_j"]
 
