@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -277,6 +278,33 @@ def engine_files() -> dict[str, Path]:
 def engine(name: str) -> EngineConfig:
     """A shipped serving-engine profile by id (`vllm-v1`)."""
     return engine_yaml.load_engine(_shipped(engine_files(), name, "engine"))
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """`0.14.0` as (0, 14, 0); the leading numbers only (`1.0rc2` is (1, 0))."""
+    numbers = []
+    for part in version.split("."):
+        digits = re.match(r"\d+", part)
+        if digits is None:
+            break
+        numbers.append(int(digits.group()))
+    return tuple(numbers)
+
+
+def nearest_engine(software: str) -> str | None:
+    """The shipped engine profile nearest to the software a measurement names (`name[-version]`,
+    the schema's `engine` column), or None when no profile is near (FlexGen, plain PyTorch, ...).
+
+    vLLM's V1 engine became the default in 0.8; TensorRT-LLM served `trtllm-build` engines from its
+    C++ runtime before 1.0 and its PyTorch backend since; NVIDIA NIM for LLMs 1.x runs TensorRT-LLM
+    engines built for the GPU (its optimized profiles), so it maps to the C++ runtime."""
+    found = re.fullmatch(r"(.*?)(?:-(\d[\w.]*))?", software.strip().lower())
+    family, version = (found.group(1), _release(found.group(2) or "")) if found else ("", ())
+    if family == "vllm":
+        return "vllm-0.6" if version and version < (0, 8) else "vllm-v1"
+    if family == "tensorrt-llm":
+        return "tensorrt-llm-cpp" if version and version < (1,) else "tensorrt-llm"
+    return {"sglang": "sglang", "nim": "tensorrt-llm-cpp", "llama.cpp": "llama.cpp-server"}.get(family)
 
 
 def workload_ids() -> list[str]:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from hwsim.base.errors import HwsimError, InputError, brief
 from hwsim.loading.fields import Fields, load_yaml, read_text, shown
+from hwsim.specs.benchmark import TOOLS, Benchmark
 from hwsim.specs.workload import (
     ARRIVALS,
     LENGTHS,
@@ -219,21 +220,48 @@ def load_workload(path: Path, fields: Fields | None = None) -> Workload:
     """The workload at `path`, or in `fields` read from the file at `path` (which locates its files)."""
     fields = fields or load_yaml(path)
     arrival = _arrival(fields.section("arrival"), Path(path).parent)
+    benchmark = _benchmark(fields.section("benchmark")) if fields.has("benchmark") else None
     count = fields.integer("requests", 0, low=0, high=MAX_REQUESTS)
     duration = fields.quantity("duration", "seconds", 0.0)
     traced = arrival.trace is not None
+    count_source = ""
+    if benchmark and not traced and not count and not duration:
+        count, count_source = _tool_default_requests(fields, benchmark, arrival)
     if not traced and not count and not (duration and arrival.kind in OPEN_LOOP):
-        raise fields.error("requests", "give the number of requests (or a duration, for poisson/gamma arrivals)")
+        raise fields.error("requests", "give the number of requests (or a duration, for poisson/gamma arrivals, "
+                                       "or a benchmark tool whose default applies)")
     if not count and arrival.kind in OPEN_LOOP and duration * arrival.rate_per_s > MAX_REQUESTS:
         raise fields.error("duration", f"{duration:g} s at {arrival.rate_per_s:g} requests/s is about "
                                        f"{duration * arrival.rate_per_s:,.0f} requests; at most {MAX_REQUESTS:,} "
                                        f"can be simulated")
-    workload = _workload(fields, path, arrival, count, duration)
+    workload = _workload(fields, path, arrival, count, duration, benchmark, count_source)
     fields.finish()
     return workload
 
 
-def _workload(fields: Fields, path: Path, arrival: _Arrival, count: int, duration: float) -> Workload:
+def _benchmark(section: Fields) -> Benchmark:
+    """The `benchmark` block: the client tool whose run this reproduces, and its warm-up requests."""
+    benchmark = Benchmark(section.string("tool", choices=tuple(TOOLS)),
+                          section.integer("warmup_requests", 0, low=0, high=MAX_REQUESTS))
+    section.finish()
+    return benchmark
+
+
+def _tool_default_requests(fields: Fields, benchmark: Benchmark, arrival: _Arrival) -> tuple[int, str]:
+    """The requests the benchmark tool sends when its command line does not say, and a note saying so."""
+    tool = benchmark.spec
+    concurrency = arrival.concurrency if arrival.kind == "closed_loop" else None
+    count = tool.requests_for(concurrency)
+    if count is None:
+        raise fields.error("requests", f"{tool.name} has no known default request count for {arrival.kind} "
+                                       f"arrivals; give the number of requests")
+    rule = (f"max({tool.default_requests}, {tool.requests_per_concurrency} x concurrency)"
+            if tool.requests_per_concurrency else str(tool.default_requests))
+    return count, f"{tool.name}'s default, {rule}"
+
+
+def _workload(fields: Fields, path: Path, arrival: _Arrival, count: int, duration: float,
+              benchmark: Benchmark | None = None, count_source: str = "") -> Workload:
     """The Workload the fields describe; a check of its own that names no field is reported on the block."""
     folder = Path(path).parent
     traced = arrival.trace is not None
@@ -245,6 +273,7 @@ def _workload(fields: Fields, path: Path, arrival: _Arrival, count: int, duratio
     try:
         return Workload(name=name, description=description, arrival=arrival.kind, rate_per_s=arrival.rate_per_s,
                         cv=arrival.cv, concurrency=arrival.concurrency, prompt=prompt, output=output, count=count,
-                        duration_s=duration, seed=seed, trace=arrival.trace)
+                        duration_s=duration, seed=seed, trace=arrival.trace, benchmark=benchmark,
+                        count_source=count_source)
     except HwsimError as exc:
         raise InputError(fields.source, fields.path, str(exc)) from None

@@ -201,15 +201,16 @@ class Replica:
                 yield self.next_arrival()
 
     # --- admission and KV blocks -------------------------------------------------------------
-    def admit(self, budget: int, whole_prompts: bool) -> Work:
+    def admit(self, budget: int, whole_prompts: bool, fitting_only: bool = False) -> Work:
         """Admit waiting sequences in arrival order while the token budget, the sequence limit
-        and the free blocks (less a watermark) allow; whole prompts when chunking is off."""
+        and the free blocks (less a watermark) allow; whole prompts when chunking is off. A whole
+        prompt over the budget starts only as the step's first work, unless `fitting_only`."""
         work: Work = []
         owed = self._owed()  # kept up to date below: one pass over the running sequences, not one per admission
         while budget > 0 and self.admissible(owed):
             seq = self.waiting[0]
             chunk = seq.pending if whole_prompts else min(seq.pending, budget)
-            if chunk > budget and work:
+            if chunk > budget and (work or fitting_only):
                 break
             self._start(seq, chunk)
             owed += self._blocks_owed(seq)

@@ -157,7 +157,23 @@ def format_summary(summary: dict) -> str:
                      f"(${summary['usd_per_hour']:.2f}/h; {summary['pricing']})")
     else:
         lines.append(f"cost                {summary.get('cost_note', 'not priced')}")
+    if "benchmark" in summary:
+        lines.extend(format_benchmark(summary["benchmark"]))
     if summary["overloaded"]:
         lines.append("OVERLOADED          queueing delay grew through the run: arrivals exceed what this "
                      "configuration serves")
     return "\n".join(lines)
+
+
+def format_benchmark(benchmark: dict) -> list[str]:
+    """The benchmark tool's own figures, under its own names and units."""
+    lines = [f"benchmark           as {benchmark['tool']} reports it: {benchmark['requests']} requests "
+             f"({benchmark['requests_from']}); warm-up: {benchmark['warmup']}"]
+    figures = benchmark["metrics"]
+    for key, value in figures.items():
+        if isinstance(value, dict):  # genai-perf: a metric object
+            stats = ", ".join(f"{k} {v:,.2f}" for k, v in value.items() if k in ("avg", "p50", "p99"))
+            lines.append(f"  {key:<24} {stats} {value['unit']}")
+        elif key.startswith(("mean_", "median_", "p99_")) or key.endswith("throughput"):
+            lines.append(f"  {key:<24} {value:,.2f}")
+    return lines

@@ -90,6 +90,15 @@ class MixedBatching(ContinuousBatching):
         return _decodes_then_prefills(replica, decodes, growing, whole_prompts=False)
 
 
+class InflightBatching(ContinuousBatching):
+    """TensorRT-LLM's in-flight batching without chunked context: every decode's next token, then
+    whole new prompts while they fit what is left of the token budget; a prompt that does not fit
+    waits for a step with room (it runs alone only when the budget could never hold it)."""
+
+    def compose(self, replica: Replica, decodes: list[Seq], growing: list[Seq]) -> Work:
+        return _decodes_then_prefills(replica, decodes, growing, whole_prompts=True, fitting_only=True)
+
+
 class PrefillFirstBatching(ContinuousBatching):
     """vLLM without chunked prefill: whenever a waiting prompt can start, the step is whole new
     prompts only and the decodes wait a step; otherwise decodes, then whole prompts."""
@@ -100,8 +109,11 @@ class PrefillFirstBatching(ContinuousBatching):
         return _decodes_then_prefills(replica, decodes, growing, whole_prompts=True)
 
 
-def _decodes_then_prefills(replica: Replica, decodes: list[Seq], growing: list[Seq], whole_prompts: bool) -> Work:
-    """Decodes take one token each of the step's token budget; prefills share what is left."""
+def _decodes_then_prefills(replica: Replica, decodes: list[Seq], growing: list[Seq], whole_prompts: bool,
+                           fitting_only: bool = False) -> Work:
+    """Decodes take one token each of the step's token budget; prefills share what is left (with
+    `fitting_only`, a whole prompt joins only if it fits, unless the step would otherwise be empty
+    and the prompt is larger than the whole budget)."""
     replica.pool.take(len(growing))  # the blocks `_make_room_for_decodes` made room for
     for seq in growing:
         seq.blocks += 1
@@ -109,6 +121,8 @@ def _decodes_then_prefills(replica: Replica, decodes: list[Seq], growing: list[S
     budget = replica.config.max_num_batched_tokens - len(work)
     prefills = _continue_prefills(replica, decodes, budget)
     budget -= sum(tokens for _, tokens in prefills)
+    if fitting_only and (work or prefills):
+        return work + prefills + replica.admit(budget, whole_prompts, fitting_only=True)
     return work + prefills + replica.admit(budget, whole_prompts)
 
 
@@ -201,6 +215,7 @@ def _decode_batch(replica: Replica, batch: list[Seq]) -> Process:
 
 BATCHING: dict[str, Batching] = {
     "mixed": MixedBatching(),
+    "inflight": InflightBatching(),
     "prefill_first": PrefillFirstBatching(),
     "static": StaticBatching(),
 }

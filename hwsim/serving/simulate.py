@@ -12,13 +12,14 @@ from hwsim.base.errors import HwsimError
 from hwsim.perf import cost, roofline
 from hwsim.perf.estimate import device_tdp_w
 from hwsim.perf.step_model import StepModel
-from hwsim.serving import metrics, policies
+from hwsim.serving import bench_metrics, metrics, policies
 from hwsim.serving.engine import Replica, ReplicaSetup, Seq
 from hwsim.serving.kvcache import block_bytes, blocks_for, capacity_blocks
 from hwsim.serving.policies import Process, Router
 from hwsim.specs.hardware import Link
 from hwsim.specs.placement import check_tiers
 from hwsim.specs.scenario import Scenario, check
+from hwsim.specs.workload import Workload
 
 
 @dataclass(frozen=True)
@@ -145,12 +146,16 @@ def _result(scenario: Scenario, seqs: list[Seq], replicas: list[Replica], total_
     if unfinished:
         raise RuntimeError(f"{len(unfinished)} requests never finished (request {unfinished[0].request})")
     request_frame = _request_frame(seqs)
+    request_frame["warmup"] = request_frame["request"] < scenario.workload.warmup
+    measured = request_frame[~request_frame["warmup"]]
     step_frame = pd.DataFrame([row for r in replicas for row in r.steps]).sort_values(["start_s", "replica"],
                                                                                      ignore_index=True)
-    summary = metrics.summarize(request_frame, step_frame, scenario.slo, scenario.workload.arrival,
+    summary = metrics.summarize(measured, step_frame, scenario.slo, scenario.workload.arrival,
                                 sum(r.swap_space.moved_bytes for r in replicas), device_tdp_w(scenario.system),
                                 scenario.tp, len(replicas))
     summary.update(_cost(scenario, summary, scenario.tp * len(replicas)))
+    if scenario.workload.benchmark is not None:
+        summary["benchmark"] = _benchmark_report(scenario.workload, measured)
     return SimulationResult(scenario, request_frame, step_frame, summary, total_blocks * len(replicas),
                             sum(r.pool.free for r in replicas))
 
@@ -180,6 +185,22 @@ def _request_frame(seqs: list[Seq]) -> pd.DataFrame:
     ttft_accounted = frame["api_s"] + frame[list(TTFT_PARTS)].sum(axis=1)
     frame["ttft_stalled_s"] = ((frame["first_token_s"] - frame["arrival_s"]) - ttft_accounted).clip(lower=0.0)
     return frame.sort_values("request", ignore_index=True)
+
+
+def _benchmark_report(workload: Workload, measured: pd.DataFrame) -> dict:
+    """What the workload's benchmark tool would have reported of the measured requests, and how many
+    it sent and why."""
+    benchmark = workload.benchmark
+    assert benchmark is not None
+    tool = benchmark.spec
+    if not benchmark.warmup_requests:
+        warmup = "none"
+    elif tool.warmup_before_run:
+        warmup = f"{benchmark.warmup_requests} requests finished before the timed run, so not simulated"
+    else:
+        warmup = f"{benchmark.warmup_requests} requests run first under the same load, left out of every metric"
+    return {"tool": tool.name, "requests": len(measured), "requests_from": workload.count_source or "the workload",
+            "warmup": warmup, "metrics": bench_metrics.report(metrics.per_request(measured), benchmark)}
 
 
 def _cost(scenario: Scenario, summary: dict, devices: int) -> dict:

@@ -14,7 +14,7 @@ from hwsim.specs.pricing import Pricing
 from hwsim.specs.techniques import Techniques
 from hwsim.specs.workload import Workload
 
-BATCHING = ("mixed", "prefill_first", "static")
+BATCHING = ("mixed", "inflight", "prefill_first", "static")
 PREEMPTION = ("recompute", "swap")
 ROUTERS = ("round_robin", "least_outstanding")
 # Bounds on a deployment's size, well above any real cluster: each replica is simulated as its own
@@ -30,7 +30,8 @@ MAX_BLOCK_SIZE = 1_000_000  # tokens of one KV block
 class EngineConfig:
     """Serving-engine settings, named and defaulted as in vLLM."""
 
-    batching: str = "mixed"  # mixed: chunked prefill within a token budget, decodes first
+    # mixed: chunked prefill within a token budget, decodes first; inflight: the same with whole prompts
+    batching: str = "mixed"
     max_num_seqs: int = 256
     max_num_batched_tokens: int = 8192
     block_size: int = 16
@@ -132,7 +133,7 @@ def check(scenario: Scenario, source: str = "scenario") -> None:
     """Fail up front on what cannot run, naming the field."""
     if scenario.disaggregation and scenario.engine.batching == "static":
         raise InputError(source, "engine.batching", "static batching cannot be disaggregated")
-    if scenario.engine.max_num_batched_tokens < scenario.engine.max_num_seqs and scenario.engine.batching == "mixed":
+    if scenario.engine.max_num_batched_tokens < scenario.engine.max_num_seqs and scenario.engine.batching in ("mixed", "inflight"):
         raise InputError(source, "engine.max_num_batched_tokens",
                          f"must be at least max_num_seqs ({scenario.engine.max_num_seqs}) so every running "
                          f"sequence can decode in one step; got {scenario.engine.max_num_batched_tokens}")

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from hwsim.base.errors import HwsimError, brief
+from hwsim.specs.benchmark import Benchmark
 
 ARRIVALS = ("poisson", "gamma", "closed_loop", "offline", "trace")
 LENGTHS = ("fixed", "uniform", "lognormal", "empirical")
@@ -104,6 +105,8 @@ class Workload:
     seed: int = 0
     trace: pd.DataFrame | None = None
     description: str = ""
+    benchmark: Benchmark | None = None  # the client whose run this reproduces: its defaults and metrics
+    count_source: str = ""  # where `count` came from when the workload did not give it
 
     def __post_init__(self):
         if self.arrival not in ARRIVALS:
@@ -113,6 +116,9 @@ class Workload:
         if self.arrival == "closed_loop" and self.concurrency < 1:
             raise HwsimError(f"workload {self.name}: closed_loop concurrency must be at least 1")
         self._check_sizes()
+        if self.arrival == "closed_loop" and self.count and self.concurrency > self.count:
+            raise HwsimError(f"workload {self.name}: closed_loop concurrency {self.concurrency} is above the "
+                             f"{self.count} requests sent; at most {self.count} can be in flight")
 
     def _check_sizes(self) -> None:
         """Refuse a workload too large to simulate, or whose numbers are not finite."""
@@ -135,8 +141,14 @@ class Workload:
             raise HwsimError(f"workload {self.name}: the trace has {len(self.trace):,} requests; at most "
                              f"{MAX_REQUESTS:,} can be simulated")
 
+    @property
+    def warmup(self) -> int:
+        """Requests run ahead of the measured ones (ids 0 .. warmup-1), left out of the metrics."""
+        return self.benchmark.simulated_warmup if self.benchmark else 0
+
     def requests(self) -> pd.DataFrame:
-        """Columns: request (id), arrival_s, prompt_tokens, output_tokens."""
+        """Columns: request (id), arrival_s, prompt_tokens, output_tokens; the first `warmup` are
+        the benchmark's warm-up requests."""
         if self.trace is not None:
             frame = self.trace.rename(columns={"timestamp_s": "arrival_s"})
             frame = frame.assign(arrival_s=frame["arrival_s"] - frame["arrival_s"].min())
@@ -153,17 +165,18 @@ class Workload:
 
     def _arrivals(self, rng: np.random.Generator) -> np.ndarray:
         """Arrival times from 0: all at once (offline), NaN (closed loop), or gamma-distributed gaps."""
+        count = self.count + self.warmup
         if self.arrival == "offline":
-            return np.zeros(self.count)
+            return np.zeros(count)
         if self.arrival == "closed_loop":
-            return np.full(self.count, np.nan)
+            return np.full(count, np.nan)
         mean_gap = 1.0 / self.rate_per_s
         if self.arrival == "poisson":
             shape = 1.0
         else:  # gamma gaps with the given coefficient of variation: shape = 1 / cv^2
             shape = 1.0 / self.cv**2
         if self.count:
-            gaps = rng.gamma(shape, mean_gap / shape, size=self.count)
+            gaps = rng.gamma(shape, mean_gap / shape, size=count)
             return np.concatenate([[0.0], np.cumsum(gaps[:-1])])
         times, now = [], 0.0
         while now < self.duration_s:

@@ -21,11 +21,14 @@ from hwsim.perf.ops import Op, attention_op
 from hwsim.perf.step import StepCost
 from hwsim.perf.step_model import StepModel
 from hwsim.specs import deployment
+from hwsim.specs.benchmark import Benchmark
 from hwsim.specs.deployment import DTYPE_BYTES, IMPLEMENTATIONS, Deployment, Precision
 from hwsim.specs.hardware import Performance, System
 from hwsim.specs.placement import Placement, check_tiers
 from hwsim.specs.placement import parse as parse_placement
+from hwsim.specs.scenario import EngineConfig, Scenario
 from hwsim.specs.shape import AttnGroup, StepShape
+from hwsim.specs.workload import Lengths, Workload
 
 Overlays = dict[str, Performance]
 
@@ -217,19 +220,98 @@ def step_of(row: Row, overlays: Overlays | None = None, techniques=None) -> Step
         raise RowError(f"not predictable: {exc}") from None
 
 
+# the schema's serving metrics and the summary field each is predicted by; `tpot_` is each request's
+# mean gap (genai-perf's inter_token_latency), `itl_` every gap of every request pooled (vLLM's ITL)
 SERVING_METRICS = {
     "output_tokens_per_s": "output_tokens_per_s",
+    "requests_per_s": "requests_per_s",
     "ttft_mean_s": "ttft_mean_s",
+    "ttft_median_s": "ttft_p50_s",
+    "ttft_p99_s": "ttft_p99_s",
+    "tpot_mean_s": "tpot_mean_s",
+    "tpot_median_s": "tpot_p50_s",
     "itl_mean_s": "itl_mean_s",
     "e2e_mean_s": "e2e_mean_s",
+    "e2e_median_s": "e2e_p50_s",
+    "e2e_p99_s": "e2e_p99_s",
 }
+# the benchmark client an engine's published figures come from, for its default request count
+BENCHMARK_TOOLS = {"vllm": "vllm-bench-serve", "sglang": "vllm-bench-serve", "nim": "genai-perf",
+                   "tensorrt-llm": "genai-perf"}
+
+
+def _engine_profile(row: Row) -> EngineConfig | None:
+    """The shipped engine profile nearest to the row's `engine` column, None without one."""
+    software = row.text("engine", "")
+    profile = catalog.nearest_engine(software) if software else None
+    return catalog.engine(profile) if profile else None
+
+
+def _benchmark(row: Row) -> Benchmark | None:
+    """The benchmark client of the row's engine family, when one is known."""
+    family = row.text("engine", "").lower()
+    tool = next((t for name, t in BENCHMARK_TOOLS.items() if family.startswith(name)), None)
+    return Benchmark(tool) if tool else None
+
+
+def _request_count(row: Row, concurrency: int | None, benchmark: Benchmark | None) -> tuple[int, str]:
+    """The row's request count, or its benchmark tool's default when the row leaves it empty."""
+    if row.cells.get("requests", "") or benchmark is None:
+        return row.integer("requests"), ""
+    count = benchmark.spec.requests_for(concurrency)
+    if count is None:
+        raise RowError(f"column requests is empty and {benchmark.spec.name} has no known default for this load")
+    return count, f"{benchmark.spec.name}'s default"
+
+
+def _serving_workload(row: Row, benchmark: Benchmark | None) -> Workload:
+    """Closed-loop users at the row's concurrency, or Poisson arrivals at its rate (inf: all at once)."""
+    prompt, output = Lengths("fixed", row.integer("input_len")), Lengths("fixed", row.integer("output_len"))
+    try:
+        if row.cells.get("concurrency", ""):
+            concurrency = row.integer("concurrency")
+            count, source = _request_count(row, concurrency, benchmark)
+            return Workload("row", "closed_loop", concurrency=concurrency, count=count, prompt=prompt, output=output,
+                            benchmark=benchmark, count_source=source)
+        rate = row.number("request_rate")
+        if rate <= 0:
+            raise RowError(f"column request_rate: expected a positive rate or inf, got {rate:g}")
+        kind = "offline" if rate == float("inf") else "poisson"
+        count, source = _request_count(row, None, benchmark)
+        return Workload("row", kind, rate_per_s=rate, count=count, prompt=prompt, output=output, benchmark=benchmark,
+                        count_source=source)
+    except HwsimError as exc:
+        raise RowError(f"not predictable: {exc}") from None
+
+
+def _serving_engine(row: Row, workload: Workload, model, system: System, placement: Placement) -> EngineConfig:
+    """The row's engine: its nearest profile, or hwsim's defaults without one.
+
+    An all-at-once run is a throughput benchmark (trtllm-bench), which sizes its batch limits to the
+    benchmark, gives the KV cache nearly all free memory (trtllm-bench's KV cache fraction is 0.95 in
+    the published rows) and starts a request only when its whole length fits (TensorRT-LLM's default
+    guaranteed-no-evict scheduling). A MoE model on several devices runs its experts expert-parallel,
+    and MoE engines schedule a batch per device (attention data parallelism), so the batch limits
+    scale with the devices. Offloading systems (FlexGen) run their whole block of sequences together."""
+    profile = _engine_profile(row)
+    kernels = _engine_kernels(row) or "fused"
+    if profile is not None and workload.arrival != "offline":
+        return replace(profile, kernels=kernels)
+    base = profile or EngineConfig()
+    moe_parallel = model.moe is not None and system.accelerator_count > 1
+    per_engine = system.accelerator_count if moe_parallel else 1
+    prompt = workload.prompt.value
+    seqs = min(EngineConfig.max_num_seqs * per_engine, workload.concurrency or workload.count)
+    tokens = EngineConfig.max_num_batched_tokens * per_engine
+    return replace(base, max_num_seqs=seqs, max_num_batched_tokens=max(seqs, min(tokens, seqs * prompt)),
+                   gpu_memory_utilization=0.95, admission="full", kernels=kernels,
+                   batching="mixed" if placement.on_device else "static")
 
 
 def predict_serving(row: Row, overlays: Overlays, techniques=None) -> float:
-    """A whole serving run, simulated with the engine defaults (vLLM-like continuous batching)."""
+    """A whole serving run, simulated with the row's engine profile (hwsim's defaults without one) and
+    its benchmark client's request count when the row does not give one."""
     from hwsim.serving.simulate import simulate
-    from hwsim.specs.scenario import EngineConfig, Scenario
-    from hwsim.specs.workload import Lengths, Workload
 
     if row.metric not in SERVING_METRICS:
         raise RowError(f"not predictable: metric {row.metric!r} for kind serving "
@@ -237,34 +319,14 @@ def predict_serving(row: Row, overlays: Overlays, techniques=None) -> float:
     system = _system(row, overlays)
     model = _model(row)
     placement = _placement(row, system)
-    count = row.integer("requests")
-    prompt, output = Lengths("fixed", row.integer("input_len")), Lengths("fixed", row.integer("output_len"))
-    if row.cells.get("concurrency", ""):
-        workload = Workload("row", "closed_loop", concurrency=row.integer("concurrency"), count=count,
-                            prompt=prompt, output=output)
-    else:
-        rate = row.number("request_rate")
-        if rate <= 0:
-            raise RowError(f"column request_rate: expected a positive rate or inf, got {rate:g}")
-        kind = "offline" if rate == float("inf") else "poisson"
-        workload = Workload("row", kind, rate_per_s=rate, count=count, prompt=prompt, output=output)
-    # a benchmark run sizes its batch limits to the benchmark, gives the KV cache nearly all free
-    # memory (trtllm-bench's KV cache fraction is 0.95 in the published rows) and starts a request
-    # only when its whole length fits (TensorRT-LLM's default guaranteed-no-evict scheduling). A MoE model on
-    # several devices runs its experts expert-parallel, and MoE engines schedule a batch per device
-    # (attention data parallelism), so the batch limits scale with the devices
-    moe_parallel = model.moe is not None and system.accelerator_count > 1
-    per_engine = system.accelerator_count if moe_parallel else 1
-    seqs = min(EngineConfig.max_num_seqs * per_engine, workload.concurrency or count)
-    tokens = EngineConfig.max_num_batched_tokens * per_engine
-    engine = EngineConfig(max_num_seqs=seqs, max_num_batched_tokens=max(seqs, min(tokens, seqs * prompt.value)),
-                          gpu_memory_utilization=0.95, admission="full", kernels=_engine_kernels(row) or "fused",
-                          # offloading systems (FlexGen) run the whole block of sequences together
-                          batching="mixed" if placement.on_device else "static")
+    workload = _serving_workload(row, _benchmark(row))
+    engine = _serving_engine(row, workload, model, system, placement)
     options = deployment.OffloadOptions(overlap=row.flag("overlap", True), pinned=row.flag("pinned", True))
     try:
         if not placement.on_device:  # the block runs together: its whole KV must fit where it is placed
-            check_fit(model, system, _precision(row), placement, seqs, prompt.value + output.value)
+            check_fit(model, system, _precision(row), placement, engine.max_num_seqs,
+                      workload.prompt.value + workload.output.value)
+        moe_parallel = model.moe is not None and system.accelerator_count > 1
         result = simulate(Scenario(row.id, system, model, _precision(row), workload, engine=engine,
                                    placement=placement, offload=options,
                                    experts=deployment.ExpertSetup(expert_parallel=True) if moe_parallel

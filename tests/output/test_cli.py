@@ -63,7 +63,7 @@ def test_installed_package_ships_its_profiles(tmp_path):
 
 @pytest.mark.parametrize("text, expected", [
     ("hardware: h100-sxm\nmodel: llama-3-8b\nworkload: chat\nengine: {batching: greedy}\n",
-     "engine.batching: expected one of mixed, prefill_first, static"),
+     "engine.batching: expected one of mixed, inflight, prefill_first, static"),
     ("hardware: h100-sxm\nmodel: llama-3-8b\nworkload: chta\n", "workload: unknown workload 'chta'"),
     ("hardware: h100-sxm\nmodel: llama-3-8b\nworkload: chat\nslo: {ttft: 5}\n", "slo.ttft"),
     ("hardware: h100-sxm\nmodel: llama-3-8b\nworkload: chat\nreplica: 2\n", "replica: unknown field"),

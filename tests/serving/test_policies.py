@@ -47,6 +47,25 @@ def test_prefill_first_runs_a_new_prompt_alone_while_the_decodes_wait():
     assert later_prefill["decode_seqs"] == 0 and later_prefill["running"] == 2
 
 
+def test_inflight_batching_never_cuts_a_prompt_to_fill_the_budget():
+    budget = replace(ENGINE, max_num_batched_tokens=40, max_num_seqs=8)
+    chunked = replica(budget)
+    serve(chunked, (0.0, 30, 5), (0.0, 30, 5))
+    assert [r["prefill_tokens"] for r in chunked.steps if r["prefill_tokens"]] == [40, 20]  # the second prompt cut
+    whole = replica(replace(budget, batching="inflight"))
+    serve(whole, (0.0, 30, 5), (0.0, 30, 5))
+    first, second = [r for r in whole.steps if r["prefill_tokens"]]
+    assert first["prefill_tokens"] == 30 and second["prefill_tokens"] == 30  # the second waits for room
+    assert second["decode_seqs"] == 1  # and shares its step with the first one's decode
+
+
+def test_inflight_batching_runs_a_prompt_larger_than_the_budget_alone():
+    engine = replica(replace(ENGINE, batching="inflight", max_num_batched_tokens=40, max_num_seqs=8))
+    seqs = serve(engine, (0.0, 64, 3), (0.0, 16, 3))
+    assert all(s.completion_s is not None for s in seqs)
+    assert [r["prefill_tokens"] for r in engine.steps if r["prefill_tokens"]][0] == 64
+
+
 def test_static_batching_decodes_every_slot_until_the_longest_is_done():
     engine = replica(replace(ENGINE, batching="static"))
     short, long = serve(engine, (0.0, 16, 3), (0.0, 16, 5))
