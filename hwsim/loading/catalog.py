@@ -298,7 +298,7 @@ def nearest_engine(software: str) -> str | None:
     vLLM's V1 engine became the default in 0.8; TensorRT-LLM served `trtllm-build` engines from its
     C++ runtime before 1.0 and its PyTorch backend since; NVIDIA NIM for LLMs 1.x runs TensorRT-LLM
     engines built for the GPU (its optimized profiles), so it maps to the C++ runtime."""
-    found = re.fullmatch(r"(.*?)(?:-(\d[\w.]*))?", software.strip().lower())
+    found = re.fullmatch(r"(.*?)(?:-b?(\d[\w.]*))?", software.strip().lower())  # llama.cpp-b2824: a build
     family, version = (found.group(1), _release(found.group(2) or "")) if found else ("", ())
     if family == "vllm":
         return "vllm-0.6" if version and version < (0, 8) else "vllm-v1"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from hwsim.base.errors import HwsimError
+from hwsim.loading import bench_import
 from hwsim.output import commands, planning_commands
 from hwsim.perf.roofline import LAUNCH_MODES
 from hwsim.specs.deployment import IMPLEMENTATIONS
@@ -38,6 +39,8 @@ EXAMPLES = {
                     "--prompt-tokens 512 --output-tokens 32",
     "flash": "example:\n  hwsim flash --hardware m1-max-laptop --model opt-6.7b --dtype fp32",
     "profiles": "example:\n  hwsim profiles\n  hwsim profiles --kind models\n  hwsim profiles --kind pricing",
+    "import-bench": "example:\n  hwsim import-bench result.json --hardware h100-sxm --model llama-3-8b "
+                    "--engine vllm-0.8.5 -o mine.csv\n  hwsim validate mine.csv",
     "import-model": "example:\n  hwsim import-model path/to/config.json --id my-model -o my-model.yaml",
 }
 
@@ -241,6 +244,19 @@ def _import_trace_arguments(p: argparse.ArgumentParser) -> None:
     _out(p, "CSV file to write (measurement schema)")
 
 
+def _import_bench_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="vllm bench serve --save-result JSON, genai-perf profile_export_genai_perf.json "
+                                "or llama-bench -o json output")
+    p.add_argument("--hardware", required=True, metavar="ID", help="the hardware id the benchmark ran on")
+    p.add_argument("--model", required=True, metavar="ID", help="the model id it ran")
+    p.add_argument("--count", type=int, default=1, metavar="N", help="accelerators used together (default 1)")
+    p.add_argument("--dtype", default="", metavar="TYPE", help="serving runs: weight type (default: the model's)")
+    p.add_argument("--engine", default="", metavar="NAME",
+                   help="serving runs: the engine measured, name[-version] (vllm-0.8.5, nim-1.8.0, ...)")
+    p.add_argument("--format", choices=bench_import.FORMATS, help="the tool that wrote FILE (default: recognised)")
+    _out(p, "CSV file to write (measurement schema)")
+
+
 def _speedup_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("baseline", nargs="+", metavar="BEFORE", help="measurement rows before an optimization")
     p.add_argument("--after", nargs="+", metavar="AFTER", required=True, help="measurement rows after it")
@@ -369,6 +385,8 @@ COMMANDS: list[tuple[str, str, Callable[[argparse.Namespace], int], Callable[[ar
     ("flash", "Per-token latency with FFN weights on flash and DRAM as a neuron cache (LLM in a flash), "
      "against the naive and partial variants.", planning_commands.run_flash, _flash_arguments),
     ("profiles", "List the shipped hardware and model profiles.", commands.run_profiles, _profiles_arguments),
+    ("import-bench", "Turn a benchmark tool's output (vllm bench serve, genai-perf, llama-bench) into rows.",
+     commands.run_import_bench, _import_bench_arguments),
     ("import-model", "Turn a HuggingFace config.json into a model profile YAML.",
      commands.run_import_model, _import_model_arguments),
 ]

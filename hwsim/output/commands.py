@@ -11,7 +11,7 @@ import pandas as pd
 
 from hwsim.base import units
 from hwsim.base.errors import HwsimError
-from hwsim.loading import catalog, hf_config, pricing_yaml, scenario_yaml, torch_trace
+from hwsim.loading import bench_import, catalog, hf_config, pricing_yaml, scenario_yaml, torch_trace
 from hwsim.loading.measurements import MEASUREMENT_COLUMNS
 from hwsim.loading.routing import routing_for
 from hwsim.output import report, tables
@@ -312,6 +312,20 @@ def run_import_trace(args) -> int:
     kinds = frame["kind"].value_counts()
     print(f"wrote {args.out}: {len(frame)} kernel rows ("
           + ", ".join(f"{count} {kind}" for kind, count in kinds.items()) + f") from {args.trace}")
+    return 0
+
+
+def run_import_bench(args) -> int:
+    """Measurement rows from a benchmark tool's output file, for `hwsim validate`."""
+    catalog.system(args.hardware, args.count)  # unknown ids are errors before the file is read
+    catalog.model(args.model)
+    context = bench_import.RunContext(args.hardware, args.model, args.count, args.dtype, args.engine)
+    fmt, rows = bench_import.read_benchmark(Path(args.file), context, args.format)
+    frame = pd.DataFrame(rows)
+    frame = frame[[c for c in MEASUREMENT_COLUMNS if c in frame.columns]].reindex(columns=MEASUREMENT_COLUMNS)
+    Path(args.out).write_text(frame.to_csv(index=False))
+    print(f"wrote {args.out}: {len(frame)} {frame['kind'].iloc[0]} rows from {args.file} ({fmt}): "
+          + ", ".join(frame["metric"] if fmt != "llama-bench" else frame["id"]))
     return 0
 
 

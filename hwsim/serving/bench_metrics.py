@@ -43,8 +43,10 @@ def _vllm(table: pd.DataFrame) -> dict:
     for name, column in (("ttft", "ttft_s"), ("tpot", "tpot_s"), ("e2el", "e2e_s")):
         values_ms = table[column].dropna().to_numpy() * 1e3  # TPOT: only requests with more than one token
         if len(values_ms):
-            out.update({f"mean_{name}_ms": float(values_ms.mean()), f"median_{name}_ms": float(np.median(values_ms)),
-                        f"std_{name}_ms": float(values_ms.std()), f"p99_{name}_ms": float(np.percentile(values_ms, 99))})
+            out.update({f"mean_{name}_ms": float(values_ms.mean()),
+                        f"median_{name}_ms": float(np.median(values_ms)),
+                        f"std_{name}_ms": float(values_ms.std()),
+                        f"p99_{name}_ms": float(np.percentile(values_ms, 99))})
         if name == "tpot":
             gaps = (table["output_tokens"] - 1).clip(lower=0).sum()
             if gaps:  # every gap of every request, pooled: decode time over gaps
@@ -54,7 +56,7 @@ def _vllm(table: pd.DataFrame) -> dict:
 
 def _statistics(values: np.ndarray, unit: str) -> dict:
     """genai-perf's statistics of one per-request metric (linear percentiles, population std)."""
-    stats = {"unit": unit}
+    stats: dict[str, str | float] = {"unit": unit}
     if not len(values):
         return stats
     for key in GENAI_PERF_STATISTICS:

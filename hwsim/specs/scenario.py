@@ -133,7 +133,8 @@ def check(scenario: Scenario, source: str = "scenario") -> None:
     """Fail up front on what cannot run, naming the field."""
     if scenario.disaggregation and scenario.engine.batching == "static":
         raise InputError(source, "engine.batching", "static batching cannot be disaggregated")
-    if scenario.engine.max_num_batched_tokens < scenario.engine.max_num_seqs and scenario.engine.batching in ("mixed", "inflight"):
+    budgeted = scenario.engine.batching in ("mixed", "inflight")
+    if scenario.engine.max_num_batched_tokens < scenario.engine.max_num_seqs and budgeted:
         raise InputError(source, "engine.max_num_batched_tokens",
                          f"must be at least max_num_seqs ({scenario.engine.max_num_seqs}) so every running "
                          f"sequence can decode in one step; got {scenario.engine.max_num_batched_tokens}")

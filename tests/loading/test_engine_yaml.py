@@ -8,7 +8,7 @@ from hwsim.loading.fields import Fields
 from hwsim.loading.scenario_yaml import engine_settings
 
 
-@pytest.mark.parametrize("name", ["vllm-0.6", "vllm-v1", "sglang", "tensorrt-llm", "llama.cpp-server"])
+@pytest.mark.parametrize("name", ["vllm-0.6", "vllm-v1", "sglang", "tensorrt-llm", "tensorrt-llm-cpp", "llama.cpp-server"])
 def test_every_shipped_engine_profile_loads_and_cites_each_setting(name):
     engine = catalog.engine(name)
     assert engine.profile == name
@@ -41,3 +41,13 @@ def test_bad_engine_settings_name_the_field(block, expected):
 def test_an_unknown_engine_lists_close_matches():
     with pytest.raises(UnknownIdError, match="vllm-v1"):
         catalog.engine("vllm-v2")
+
+
+@pytest.mark.parametrize("software, profile", [
+    ("vllm-0.6.3", "vllm-0.6"), ("vllm-0.7.3", "vllm-0.6"), ("vllm-0.8.5", "vllm-v1"), ("vllm-0.11", "vllm-v1"),
+    ("vllm", "vllm-v1"), ("sglang-0.4.6", "sglang"), ("tensorrt-llm-0.14.0", "tensorrt-llm-cpp"),
+    ("tensorrt-llm-1.0", "tensorrt-llm"), ("nim-1.8.0", "tensorrt-llm-cpp"), ("llama.cpp-b2824", "llama.cpp-server"),
+    ("flexgen", None), ("pytorch", None), ("deepspeed-zero-inference", None),
+])
+def test_a_measurement_engine_maps_to_its_nearest_profile(software, profile):
+    assert catalog.nearest_engine(software) == profile

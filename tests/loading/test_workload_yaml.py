@@ -1,5 +1,6 @@
 """Workloads: arrival processes and length distributions, reproducible from a seed."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -93,3 +94,44 @@ def test_unknown_arrival_kind_lists_the_choices(tmp_path):
 def test_unknown_preset_lists_close_matches():
     with pytest.raises(HwsimError, match="chat"):
         catalog.workload("chta")
+
+
+LENGTHS = "prompt_tokens: {kind: fixed, value: 256}\noutput_tokens: {kind: fixed, value: 64}\n"
+
+
+@pytest.mark.parametrize("block, requests, source", [
+    ("benchmark: {tool: vllm-bench-serve}\narrival: {kind: closed_loop, concurrency: 16}\n", 1000,
+     "vllm bench serve's default, 1000"),
+    ("benchmark: {tool: vllm-bench-serve}\narrival: {kind: poisson, rate: 4}\n", 1000,
+     "vllm bench serve's default, 1000"),
+    ("benchmark: {tool: genai-perf}\narrival: {kind: closed_loop, concurrency: 3}\n", 10,
+     "genai-perf's default, max(10, 2 x concurrency)"),
+    ("benchmark: {tool: genai-perf}\narrival: {kind: closed_loop, concurrency: 50}\n", 100,
+     "genai-perf's default, max(10, 2 x concurrency)"),
+    ("benchmark: {tool: genai-perf}\narrival: {kind: closed_loop, concurrency: 50}\nrequests: 500\n", 500, ""),
+])
+def test_a_benchmark_without_a_request_count_sends_what_its_tool_sends(tmp_path, block, requests, source):
+    workload = workload_yaml.load_workload(write(tmp_path, block + LENGTHS))
+    assert workload.count == requests and workload.count_source == source
+
+
+def test_genai_perf_warmup_runs_ahead_of_the_measured_requests_and_vllm_before_the_run(tmp_path):
+    text = "arrival: {kind: closed_loop, concurrency: 4}\nrequests: 20\n" + LENGTHS
+    genai = workload_yaml.load_workload(write(tmp_path, "benchmark: {tool: genai-perf, warmup_requests: 6}\n" + text))
+    assert genai.warmup == 6 and len(genai.requests()) == 26
+    vllm = workload_yaml.load_workload(write(tmp_path, "benchmark: {tool: vllm-bench-serve, warmup_requests: 6}\n"
+                                                       + text))
+    assert vllm.warmup == 0 and len(vllm.requests()) == 20
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("benchmark: {tool: locust}\narrival: {kind: closed_loop, concurrency: 4}\n",
+     "benchmark.tool: expected one of vllm-bench-serve, genai-perf"),
+    ("benchmark: {tool: genai-perf}\narrival: {kind: poisson, rate: 4}\n",
+     "requests: genai-perf has no known default request count for poisson arrivals"),
+    ("arrival: {kind: closed_loop, concurrency: 64}\nrequests: 10\n",
+     "closed_loop concurrency 64 is above the 10 requests sent"),
+])
+def test_bad_benchmark_blocks_name_the_field(tmp_path, text, expected):
+    with pytest.raises(InputError, match=re.escape(expected)):
+        workload_yaml.load_workload(write(tmp_path, text + LENGTHS))

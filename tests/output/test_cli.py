@@ -29,6 +29,12 @@ from .invoke import run
      "lm_head is named twice"),
     (["estimate", "--hardware", "h100-sxm", "--model", "llama-3-8b", "--batch", "most"], "expected a whole number or max"),
     (["estimate", "--hardware", "t4", "--model", "llama-3-70b", "--batch", "max"], "not even one sequence fits"),
+    (["import-bench", "tests/golden/outputs/estimate-apple-unified.json", "--hardware", "h100-sxm", "--model",
+      "llama-3-8b", "-o", "unused.csv"], "not a benchmark output hwsim reads"),
+    (["import-bench", "README.md", "--hardware", "h100-sxm", "--model", "llama-3-8b", "-o", "unused.csv"],
+     "README.md: not valid JSON"),
+    (["import-bench", "validation/benchmark-outputs/llama-bench.json", "--hardware", "h100-sxm", "--model",
+      "llama-3-8", "-o", "unused.csv"], "did you mean llama-3-8b"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(capsys, argv, expected):
     code, out, err = run(capsys, *argv)
