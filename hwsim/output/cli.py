@@ -281,6 +281,9 @@ def _simulate_arguments(p: argparse.ArgumentParser) -> None:
              suffixes=("-requests.csv", "-steps.csv"),
              help="write PREFIX-requests.csv and PREFIX-steps.csv (per-request and per-step records)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--capacity", action="store_true",
+                   help="also find the highest request rate whose SLOs hold (as hwsim capacity does: p99, "
+                        "within 2 percent)")
 
 
 def _capacity_arguments(p: argparse.ArgumentParser) -> None:

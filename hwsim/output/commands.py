@@ -206,13 +206,25 @@ def run_simulate(args) -> int:
                 if scenario.disaggregation else str(scenario.replicas))
     print(f"{scenario.name}: {scenario.model.name}, {replicas} replica(s) of {n}x {scenario.system.device_name}, "
           f"{scenario.engine.batching} batching, workload {scenario.workload.name}")
-    print(metrics.format_summary(result.summary))
+    summary = result.summary
+    if args.capacity:
+        summary = summary | _capacity_fields(scenario)
+    print(metrics.format_summary(summary))
     if args.json:
-        Path(args.json).write_text(json.dumps(result.summary, indent=2, default=float))
+        Path(args.json).write_text(json.dumps(summary, indent=2, default=float))
     if args.csv_prefix:
         result.requests.to_csv(f"{args.csv_prefix}-requests.csv", index=False)
         result.steps.to_csv(f"{args.csv_prefix}-steps.csv", index=False)
     return 0
+
+
+def _capacity_fields(scenario) -> dict:
+    """The scenario's capacity under its SLOs, as summary fields (an error when it has none to find)."""
+    from hwsim.studies import capacity
+
+    if capacity.why_not(scenario):
+        raise HwsimError(f"--capacity: {capacity.why_not(scenario)}")
+    return capacity.fields(capacity.capacity(scenario))
 
 
 def run_report(args) -> int:
@@ -341,10 +353,12 @@ def run_capacity(args) -> int:
     summary = found.summary
     print(f"capacity            {found.rate_per_s:.3f} requests/s (within {found.tolerance:.0%}; "
           f"SLOs at p{found.percentile}, queue not growing)")
-    print(f"at that rate        {summary['output_tokens_per_s']:,.1f} output tokens/s over the run, "
-          f"including the drain after the last arrival")
+    print(f"at that rate        {capacity.sustained_output_tokens_per_s(found):,.1f} output tokens/s sustained "
+          f"(rate x mean output tokens); {summary['output_tokens_per_s']:,.1f} over the run, drain included")
     if args.json:
-        document = {"capacity_requests_per_s": found.rate_per_s, "percentile": found.percentile,
+        document = {"capacity_requests_per_s": found.rate_per_s,
+                    "capacity_output_tokens_per_s": capacity.sustained_output_tokens_per_s(found),
+                    "percentile": found.percentile,
                     "tolerance": found.tolerance, "summary_at_capacity": summary,
                     "trials": [{"rate_per_s": t.rate_per_s, "holds": t.holds, "why": t.why} for t in found.trials]}
         Path(args.json).write_text(json.dumps(document, indent=2, default=float))

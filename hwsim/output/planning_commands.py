@@ -16,7 +16,7 @@ from hwsim.output import report, tables
 from hwsim.perf import flash
 from hwsim.specs import deployment
 from hwsim.specs.plan import PlanSpec
-from hwsim.studies import expert_plan, offload_plan, plan
+from hwsim.studies import capacity, expert_plan, offload_plan, plan
 
 
 def _with_pricing(spec: PlanSpec, pricing_name: str) -> PlanSpec:
@@ -43,8 +43,12 @@ def run_plan(args) -> int:
             print(f"\r{done}/{total} candidates", end="\n" if done == total else "", file=sys.stderr, flush=True)
 
     result = plan.run(spec, workers=workers, cluster=args.cluster, progress=progress)
-    _print_plan(spec, result, args.all)
+    headroom = _winner_capacity(spec, result)
+    _print_plan(spec, result, args.all, headroom)
     frame = result.outcomes
+    if isinstance(headroom, capacity.Capacity) and result.winner is not None:  # the winner's row carries it
+        frame = frame.assign(capacity_requests_per_s=frame["candidate"].map(
+            {result.winner["candidate"]: headroom.rate_per_s}))
     if args.json:
         Path(args.json).write_text(frame.to_json(orient="records", indent=2))
     if args.csv:
@@ -54,7 +58,23 @@ def run_plan(args) -> int:
     return 0
 
 
-def _print_plan(spec: PlanSpec, result: plan.PlanResult, every: bool) -> None:
+def _winner_capacity(spec: PlanSpec, result: plan.PlanResult) -> capacity.Capacity | str | None:
+    """How far the winner's traffic could grow before it misses its SLOs: its capacity, found by
+    bisecting the workload's rate; why it has none, or None without a winner."""
+    if result.winner is None:
+        return None
+    candidate = next(c for c in spec.candidates if c.describe() == result.winner["candidate"])
+    scenario = plan.scenario_for(candidate, spec)
+    if capacity.why_not(scenario):
+        return capacity.why_not(scenario)
+    try:
+        return capacity.capacity(scenario, percentile=spec.slo.percentile)
+    except HwsimError as exc:
+        return str(exc)
+
+
+def _print_plan(spec: PlanSpec, result: plan.PlanResult, every: bool,
+                headroom: capacity.Capacity | str | None = None) -> None:
     """The counts, the winner (or the closest misses), the frontier and with `every` all candidates."""
     frame = result.outcomes
     p = spec.slo.percentile
@@ -66,7 +86,15 @@ def _print_plan(spec: PlanSpec, result: plan.PlanResult, every: bool) -> None:
         print(f"cheapest that meets the SLOs: {w['candidate']}")
         print(f"  ${w['usd_per_hour']:.2f}/h, ${w['usd_per_1m_output_tokens']:.3f} per 1M output tokens; "
               f"TTFT p{p} {w[f'ttft_p{p}_s'] * 1e3:,.0f} ms, TPOT p{p} {w[f'tpot_p{p}_s'] * 1e3:,.1f} ms, "
-              f"{w['output_tokens_per_s']:,.0f} output tokens/s  ({tables.pricing_text(spec)})\n")
+              f"{w['output_tokens_per_s']:,.0f} output tokens/s  ({tables.pricing_text(spec)})")
+        if isinstance(headroom, str):
+            print(f"  capacity not found: {headroom}")
+        elif headroom is not None:
+            print(f"  capacity {headroom.rate_per_s:,.2f} requests/s under the SLOs, "
+                  f"{headroom.rate_per_s / spec.workload.rate_per_s:.1f}x the planned "
+                  f"{spec.workload.rate_per_s:g} requests/s ({capacity.sustained_output_tokens_per_s(headroom):,.0f} "
+                  f"output tokens/s sustained)")
+        print()
     elif pruned == len(frame):
         print("no configuration meets the SLOs: every candidate was pruned before simulation")
         for row in frame.head(3).to_dict("records"):

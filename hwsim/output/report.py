@@ -24,6 +24,7 @@ from hwsim.serving.metrics import per_request
 from hwsim.serving.simulate import SimulationResult, simulate
 from hwsim.specs import shape
 from hwsim.specs.scenario import Scenario
+from hwsim.studies import capacity
 
 LOAD_FACTORS = (0.5, 1.0, 1.5, 2.0, 3.0)
 LOAD_REQUESTS = 300  # requests per point of the load curves
@@ -42,7 +43,7 @@ def build(baseline: Scenario, whatifs: list[Scenario], knobs: dict[str, list[tup
     scenarios = [baseline] + list(whatifs)
     results = []
     for scenario in scenarios:
-        results.append(simulate(scenario))
+        results.append(_with_capacity(simulate(scenario)))
         if progress:
             progress(f"simulated {scenario.name}")
     sections = [
@@ -76,9 +77,22 @@ def _summary_cell(value: float | None, base_value: float | None, fmt: str, highe
     return f"<td>{text}</td>"
 
 
+def _with_capacity(result: SimulationResult) -> SimulationResult:
+    """`result` with its scenario's capacity under the SLOs in its summary, where it has one."""
+    if capacity.why_not(result.scenario):
+        return result
+    try:
+        found = capacity.capacity(result.scenario)
+    except HwsimError:  # too few requests to load it, or SLOs missed even idle: the table shows "-"
+        return result
+    return replace(result, summary=result.summary | capacity.fields(found))
+
+
 def _summary_table(results: list[SimulationResult]) -> str:
     rows = [
-        ("output tokens/s", "output_tokens_per_s", "{:,.0f}", True),
+        ("capacity under the SLOs, requests/s", "capacity_requests_per_s", "{:.2f}", True),
+        ("output tokens/s at capacity", "capacity_output_tokens_per_s", "{:,.0f}", True),
+        ("output tokens/s over the run (drain included)", "output_tokens_per_s", "{:,.0f}", True),
         ("requests/s", "requests_per_s", "{:.2f}", True),
         ("TTFT p50", "ttft_p50_s", "ms", False),
         ("TTFT p99", "ttft_p99_s", "ms", False),

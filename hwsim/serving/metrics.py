@@ -134,8 +134,13 @@ def format_summary(summary: dict) -> str:
         f"requests            {summary['requests']} in {summary['duration_s']:.2f} s "
         f"({summary['requests_per_s']:.2f} req/s)",
         f"throughput          {summary['output_tokens_per_s']:,.0f} output tokens/s, "
-        f"{summary['input_tokens_per_s']:,.0f} input tokens/s, {summary['total_tokens_per_s']:,.0f} total",
+        f"{summary['input_tokens_per_s']:,.0f} input tokens/s, {summary['total_tokens_per_s']:,.0f} total "
+        f"(over the run, drain included)",
     ]
+    if "capacity_requests_per_s" in summary:
+        lines.append(f"capacity            {summary['capacity_requests_per_s']:.3f} requests/s under the SLOs "
+                     f"(p{summary['capacity_percentile']}, within {summary['capacity_tolerance']:.0%}), "
+                     f"{summary['capacity_output_tokens_per_s']:,.0f} output tokens/s at that rate")
     for name in ("ttft", "tpot", "e2e"):
         lines.append(f"{name.upper():<19} mean {seconds(f'{name}_mean_s')}, p50 {seconds(f'{name}_p50_s')}, "
                      f"p90 {seconds(f'{name}_p90_s')}, p99 {seconds(f'{name}_p99_s')}")

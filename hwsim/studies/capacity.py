@@ -16,6 +16,7 @@ from hwsim.specs.scenario import Scenario
 
 OPEN_LOOP = ("poisson", "gamma")
 MAX_HALVINGS = 30  # 2^-30 of the starting rate: a scenario that misses its SLOs even idle says so
+MAX_DOUBLINGS = 20  # 2^20 times the starting rate: a workload too short to load the scenario says so
 
 
 @dataclass(frozen=True)
@@ -35,14 +36,22 @@ class Capacity:
     tolerance: float
 
 
+def why_not(scenario: Scenario) -> str:
+    """Why `scenario` has no capacity to find ("" when it has): it needs SLOs and arrivals at a rate."""
+    slo, workload = scenario.slo, scenario.workload
+    if slo.ttft_s is None and slo.tpot_s is None:
+        return f"scenario {scenario.name}: capacity needs an SLO (slo: ttft and/or tpot)"
+    if workload.arrival not in OPEN_LOOP or not workload.rate_per_s:
+        return (f"scenario {scenario.name}: capacity bisects the arrival rate, so the workload needs "
+                f"{' or '.join(OPEN_LOOP)} arrivals with a rate; got {workload.arrival}")
+    return ""
+
+
 def capacity(scenario: Scenario, tolerance: float = 0.02, percentile: int = 99) -> Capacity:
     """The highest arrival rate within `tolerance` (relative) at which `scenario` holds its SLOs."""
     slo, workload = scenario.slo, scenario.workload
-    if slo.ttft_s is None and slo.tpot_s is None:
-        raise HwsimError(f"scenario {scenario.name}: capacity needs an SLO (slo: ttft and/or tpot)")
-    if workload.arrival not in OPEN_LOOP or not workload.rate_per_s:
-        raise HwsimError(f"scenario {scenario.name}: capacity bisects the arrival rate, so the workload needs "
-                         f"{' or '.join(OPEN_LOOP)} arrivals with a rate; got {workload.arrival}")
+    if why_not(scenario):
+        raise HwsimError(why_not(scenario))
     if not 0 < tolerance < 1:
         raise HwsimError(f"capacity tolerance must be between 0 and 1; got {tolerance}")
     if percentile not in (50, 90, 99):
@@ -67,16 +76,32 @@ def capacity(scenario: Scenario, tolerance: float = 0.02, percentile: int = 99) 
     return Capacity(low.rate_per_s, low.summary, tuple(trials), percentile, tolerance)
 
 
+def sustained_output_tokens_per_s(found: Capacity) -> float:
+    """Output tokens per second served at the capacity rate: the rate times the mean output of a
+    request (the run keeps up there, so this is what it delivers, without the drain's dilution)."""
+    summary = found.summary
+    return found.rate_per_s * summary["output_tokens_per_s"] / summary["requests_per_s"]
+
+
+def fields(found: Capacity) -> dict:
+    """The capacity as summary fields: the rate, and the output throughput sustained at that rate."""
+    return {"capacity_requests_per_s": found.rate_per_s,
+            "capacity_output_tokens_per_s": sustained_output_tokens_per_s(found),
+            "capacity_percentile": found.percentile, "capacity_tolerance": found.tolerance}
+
+
 def _bracket(start: float, trial) -> tuple[Trial, Trial]:
     """A rate that holds and a higher one that does not: doubling or halving from `start`."""
     first = trial(start)
     if first.holds:
         low = first
-        while True:
+        for _ in range(MAX_DOUBLINGS):
             high = trial(low.rate_per_s * 2)
             if not high.holds:
                 return low, high
             low = high
+        raise HwsimError(f"the SLOs hold even at {low.rate_per_s:.3g} requests/s: the workload's "
+                         f"{low.summary['requests']} requests are too few to load the scenario; give more requests")
     high = first
     for _ in range(MAX_HALVINGS):
         low = trial(high.rate_per_s / 2)

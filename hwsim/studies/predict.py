@@ -54,7 +54,9 @@ def _system(row: Row, overlays: Overlays) -> System:
 
 def _precision(row: Row) -> Precision:
     dtype = row.text("dtype", "bf16")
-    kv = row.text("kv_dtype", "") or None
+    # the schema's kv_dtype is given "when it differs from dtype": an fp8 row without one caches fp8
+    # (weight-only int8/int4 rows compute, and cache, in fp16, as Precision does by itself)
+    kv = row.text("kv_dtype", "") or ("fp8" if dtype == "fp8" else None)
     bits = row.number("weight_bits", 0.0) or None
     fmt = row.text("weight_format", "") or None
     if fmt is None and dtype == "int4" and row.text("launch", "") and _on_cuda(row):
