@@ -158,3 +158,27 @@ def test_simulate_pricing_overrides_the_scenarios(capsys, data_dir):
     _, own, _ = run(capsys, "simulate", scenario)
     assert code == 0 and "(owned-2026, 2026-05)" in _cost_line(out) and "owned-2026" not in _cost_line(own)
     assert out.replace(_cost_line(out), "") == own.replace(_cost_line(own), "")  # only the cost moves
+
+
+SIMULATED = ("hardware: h100-sxm\nmodel: llama-3-8b\nworkload:\n  arrival: {kind: ARRIVAL}\n  requests: 200\n"
+             "  prompt_tokens: {kind: fixed, value: 512}\n  output_tokens: {kind: fixed, value: 64}\n"
+             "slo: {ttft: 300 ms, tpot: 40 ms}\n")
+
+
+def test_simulate_capacity_adds_the_rate_the_slos_hold_to(capsys, tmp_path):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(SIMULATED.replace("ARRIVAL", "poisson, rate: 4"))
+    code, out, _ = run(capsys, "simulate", str(scenario), "--capacity", "--json", str(tmp_path / "s.json"))
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert code == 0 and "requests/s under the SLOs" in out
+    assert summary["capacity_requests_per_s"] > 4  # the SLOs hold well above the scenario's own rate
+    assert summary["capacity_output_tokens_per_s"] == pytest.approx(summary["capacity_requests_per_s"] * 64)
+    assert "(over the run, drain included)" in out
+
+
+def test_simulate_capacity_of_a_closed_loop_is_refused_in_one_line(capsys, tmp_path):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(SIMULATED.replace("ARRIVAL", "closed_loop, concurrency: 8"))
+    code, _, err = run(capsys, "simulate", str(scenario), "--capacity")
+    assert code == 2 and "--capacity: scenario" in err and "needs poisson or gamma arrivals" in err
+    assert len(err.strip().splitlines()) == 1

@@ -92,3 +92,10 @@ def test_plan_pricing_without_a_price_for_a_searched_device_fails_before_simulat
     path.write_text(PLAN.replace("HARDWARE", "h100-sxm, l4"))
     code, out, err = run(capsys, "plan", str(path), "--workers", "1", "--pricing", "owned-2026")
     assert code == 2 and out == "" and "--pricing owned-2026: l4 has no price (priced: a6000," in err
+
+
+def test_plan_gives_the_winners_capacity_or_why_it_has_none(capsys, tmp_path):
+    path = tmp_path / "plan.yaml"
+    path.write_text(PLAN.replace("HARDWARE", "h100-sxm"))  # 40 requests cannot load an H100
+    code, out, _ = run(capsys, "plan", str(path), "--workers", "1")
+    assert code == 0 and "capacity not found: the SLOs hold even at" in out and "too few to load" in out

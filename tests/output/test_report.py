@@ -58,3 +58,16 @@ def test_report_renders_in_headless_chromium_without_console_errors(page, tmp_pa
     drawn = result.stdout.count('class="plot-container plotly"')
     assert figures == 7 and drawn == figures  # roofline, breakdown, CDFs, load, KV, cost, sensitivity
     assert result.stdout.count('class="main-svg"') >= figures
+
+
+def test_the_summary_leads_with_capacity_under_the_slos():
+    from dataclasses import replace
+
+    from hwsim.serving.simulate import simulate
+    from hwsim.specs.scenario import Slo
+
+    baseline = replace(scenario_yaml.load_scenario(WHATIF / "baseline.yaml"), slo=Slo(ttft_s=0.3, tpot_s=0.03))
+    result = report._with_capacity(simulate(baseline))
+    table = report._summary_table([result])
+    assert table.index("capacity under the SLOs") < table.index("output tokens/s over the run (drain included)")
+    assert f"{result.summary['capacity_requests_per_s']:.2f}" in table

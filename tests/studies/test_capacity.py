@@ -41,3 +41,9 @@ def test_a_tighter_slo_gives_a_lower_capacity():
 def test_capacity_refuses_what_it_cannot_bisect(slo, arrival, expected):
     with pytest.raises(HwsimError, match=expected):
         capacity(_scenario(slo, arrival), tolerance=0.2)
+
+
+def test_a_workload_too_short_to_load_the_scenario_has_no_capacity():
+    short = Workload("w", "poisson", rate_per_s=1.0, count=5, prompt=Lengths("fixed", 64), output=Lengths("fixed", 8))
+    with pytest.raises(HwsimError, match="the workload's 5 requests are too few to load the scenario"):
+        capacity(Scenario("cap", H100, LLAMA, deployment.Precision(), short, slo=Slo(ttft_s=1.0)), tolerance=0.2)
