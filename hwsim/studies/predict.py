@@ -249,6 +249,15 @@ def _engine_profile(row: Row) -> EngineConfig | None:
     return catalog.engine(profile) if profile else None
 
 
+def engine_note(row: Row) -> str:
+    """What a serving row's prediction assumed about its engine, when the row names one hwsim has no
+    profile near ("" otherwise)."""
+    software = row.text("engine", "")
+    if row.kind != "serving" or not software or catalog.nearest_engine(software):
+        return ""
+    return f"engine {software!r} has no profile near it: predicted with hwsim's own engine settings"
+
+
 def _benchmark(row: Row) -> Benchmark | None:
     """The benchmark client of the row's engine family, when one is known."""
     family = row.text("engine", "").lower()

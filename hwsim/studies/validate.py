@@ -10,7 +10,8 @@ from hwsim.loading import measurements
 from hwsim.loading.measurements import RowError
 from hwsim.studies import predict
 
-ROW_COLUMNS = ["id", "kind", "hardware", "metric", "measured", "predicted", "ape", "reason", "file"]
+# reason: why a row was not predicted; note: what a predicted row's prediction assumed
+ROW_COLUMNS = ["id", "kind", "hardware", "metric", "measured", "predicted", "ape", "reason", "note", "file"]
 
 
 def validate(paths: list[str], overlays: predict.Overlays | None = None) -> pd.DataFrame:
@@ -32,13 +33,13 @@ def validate(paths: list[str], overlays: predict.Overlays | None = None) -> pd.D
 
 def _rejected(row: measurements.Row, reason: str) -> dict:
     return {"id": row.id, "kind": row.kind, "hardware": row.cells.get("hardware", ""), "metric": row.metric,
-            "measured": None, "predicted": None, "ape": None, "reason": reason, "file": row.source}
+            "measured": None, "predicted": None, "ape": None, "reason": reason, "note": "", "file": row.source}
 
 
 def _record(row: measurements.Row, overlays: predict.Overlays) -> dict:
     record: dict[str, Any] = {"id": row.id, "kind": row.kind, "hardware": row.cells.get("hardware", ""),
               "metric": row.metric, "measured": None, "predicted": None, "ape": None, "reason": "",
-              "file": row.source}
+              "note": "", "file": row.source}
     try:
         measured = row.number("value")
         if measured <= 0 or math.isinf(measured):
@@ -56,6 +57,7 @@ def _record(row: measurements.Row, overlays: predict.Overlays) -> dict:
         return record
     record["predicted"] = predicted
     record["ape"] = abs(predicted - measured) / measured
+    record["note"] = predict.engine_note(row)
     return record
 
 
@@ -87,6 +89,8 @@ def to_json(rows: pd.DataFrame, summary: pd.DataFrame) -> dict:
         item = {key: clean(record[key]) for key in ("id", "kind", "metric", "measured", "predicted", "ape")}
         if item["predicted"] is None:
             item["reason"] = record["reason"]
+        elif record["note"]:
+            item["note"] = record["note"]
         out_rows.append(item)
     kinds = {r["kind"]: {k: clean(v) for k, v in r.items() if k != "kind"} for r in summary.to_dict("records")}
     done = rows.dropna(subset=["ape"])
@@ -109,8 +113,9 @@ def format_rows(rows: pd.DataFrame) -> str:
                          f"{'-':>12} {'-':>8}  {r['reason']}")
         else:
             signed = (r["predicted"] - r["measured"]) / r["measured"]
+            note = f"  {r['note']}" if r.get("note") else ""
             lines.append(f"{r['id']:<12} {r['kind']:<10} {r['metric']:<20} {_num(r['measured']):>12} "
-                         f"{_num(r['predicted']):>12} {_percent(signed):>8}")
+                         f"{_num(r['predicted']):>12} {_percent(signed):>8}{note}")
     return "\n".join(lines)
 
 

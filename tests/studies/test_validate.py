@@ -34,3 +34,14 @@ def test_json_document_has_the_agreed_shape(data_dir):
     unpredicted = next(r for r in document["rows"] if r["id"] == "bad-kind")
     assert unpredicted["predicted"] is None and "reason" in unpredicted
     assert document["summary"]["overall"]["predicted"] == 4
+
+
+def test_a_serving_row_whose_engine_has_no_profile_is_predicted_and_says_so(tmp_path):
+    path = tmp_path / "rows.csv"
+    header = "id,kind,hardware,model,dtype,requests,input_len,output_len,request_rate,engine,metric,value"
+    path.write_text(f"{header}\n"
+                    "a,serving,h100-sxm,llama-3-8b,bf16,20,128,32,inf,my-engine-2.0,output_tokens_per_s,1000\n"
+                    "b,serving,h100-sxm,llama-3-8b,bf16,20,128,32,inf,vllm-0.8.5,output_tokens_per_s,1000\n")
+    rows = validate.validate([str(path)]).set_index("id")
+    assert rows.loc["a", "predicted"] > 0 and "engine 'my-engine-2.0' has no profile near it" in rows.loc["a", "note"]
+    assert rows.loc["b", "predicted"] > 0 and rows.loc["b", "note"] == ""
