@@ -17,7 +17,7 @@ import pandas as pd
 
 from hwsim.base.errors import HwsimError, InputError, brief
 from hwsim.loading.fields import Fields, load_yaml, read_text, shown
-from hwsim.specs.benchmark import TOOLS, Benchmark
+from hwsim.specs.benchmark import MEASUREMENTS, STEADY_REQUESTS_PER_USER, TOOLS, Benchmark
 from hwsim.specs.workload import (
     ARRIVALS,
     LENGTHS,
@@ -221,6 +221,11 @@ def load_workload(path: Path, fields: Fields | None = None) -> Workload:
     fields = fields or load_yaml(path)
     arrival = _arrival(fields.section("arrival"), Path(path).parent)
     benchmark = _benchmark(fields.section("benchmark")) if fields.has("benchmark") else None
+    if benchmark is not None and benchmark.measurement == "steady":
+        if arrival.kind != "closed_loop":
+            raise fields.error("benchmark.measurement", "steady is measured at a concurrency: the arrival must "
+                                                        f"be closed_loop; got {arrival.kind}")
+        benchmark = benchmark.steady(arrival.concurrency)
     count = fields.integer("requests", 0, low=0, high=MAX_REQUESTS)
     duration = fields.quantity("duration", "seconds", 0.0)
     traced = arrival.trace is not None
@@ -242,7 +247,8 @@ def load_workload(path: Path, fields: Fields | None = None) -> Workload:
 def _benchmark(section: Fields) -> Benchmark:
     """The `benchmark` block: the client tool whose run this reproduces, and its warm-up requests."""
     benchmark = Benchmark(section.string("tool", choices=tuple(TOOLS)),
-                          section.integer("warmup_requests", 0, low=0, high=MAX_REQUESTS))
+                          section.integer("warmup_requests", 0, low=0, high=MAX_REQUESTS),
+                          section.string("measurement", "count", choices=MEASUREMENTS))
     section.finish()
     return benchmark
 
@@ -251,10 +257,12 @@ def _tool_default_requests(fields: Fields, benchmark: Benchmark, arrival: _Arriv
     """The requests the benchmark tool sends when its command line does not say, and a note saying so."""
     tool = benchmark.spec
     concurrency = arrival.concurrency if arrival.kind == "closed_loop" else None
-    count = tool.requests_for(concurrency)
+    count = benchmark.requests_for(concurrency)
     if count is None:
         raise fields.error("requests", f"{tool.name} has no known default request count for {arrival.kind} "
                                        f"arrivals; give the number of requests")
+    if benchmark.measurement == "steady":
+        return count, f"steady state: {STEADY_REQUESTS_PER_USER} per user after {benchmark.warmup_requests} warm-up"
     rule = (f"max({tool.default_requests}, {tool.requests_per_concurrency} x concurrency)"
             if tool.requests_per_concurrency else str(tool.default_requests))
     return count, f"{tool.name}'s default, {rule}"

@@ -49,18 +49,35 @@ TOOLS: dict[str, Tool] = {
 }
 
 
+MEASUREMENTS = ("count", "steady")
+# a steady-state measurement as NVIDIA's own serving benchmark scripts run an AIPerf (genai-perf)
+# concurrency sweep: ten requests per user measured after two per user of warm-up under the same load
+# (ai-dynamo/dynamo benchmarks/llm/perf.sh, commit 3324b28a: `--request-count $(($concurrency*10))
+# --warmup-request-count $(($concurrency*2))`)
+STEADY_REQUESTS_PER_USER = 10
+STEADY_WARMUP_PER_USER = 2
+
+
 @dataclass(frozen=True)
 class Benchmark:
-    """A workload run as `tool` runs it, with `warmup_requests` left out of its metrics."""
+    """A workload run as `tool` runs it, with `warmup_requests` left out of its metrics.
+
+    `measurement` is how the run is measured: `count`, the requests the tool sends from an idle
+    engine (all users starting at once), or `steady`, the engine already loaded, as a time-window
+    measurement after a warm-up run sees it (genai-perf's `--measurement-interval`): requests and
+    warm-up then default to `STEADY_REQUESTS_PER_USER` and `STEADY_WARMUP_PER_USER` per user."""
 
     tool: str
     warmup_requests: int = 0
+    measurement: str = "count"
 
     def __post_init__(self) -> None:
         if self.tool not in TOOLS:
             raise HwsimError(f"benchmark tool {self.tool!r} is not one of {', '.join(TOOLS)}")
         if self.warmup_requests < 0:
             raise HwsimError(f"benchmark warmup_requests must not be negative; got {self.warmup_requests}")
+        if self.measurement not in MEASUREMENTS:
+            raise HwsimError(f"benchmark measurement {self.measurement!r} is not one of {', '.join(MEASUREMENTS)}")
 
     @property
     def spec(self) -> Tool:
@@ -69,6 +86,21 @@ class Benchmark:
     @property
     def simulated_warmup(self) -> int:
         """Warm-up requests hwsim runs ahead of the measured ones: those that share the measured run's
-        load. A tool that finishes its warm-up before the timed run leaves an idle engine, which is
-        where a simulation starts anyway."""
+        load (all of them in a steady-state measurement). A tool that finishes its warm-up before the
+        timed run leaves an idle engine, which is where a simulation starts anyway."""
+        if self.measurement == "steady":
+            return self.warmup_requests
         return 0 if self.spec.warmup_before_run else self.warmup_requests
+
+    def steady(self, concurrency: int) -> Benchmark:
+        """This benchmark measured in steady state at `concurrency` users: its warm-up, when it has
+        none, is `STEADY_WARMUP_PER_USER` per user."""
+        warmup = self.warmup_requests or STEADY_WARMUP_PER_USER * concurrency
+        return Benchmark(self.tool, warmup, "steady")
+
+    def requests_for(self, concurrency: int | None) -> int | None:
+        """The requests measured when the run does not say: the tool's default, or in steady state
+        `STEADY_REQUESTS_PER_USER` per user (closed loop only)."""
+        if self.measurement == "steady":
+            return STEADY_REQUESTS_PER_USER * concurrency if concurrency else None
+        return self.spec.requests_for(concurrency)

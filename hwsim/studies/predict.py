@@ -240,6 +240,11 @@ SERVING_METRICS = {
 # the benchmark client an engine's published figures come from, for its default request count
 BENCHMARK_TOOLS = {"vllm": "vllm-bench-serve", "sglang": "vllm-bench-serve", "nim": "genai-perf",
                    "tensorrt-llm": "genai-perf"}
+# engines whose published concurrency figures are steady-state measurements: NVIDIA's NIM
+# Performance page was measured with genai-perf's time windows (--measurement-interval) after a
+# warm-up run (NVIDIA technical blog "LLM Performance Benchmarking: Measuring NVIDIA NIM Performance
+# with GenAI-Perf"), so its users are already in flight when the measured requests start
+STEADY_STATE_ENGINES = ("nim",)
 
 
 def _engine_profile(row: Row) -> EngineConfig | None:
@@ -269,7 +274,7 @@ def _request_count(row: Row, concurrency: int | None, benchmark: Benchmark | Non
     """The row's request count, or its benchmark tool's default when the row leaves it empty."""
     if row.cells.get("requests", "") or benchmark is None:
         return row.integer("requests"), ""
-    count = benchmark.spec.requests_for(concurrency)
+    count = benchmark.requests_for(concurrency)
     if count is None:
         raise RowError(f"column requests is empty and {benchmark.spec.name} has no known default for this load")
     return count, f"{benchmark.spec.name}'s default"
@@ -281,6 +286,10 @@ def _serving_workload(row: Row, benchmark: Benchmark | None) -> Workload:
     try:
         if row.cells.get("concurrency", ""):
             concurrency = row.integer("concurrency")
+            steady = not row.cells.get("requests", "") and row.text("engine", "").lower().startswith(
+                STEADY_STATE_ENGINES)
+            if benchmark is not None and steady:
+                benchmark = benchmark.steady(concurrency)
             count, source = _request_count(row, concurrency, benchmark)
             return Workload("row", "closed_loop", concurrency=concurrency, count=count, prompt=prompt, output=output,
                             benchmark=benchmark, count_source=source)

@@ -135,3 +135,16 @@ def test_genai_perf_warmup_runs_ahead_of_the_measured_requests_and_vllm_before_t
 def test_bad_benchmark_blocks_name_the_field(tmp_path, text, expected):
     with pytest.raises(InputError, match=re.escape(expected)):
         workload_yaml.load_workload(write(tmp_path, text + LENGTHS))
+
+
+def test_a_steady_state_measurement_warms_up_two_rounds_and_measures_ten_per_user(tmp_path):
+    text = "benchmark: {tool: genai-perf, measurement: steady}\narrival: {kind: closed_loop, concurrency: 6}\n"
+    workload = workload_yaml.load_workload(write(tmp_path, text + LENGTHS))
+    assert workload.count == 60 and workload.warmup == 12 and len(workload.requests()) == 72
+    assert workload.count_source == "steady state: 10 per user after 12 warm-up"
+
+
+def test_a_steady_state_measurement_needs_users(tmp_path):
+    text = "benchmark: {tool: genai-perf, measurement: steady}\narrival: {kind: poisson, rate: 3}\nrequests: 50\n"
+    with pytest.raises(InputError, match="benchmark.measurement: steady is measured at a concurrency"):
+        workload_yaml.load_workload(write(tmp_path, text + LENGTHS))

@@ -82,3 +82,18 @@ def test_a_plain_pytorch_int4_row_without_a_format_runs_pytorchs_int4_kernel():
     named = predict.predict(Row({**cells, "launch": "graph", "weight_format": "int4-tinygemm"}, ""))
     engine = predict.predict(Row(cells, ""))
     assert plain == named and engine < plain / 2
+
+
+def test_nim_concurrency_rows_without_a_request_count_are_measured_in_steady_state(tmp_path):
+    from hwsim.loading.measurements import Row
+    from hwsim.studies.predict import _benchmark, _serving_workload
+
+    cells = {"kind": "serving", "hardware": "h100-sxm", "model": "llama-3-8b", "input_len": "500", "output_len": "50",
+             "concurrency": "8", "metric": "ttft_mean_s", "value": "0.1"}
+    nim = Row(cells | {"engine": "nim-1.8.0"}, "x.csv")
+    workload = _serving_workload(nim, _benchmark(nim))
+    assert workload.count == 80 and workload.warmup == 16  # ten per user after two per user
+    vllm = Row(cells | {"engine": "vllm-0.8.5"}, "x.csv")
+    assert _serving_workload(vllm, _benchmark(vllm)).count == 1000  # vllm bench serve's --num-prompts
+    given = Row(cells | {"engine": "nim-1.8.0", "requests": "40"}, "x.csv")
+    assert _serving_workload(given, _benchmark(given)).warmup == 0
