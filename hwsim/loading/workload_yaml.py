@@ -6,17 +6,15 @@ samples) are found beside the YAML that names them, so a workload folder can be 
 """
 from __future__ import annotations
 
-import io
-import json
 import math
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
 import pandas as pd
 
 from hwsim.base.errors import HwsimError, InputError, brief
-from hwsim.loading.fields import Fields, load_yaml, read_text, shown
+from hwsim.loading import traces
+from hwsim.loading.fields import Fields, load_yaml, read_text
 from hwsim.specs.benchmark import MEASUREMENTS, STEADY_REQUESTS_PER_USER, TOOLS, Benchmark
 from hwsim.specs.workload import (
     ARRIVALS,
@@ -25,7 +23,6 @@ from hwsim.specs.workload import (
     MAX_REQUESTS,
     MAX_SIGMA,
     MAX_TOKENS_PER_REQUEST,
-    TRACE_COLUMNS,
     Lengths,
     Workload,
 )
@@ -39,93 +36,26 @@ class _Arrival(NamedTuple):
     cv: float = 0.0
     concurrency: int = 0
     trace: pd.DataFrame | None = None
+    trace_summary: str = ""
 
 
-def _trace_frame(path: Path, fields: Fields) -> pd.DataFrame:
-    """A trace file as read: CSV, or JSON lines (one object per request) for a `.jsonl` file."""
-    if not path.exists():
-        raise fields.error("file", f"trace {path} not found")
-    text = read_text(path, "a trace (CSV, or JSON lines for .jsonl)")
-    if not text.strip():
-        raise InputError(str(path), "", "the trace is empty; expected a header and one row per request")
-    if path.suffix == ".jsonl":
-        return pd.DataFrame(_json_lines(path, text))
-    try:
-        return pd.read_csv(io.StringIO(text))
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise fields.error("file", f"trace {path} is not readable: {' '.join(str(exc).split())}") from None
-
-
-def _json_lines(path: Path, text: str) -> list[dict]:
-    """The objects of a JSON-lines trace, one per non-blank line; anything else names its line."""
-    records = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except (ValueError, RecursionError):
-            raise InputError(str(path), "", f"line {number}: not valid JSON; expected one object per line") from None
-        if not isinstance(record, dict):
-            raise InputError(str(path), "", f"line {number}: expected a JSON object with "
-                                            f"{', '.join(TRACE_COLUMNS)}; got {type(record).__name__}")
-        records.append(record)
-    return records
-
-
-def _number(cell: object) -> float:
-    """One trace cell as a float; text, true/false, lists and missing cells as NaN (refused by the checks)."""
-    if isinstance(cell, bool) or not isinstance(cell, (int, float, str, np.number)):
-        return math.nan
-    try:
-        return float(cell)
-    except (ValueError, OverflowError):
-        return math.nan
-
-
-def _column(frame: pd.DataFrame, column: str) -> np.ndarray:
-    return np.array([_number(cell) for cell in frame[column]], dtype=float)
-
-
-def _bad_row(path: Path, column: str, frame: pd.DataFrame, bad: np.ndarray, expected: str) -> InputError:
-    """The first row flagged in `bad`, as an error naming the trace, the column and the row (1 = first)."""
-    row = int(np.flatnonzero(bad)[0])
-    return InputError(str(path), column, f"row {row + 1}: expected {expected}, got {shown(frame[column].iloc[row])}")
-
-
-def _check_trace(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
-    """Times finite, from zero up and in order; token counts whole, from 1 to the per-request bound."""
-    times = _column(frame, "timestamp_s")
-    bad = ~(np.isfinite(times) & (times >= 0))
-    if bad.any():
-        raise _bad_row(path, "timestamp_s", frame, bad, "a time in seconds, finite and not negative")
-    earlier = np.diff(times, prepend=times[:1]) < 0
-    if earlier.any():
-        raise _bad_row(path, "timestamp_s", frame, earlier, "times in order (no earlier than the row before)")
-    tokens = {}
-    for column in ("prompt_tokens", "output_tokens"):
-        counts = _column(frame, column)
-        whole = np.isfinite(counts) & (counts >= 1) & (counts <= MAX_TOKENS_PER_REQUEST)
-        whole &= counts == np.floor(np.where(whole, counts, 0.0))
-        if not whole.all():
-            raise _bad_row(path, column, frame, ~whole, f"a whole token count from 1 to {MAX_TOKENS_PER_REQUEST:,}")
-        tokens[column] = counts.astype(np.int64)
-    return pd.DataFrame({"timestamp_s": times, **tokens})
-
-
-def _read_trace(path: Path, fields: Fields) -> pd.DataFrame:
-    """The trace's columns `TRACE_COLUMNS`, typed and checked; a bad row is an error naming it, never
-    dropped, since replaying a trace with requests silently missing would misstate its load."""
-    frame = _trace_frame(path, fields)
-    missing = [c for c in TRACE_COLUMNS if c not in frame.columns]
-    if missing:
-        raise InputError(str(path), missing[0], f"trace column missing; a trace needs {', '.join(TRACE_COLUMNS)}")
-    if frame.empty:
-        raise InputError(str(path), "", "the trace has no requests; expected one row per request")
-    if len(frame) > MAX_REQUESTS:
-        raise InputError(str(path), "", f"the trace has {len(frame):,} requests; at most {MAX_REQUESTS:,} "
-                                        f"can be simulated")
-    return _check_trace(path, frame.reset_index(drop=True))
+def _trace_options(arrival: Fields) -> traces.TraceOptions:
+    """How the `arrival` block reads its trace: format, bad rows, sorting, speedup and window."""
+    window = (0.0, math.inf)
+    if arrival.has("window"):
+        section = arrival.section("window")
+        start = section.quantity("start", "seconds", 0.0, positive=False)
+        end = section.quantity("end", "seconds", math.inf)
+        if end <= start:
+            raise section.error("end", f"must be after start ({start:g} s); got {end:g} s")
+        section.finish()
+        window = (start, end)
+    return traces.TraceOptions(
+        format=arrival.string("format", "csv", choices=traces.FORMATS),
+        on_bad_row=arrival.string("on_bad_row", "fail", choices=traces.BAD_ROWS),
+        sort=arrival.boolean("sort", False),
+        speedup=arrival.number("speedup", 1.0, low=1e-6, high=1e6),
+        window_s=window)
 
 
 def _whole_tokens(text: str) -> int | None:
@@ -209,7 +139,8 @@ def _arrival(arrival: Fields, folder: Path) -> _Arrival:
     elif kind == "closed_loop":
         result = _Arrival(kind, concurrency=arrival.integer("concurrency", high=MAX_REQUESTS))
     elif kind == "trace":
-        result = _Arrival(kind, trace=_read_trace(folder / arrival.string("file"), arrival))
+        trace = traces.read_trace(folder / arrival.string("file"), _trace_options(arrival))
+        result = _Arrival(kind, trace=trace.requests, trace_summary=trace.summary())
     else:
         result = _Arrival(kind)
     arrival.finish()
@@ -282,6 +213,6 @@ def _workload(fields: Fields, path: Path, arrival: _Arrival, count: int, duratio
         return Workload(name=name, description=description, arrival=arrival.kind, rate_per_s=arrival.rate_per_s,
                         cv=arrival.cv, concurrency=arrival.concurrency, prompt=prompt, output=output, count=count,
                         duration_s=duration, seed=seed, trace=arrival.trace, benchmark=benchmark,
-                        count_source=count_source)
+                        count_source=count_source, trace_summary=arrival.trace_summary)
     except HwsimError as exc:
         raise InputError(fields.source, fields.path, str(exc)) from None

@@ -206,6 +206,8 @@ def run_simulate(args) -> int:
                 if scenario.disaggregation else str(scenario.replicas))
     print(f"{scenario.name}: {scenario.model.name}, {replicas} replica(s) of {n}x {scenario.system.device_name}, "
           f"{scenario.engine.batching} batching, workload {scenario.workload.name}")
+    if scenario.workload.trace_summary:
+        print(scenario.workload.trace_summary)
     summary = result.summary
     if args.capacity:
         summary = summary | _capacity_fields(scenario)

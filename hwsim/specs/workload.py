@@ -107,6 +107,7 @@ class Workload:
     description: str = ""
     benchmark: Benchmark | None = None  # the client whose run this reproduces: its defaults and metrics
     count_source: str = ""  # where `count` came from when the workload did not give it
+    trace_summary: str = ""  # what the trace looked like on load (requests, rate, lengths, rows left out)
 
     def __post_init__(self):
         if self.arrival not in ARRIVALS:
@@ -150,7 +151,7 @@ class Workload:
         """Columns: request (id), arrival_s, prompt_tokens, output_tokens; the first `warmup` are
         the benchmark's warm-up requests."""
         if self.trace is not None:
-            frame = self.trace.rename(columns={"timestamp_s": "arrival_s"})
+            frame = self.trace[list(TRACE_COLUMNS)].rename(columns={"timestamp_s": "arrival_s"})
             frame = frame.assign(arrival_s=frame["arrival_s"] - frame["arrival_s"].min())
             return frame.reset_index(drop=True).rename_axis("request").reset_index()
         rng = np.random.default_rng(self.seed)
