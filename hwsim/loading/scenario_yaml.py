@@ -61,6 +61,7 @@ def engine_settings(fields: Fields) -> EngineConfig:
         step_overhead_s=fields.quantity("step_overhead", "seconds", d.step_overhead_s, positive=False),
         request_overhead_s=fields.quantity("request_overhead", "seconds", d.request_overhead_s, positive=False),
         coalesce=fields.boolean("coalesce", d.coalesce),
+        prefix_caching=fields.boolean("prefix_caching", d.prefix_caching),
         profile=d.profile,
         cuda_graph_sizes=engine_yaml.graph_sizes(fields, "cuda_graph_sizes", sizes),
         uncaptured=fields.string("uncaptured", d.uncaptured, choices=("eager", "graph")),

@@ -23,7 +23,9 @@ from hwsim.specs.workload import (
     MAX_REQUESTS,
     MAX_SIGMA,
     MAX_TOKENS_PER_REQUEST,
+    MAX_ZIPF,
     Lengths,
+    Prefix,
     Workload,
 )
 
@@ -175,6 +177,27 @@ def load_workload(path: Path, fields: Fields | None = None) -> Workload:
     return workload
 
 
+def _prefix(section: Fields, suffix: Lengths, traced: bool) -> Prefix:
+    """The `prefix` block: shared prefixes every prompt starts with (prompt_tokens then gives the
+    suffix that follows), drawn uniformly or by a Zipf law."""
+    if traced:
+        raise section.error("tokens", "a trace gives its own prompts; shared prefixes are for generated ones")
+    prefix = Prefix(_tokens(section, "tokens"), section.integer("groups", high=MAX_REQUESTS),
+                    section.number("zipf", 0.0, low=0.0, high=MAX_ZIPF))
+    section.finish()
+    if prefix.tokens + _longest(suffix) > MAX_TOKENS_PER_REQUEST:
+        raise section.error("tokens", f"{prefix.tokens:,} shared tokens and a suffix of up to {_longest(suffix):,} "
+                                      f"exceed {MAX_TOKENS_PER_REQUEST:,} tokens per request")
+    return prefix
+
+
+def _longest(lengths: Lengths) -> int:
+    """The longest length a distribution draws."""
+    if lengths.kind == "fixed":
+        return lengths.value
+    return max(lengths.values) if lengths.kind == "empirical" else lengths.high
+
+
 def _benchmark(section: Fields) -> Benchmark:
     """The `benchmark` block: the client tool whose run this reproduces, and its warm-up requests."""
     benchmark = Benchmark(section.string("tool", choices=tuple(TOOLS)),
@@ -209,10 +232,11 @@ def _workload(fields: Fields, path: Path, arrival: _Arrival, count: int, duratio
     prompt = Lengths("fixed", 1) if traced else _lengths(fields, "prompt_tokens", folder)
     output = Lengths("fixed", 1) if traced else _lengths(fields, "output_tokens", folder)
     seed = fields.integer("seed", 0, low=0)
+    prefix = _prefix(fields.section("prefix"), prompt, traced) if fields.has("prefix") else None
     try:
         return Workload(name=name, description=description, arrival=arrival.kind, rate_per_s=arrival.rate_per_s,
                         cv=arrival.cv, concurrency=arrival.concurrency, prompt=prompt, output=output, count=count,
                         duration_s=duration, seed=seed, trace=arrival.trace, benchmark=benchmark,
-                        count_source=count_source, trace_summary=arrival.trace_summary)
+                        count_source=count_source, trace_summary=arrival.trace_summary, prefix=prefix)
     except HwsimError as exc:
         raise InputError(fields.source, fields.path, str(exc)) from None

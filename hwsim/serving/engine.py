@@ -33,6 +33,7 @@ from hwsim.perf.energy import idle_w, step_energy_j
 from hwsim.perf.step_model import Busy, StepModel
 from hwsim.serving import policies
 from hwsim.serving.kvcache import BlockPool, SwapSpace, blocks_for, decode_steps_that_fit
+from hwsim.serving.prefix_cache import CachedBlockPool, block_keys
 from hwsim.specs import shape
 from hwsim.specs.hardware import Link
 from hwsim.specs.scenario import EngineConfig
@@ -70,6 +71,14 @@ class Seq:
     preempted_s: float = 0.0
     ttft_parts: tuple[float, float, float, float] | None = None  # queue, prefill, host, preempted at its first token
     _returns: int = 0  # preemptions it has come back from
+    # prefix caching: what the request's tokens are (segments of (identity, tokens); None: a prompt
+    # nobody else has), the prompt tokens its first admission found cached, the cached blocks it holds
+    # and how many of its blocks have been offered to the cache
+    segments: tuple | None = field(default=None, repr=False)
+    cached_tokens: int = 0
+    shared_keys: list = field(default_factory=list, repr=False)
+    cache_upto: int = 0
+    _keys: list | None = field(default=None, repr=False)
 
     @property
     def length(self) -> int:
@@ -153,7 +162,8 @@ class Replica:
         self.setup = setup
         self.config = setup.config
         self.timer = setup.timer
-        self.pool = BlockPool(setup.total_blocks)
+        self.caching = self.config.prefix_caching
+        self.pool = CachedBlockPool(setup.total_blocks) if self.caching else BlockPool(setup.total_blocks)
         self.swap_space = SwapSpace(self.config.swap_space_bytes)
         self.role = role
         self.handoff = handoff
@@ -209,6 +219,8 @@ class Replica:
         owed = self._owed()  # kept up to date below: one pass over the running sequences, not one per admission
         while budget > 0 and self.admissible(owed):
             seq = self.waiting[0]
+            if self.caching:
+                self._reuse_cached(seq)
             chunk = seq.pending if whole_prompts else min(seq.pending, budget)
             if chunk > budget and (work or fitting_only):
                 break
@@ -221,11 +233,11 @@ class Replica:
     def _start(self, seq: Seq, chunk: int) -> None:
         """Move the first waiting sequence to running, holding the KV a prefill pool handed over
         and the blocks of its first chunk."""
-        held = blocks_for(seq.computed, self.config.block_size)
+        held = blocks_for(seq.computed, self.config.block_size) - seq.blocks  # cached blocks are held already
         self.waiting.popleft()
         seq.leave_queue(self.env.now)
         self.pool.take(held)
-        seq.blocks = held
+        seq.blocks += held
         self.running.append(seq)
         self.reserve(seq, chunk)
 
@@ -253,7 +265,7 @@ class Replica:
         if not self.waiting or len(self.running) >= self.config.max_num_seqs:
             return False
         seq = self.waiting[0]
-        need = blocks_for(self.admission.target_tokens(seq), self.config.block_size)
+        need = blocks_for(self.admission.target_tokens(seq), self.config.block_size) - seq.blocks
         return need + self._watermark() + (self._owed() if owed is None else owed) <= self.pool.free
 
     def _owed(self) -> int:
@@ -262,6 +274,46 @@ class Replica:
 
     def _blocks_owed(self, seq: Seq) -> int:
         return max(0, blocks_for(self.admission.target_tokens(seq), self.config.block_size) - seq.blocks)
+
+    # --- prefix caching -----------------------------------------------------------------------
+    def _keys(self, seq: Seq) -> list[int]:
+        """The identities of the full blocks of `seq`'s prompt and output (computed once)."""
+        if seq._keys is None:
+            segments = seq.segments or ((("prompt", seq.request), seq.prompt),)
+            size = self.config.block_size
+            seq._keys = block_keys(tuple(segments) + ((("output", seq.request), seq.output),),
+                                   (seq.prompt + seq.output) // size, size)
+        return seq._keys
+
+    def _reuse_cached(self, seq: Seq) -> None:
+        """A sequence about to start holds the cached blocks its prompt begins with and skips their
+        prefill; at least its last prompt token is always computed, as vLLM does."""
+        if seq.computed or seq.blocks:
+            return
+        keys = self._keys(seq)[:(seq.length - 1) // self.config.block_size]
+        found = self.pool.cached_prefix(keys)  # type: ignore[attr-defined]
+        if not found:
+            return
+        self.pool.hold(keys[:found])  # type: ignore[attr-defined]
+        seq.shared_keys, seq.blocks, seq.cache_upto = list(keys[:found]), found, found
+        seq.computed = found * self.config.block_size
+        if seq.first_token_s is None and not seq.preemptions:
+            seq.cached_tokens = seq.computed
+
+    def _offer_to_cache(self, seq: Seq) -> None:
+        """`seq`'s full blocks not yet offered become cached (those another sequence cached first
+        stay its own)."""
+        full = min(seq.computed // self.config.block_size, len(self._keys(seq)))
+        if full > seq.cache_upto:
+            seq.shared_keys += self.pool.cache(self._keys(seq)[seq.cache_upto:full])  # type: ignore[attr-defined]
+            seq.cache_upto = full
+
+    def _drop_blocks(self, seq: Seq) -> None:
+        """`seq` holds no blocks any more: its own go back to the pool, its cached ones lose a holder."""
+        if seq.shared_keys:
+            self.pool.release(seq.shared_keys)  # type: ignore[attr-defined]
+        self.pool.give(seq.blocks - len(seq.shared_keys))
+        seq.blocks, seq.shared_keys, seq.cache_upto = 0, [], 0
 
     # --- preemption and swapping --------------------------------------------------------------
     def preempt(self, seq: Seq) -> float:
@@ -272,16 +324,15 @@ class Replica:
         moved_bytes = seq.blocks * self.setup.block_bytes
         if self.preemption.swaps_out(self, moved_bytes):
             return self._swap_out(seq, moved_bytes)
-        self.pool.give(seq.blocks)
-        seq.blocks, seq.computed = 0, 0
+        self._drop_blocks(seq)
+        seq.computed = 0
         self.waiting.appendleft(seq)
         return 0.0
 
     def _swap_out(self, seq: Seq, moved_bytes: float) -> float:
         self.swap_space.swap_out(moved_bytes)
         seq.host_blocks, seq.swaps = seq.blocks, seq.swaps + 1
-        self.pool.give(seq.blocks)
-        seq.blocks = 0
+        self._drop_blocks(seq)
         self.swapped.appendleft(seq)
         return self._copy_s(moved_bytes)
 
@@ -462,6 +513,8 @@ class Replica:
         if seq.first_token_s is None:
             seq.first_token_s = now
             seq.ttft_parts = (seq.queue_s, seq.prefill_s, seq.host_s, seq.preempted_s)
+        if self.caching and not decode:
+            self._offer_to_cache(seq)  # a prompt's blocks are found by the requests that come after
         if seq.generated >= seq.output:
             seq.generated = seq.output
             seq.completion_s = now
@@ -473,15 +526,16 @@ class Replica:
     def _hand_off(self, seq: Seq) -> None:
         """A prefill replica is done with a sequence once its first token is out."""
         self.running.remove(seq)
-        self.pool.give(seq.blocks)
-        seq.blocks = 0
+        self._drop_blocks(seq)
         if self.handoff is not None:
             self.handoff(seq)
 
     def release(self, seq: Seq) -> None:
-        """A finished request gives back its blocks and tells whoever waits for it."""
-        self.pool.give(seq.blocks)
-        seq.blocks = 0
+        """A finished request gives back its blocks (its full ones stay cached, with prefix caching)
+        and tells whoever waits for it."""
+        if self.caching:
+            self._offer_to_cache(seq)
+        self._drop_blocks(seq)
         if seq.done is not None:
             seq.done.succeed()
         if self.setup.on_finish:

@@ -152,6 +152,10 @@ def format_summary(summary: dict) -> str:
                  f"(goodput {summary['goodput_requests_per_s']:.2f} req/s)")
     lines.append(f"KV cache            mean {summary['kv_utilization_mean']:.1%}, "
                  f"max {summary['kv_utilization_max']:.1%} of blocks; mean decode batch {summary['mean_batch']:.1f}")
+    if "prefix_cache_hit_rate" in summary:
+        lines.append(f"prefix cache        {summary['prefix_cache_hit_rate']:.1%} of prompt tokens from the cache "
+                     f"({summary['prefix_cache_hit_tokens']:,} tokens), {summary['prefix_cache_evictions']:,} "
+                     f"blocks evicted")
     lines.append(f"preemptions         {summary['preemptions']} ({summary['swaps']} swaps, "
                  f"{summary['swap_bytes'] / 1e9:.2f} GB swapped)")
     lines.append(f"energy              {summary['energy_j'] / 3.6e6:.3f} kWh, mean {summary['mean_power_w']:,.0f} W, "

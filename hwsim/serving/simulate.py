@@ -123,10 +123,15 @@ def _replicas(env: simpy.Environment, scenario: Scenario, setup: ReplicaSetup) -
 
 
 def _sequences(table: pd.DataFrame) -> list[Seq]:
-    """One sequence per request row, in the table's order."""
+    """One sequence per request row, in the table's order (with its prompt's segments, when the
+    workload says which prompts share what)."""
     columns = (table[name].tolist() for name in ("request", "arrival_s", "prompt_tokens", "output_tokens"))
-    return [Seq(int(request), float(arrival_s), int(prompt), int(output))
+    seqs = [Seq(int(request), float(arrival_s), int(prompt), int(output))
             for request, arrival_s, prompt, output in zip(*columns, strict=True)]
+    if "segments" in table.columns:
+        for seq, segments in zip(seqs, table["segments"], strict=True):
+            seq.segments = segments
+    return seqs
 
 
 def _start_traffic(env: simpy.Environment, scenario: Scenario, seqs: list[Seq], router: Router) -> None:
@@ -154,6 +159,8 @@ def _result(scenario: Scenario, seqs: list[Seq], replicas: list[Replica], total_
                                 sum(r.swap_space.moved_bytes for r in replicas), device_tdp_w(scenario.system),
                                 scenario.tp, len(replicas))
     summary.update(_cost(scenario, summary, scenario.tp * len(replicas)))
+    if scenario.engine.prefix_caching:
+        summary.update(_prefix_cache_summary(measured, replicas))
     if scenario.workload.benchmark is not None:
         summary["benchmark"] = _benchmark_report(scenario.workload, measured)
     return SimulationResult(scenario, request_frame, step_frame, summary, total_blocks * len(replicas),
@@ -175,7 +182,7 @@ def _request_frame(seqs: list[Seq]) -> pd.DataFrame:
         "arrival_s": [s.arrival_s for s in seqs], "first_token_s": [s.first_token_s for s in seqs],
         "completion_s": [s.completion_s for s in seqs], "prompt_tokens": [s.prompt for s in seqs],
         "output_tokens": [s.output for s in seqs], "preemptions": [s.preemptions for s in seqs],
-        "swaps": [s.swaps for s in seqs],
+        "swaps": [s.swaps for s in seqs], "cached_tokens": [s.cached_tokens for s in seqs],
         "api_s": [s.submitted_s - s.arrival_s for s in seqs],  # type: ignore[operator]
         **{part: [getattr(s, part) for s in seqs] for part in LATENCY_PARTS},
         **{part: [s.ttft_parts[i] for s in seqs] for i, part in enumerate(TTFT_PARTS)},  # type: ignore[index]
@@ -185,6 +192,14 @@ def _request_frame(seqs: list[Seq]) -> pd.DataFrame:
     ttft_accounted = frame["api_s"] + frame[list(TTFT_PARTS)].sum(axis=1)
     frame["ttft_stalled_s"] = ((frame["first_token_s"] - frame["arrival_s"]) - ttft_accounted).clip(lower=0.0)
     return frame.sort_values("request", ignore_index=True)
+
+
+def _prefix_cache_summary(requests: pd.DataFrame, replicas: list[Replica]) -> dict:
+    """Prompt tokens served from the cache (a fraction of all prompt tokens), and blocks evicted."""
+    prompt = float(requests["prompt_tokens"].sum())
+    hit = float(requests["cached_tokens"].sum())
+    return {"prefix_cache_hit_rate": hit / prompt if prompt else 0.0, "prefix_cache_hit_tokens": int(hit),
+            "prefix_cache_evictions": sum(getattr(r.pool, "evictions", 0) for r in replicas)}
 
 
 def _benchmark_report(workload: Workload, measured: pd.DataFrame) -> dict:

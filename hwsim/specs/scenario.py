@@ -63,6 +63,9 @@ class EngineConfig:
     sequence_overhead_s: float = 0.0
     prefill_token_overhead_s: float = 0.0
     output_token_overhead_s: float = 0.0
+    # keep the KV blocks of ended requests while nothing needs them, and start a request whose prompt
+    # begins with cached blocks after them (vLLM's automatic prefix caching, SGLang's radix cache)
+    prefix_caching: bool = False
 
     def __post_init__(self) -> None:
         sizes = self.cuda_graph_sizes

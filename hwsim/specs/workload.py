@@ -26,6 +26,7 @@ MAX_REQUESTS = 1_000_000
 MAX_TOKENS_PER_REQUEST = 10_000_000
 MAX_SIGMA = 10.0  # lognormal spread of log(length): beyond it every draw is clipped to min or max
 MAX_CV = 100.0  # gamma burstiness: beyond it the gaps underflow to zero
+MAX_ZIPF = 10.0  # prefix popularity: beyond it every prompt takes the first prefix
 
 
 def check_tokens(what: str, tokens: object) -> None:
@@ -90,6 +91,31 @@ class Lengths:
 
 
 @dataclass(frozen=True)
+class Prefix:
+    """Prompts that start with one of `groups` shared prefixes of `tokens` tokens each, followed by a
+    suffix of their own; a prompt's group is drawn uniformly, or by a Zipf law of exponent `zipf`
+    (group k, from 1, with weight k^-zipf) when `zipf` is above zero."""
+
+    tokens: int
+    groups: int
+    zipf: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_tokens("a shared prefix", self.tokens)
+        if isinstance(self.groups, bool) or not isinstance(self.groups, (int, np.integer)) or self.groups < 1:
+            raise HwsimError(f"prefix groups must be a whole number of at least 1; got {brief(self.groups)}")
+        if not (math.isfinite(self.zipf) and 0 <= self.zipf <= MAX_ZIPF):
+            raise HwsimError(f"prefix zipf must be between 0 and {MAX_ZIPF:g}; got {self.zipf}")
+
+    def draw(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        """The group of each of `count` prompts, 0 to groups - 1."""
+        if not self.zipf:
+            return rng.integers(0, self.groups, size=count)
+        weights = np.arange(1, self.groups + 1, dtype=float) ** -self.zipf
+        return rng.choice(self.groups, size=count, p=weights / weights.sum())
+
+
+@dataclass(frozen=True)
 class Workload:
     """Arrivals of one of the kinds `ARRIVALS` and the lengths of each request, or a recorded trace."""
 
@@ -108,6 +134,7 @@ class Workload:
     benchmark: Benchmark | None = None  # the client whose run this reproduces: its defaults and metrics
     count_source: str = ""  # where `count` came from when the workload did not give it
     trace_summary: str = ""  # what the trace looked like on load (requests, rate, lengths, rows left out)
+    prefix: Prefix | None = None  # prompts that share prefixes (their `prompt` lengths are the suffixes)
 
     def __post_init__(self):
         if self.arrival not in ARRIVALS:
@@ -153,16 +180,26 @@ class Workload:
         if self.trace is not None:
             frame = self.trace[list(TRACE_COLUMNS)].rename(columns={"timestamp_s": "arrival_s"})
             frame = frame.assign(arrival_s=frame["arrival_s"] - frame["arrival_s"].min())
+            if "hash_ids" in self.trace.columns:  # a Mooncake trace: one id per 512-token block
+                frame["segments"] = [_hashed_segments(ids, tokens, i) for i, (ids, tokens) in
+                                     enumerate(zip(self.trace["hash_ids"], frame["prompt_tokens"], strict=True))]
             return frame.reset_index(drop=True).rename_axis("request").reset_index()
         rng = np.random.default_rng(self.seed)
         arrivals = self._arrivals(rng)
         count = len(arrivals)
-        return pd.DataFrame({
+        frame = pd.DataFrame({
             "request": np.arange(count),
             "arrival_s": arrivals,
             "prompt_tokens": self.prompt.sample(rng, count),
             "output_tokens": self.output.sample(rng, count),
         })
+        if self.prefix is not None:  # drawn last, so the arrivals and lengths are those without it
+            groups = self.prefix.draw(rng, count)
+            suffixes = frame["prompt_tokens"].to_numpy()
+            frame["prompt_tokens"] = suffixes + self.prefix.tokens
+            frame["segments"] = [((("prefix", int(g)), self.prefix.tokens), (("suffix", i), int(n)))
+                                 for i, (g, n) in enumerate(zip(groups, suffixes, strict=True))]
+        return frame
 
     def _arrivals(self, rng: np.random.Generator) -> np.ndarray:
         """Arrival times from 0: all at once (offline), NaN (closed loop), or gamma-distributed gaps."""
@@ -184,3 +221,21 @@ class Workload:
             times.append(now)
             now += rng.gamma(shape, mean_gap / shape)
         return np.asarray(times)
+
+
+MOONCAKE_BLOCK_TOKENS = 512  # Mooncake's traces give one hash id per 512 prompt tokens
+
+
+def _hashed_segments(hash_ids: object, prompt_tokens: int, request: int) -> tuple:
+    """A Mooncake prompt as segments: one per hash id (512 tokens, the last one what is left)."""
+    ids = list(hash_ids) if isinstance(hash_ids, (list, tuple)) else []
+    segments = []
+    for index, block in enumerate(ids):
+        tokens = min(MOONCAKE_BLOCK_TOKENS, prompt_tokens - index * MOONCAKE_BLOCK_TOKENS)
+        if tokens <= 0:
+            break
+        segments.append((("block", block), tokens))
+    covered = sum(tokens for _, tokens in segments)
+    if covered < prompt_tokens:  # tokens no hash id names: a segment of this prompt's own
+        segments.append((("rest", request), prompt_tokens - covered))
+    return tuple(segments)
