@@ -148,3 +148,33 @@ def test_a_steady_state_measurement_needs_users(tmp_path):
     text = "benchmark: {tool: genai-perf, measurement: steady}\narrival: {kind: poisson, rate: 3}\nrequests: 50\n"
     with pytest.raises(InputError, match="benchmark.measurement: steady is measured at a concurrency"):
         workload_yaml.load_workload(write(tmp_path, text + LENGTHS))
+
+
+def test_shared_prefixes_lengthen_every_prompt_and_name_its_group(tmp_path):
+    text = ("arrival: {kind: poisson, rate: 2}\nrequests: 400\nprefix: {tokens: 2000, groups: 4}\n"
+            "prompt_tokens: {kind: uniform, low: 100, high: 300}\noutput_tokens: {kind: fixed, value: 50}\n")
+    requests = workload_yaml.load_workload(write(tmp_path, text)).requests()
+    assert requests["prompt_tokens"].between(2100, 2300).all()
+    groups = [segments[0][0] for segments in requests["segments"]]
+    assert sorted(set(groups)) == [("prefix", g) for g in range(4)]
+    assert all(segments[0][1] == 2000 for segments in requests["segments"])
+
+
+def test_a_zipf_prefix_popularity_favors_the_first_prefixes(tmp_path):
+    text = ("arrival: {kind: poisson, rate: 2}\nrequests: 2000\nprefix: {tokens: 512, groups: 50, zipf: 1.2}\n"
+            + LENGTHS)
+    requests = workload_yaml.load_workload(write(tmp_path, text)).requests()
+    counts = requests["segments"].map(lambda segments: segments[0][0][1]).value_counts()
+    assert counts[0] > counts[1] > counts[10]  # group k drawn with weight k^-1.2
+
+
+@pytest.mark.parametrize("block, expected", [
+    ("prefix: {tokens: 0, groups: 4}", "prefix.tokens: must be at least 1"),
+    ("prefix: {tokens: 100, groups: 0}", "prefix.groups: must be at least 1"),
+    ("prefix: {tokens: 100, groups: 4, zipf: -1}", "prefix.zipf: must be at least 0"),
+    ("prefix: {tokens: 9999990, groups: 4}", "prefix.tokens: 9,999,990 shared tokens and a suffix of up to 256"),
+])
+def test_bad_prefix_blocks_name_the_field(tmp_path, block, expected):
+    text = f"arrival: {{kind: poisson, rate: 2}}\nrequests: 10\n{block}\n" + LENGTHS
+    with pytest.raises(InputError, match=re.escape(expected)):
+        workload_yaml.load_workload(write(tmp_path, text))

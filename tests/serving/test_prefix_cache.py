@@ -1,0 +1,98 @@
+"""Prefix caching: prompts that start with a shared prefix skip its prefill once it is cached; the
+cache gives way under memory pressure; without sharing, or switched off, nothing changes."""
+from dataclasses import replace
+
+import pytest
+
+from hwsim.perf.step_model import StepModel
+from hwsim.serving.prefix_cache import CachedBlockPool, block_keys
+from hwsim.serving.simulate import simulate
+from hwsim.specs.shape import AttnGroup
+from hwsim.specs.workload import Lengths, Prefix, Workload
+
+from .scenarios import NO_OVERHEAD, scenario
+
+CACHING = replace(NO_OVERHEAD, prefix_caching=True)
+
+
+FOUR_PREFIXES = Prefix(2000, 4)
+SUFFIX = Lengths("uniform", low=100, high=300)
+
+
+def shared(count=300, rate_per_s=2.0, prefix=FOUR_PREFIXES):
+    """Every prompt one of 4 shared 2,000-token prefixes and a suffix of its own."""
+    return Workload("shared", "poisson", rate_per_s=rate_per_s, count=count, prompt=SUFFIX,
+                    output=Lengths("fixed", 50), seed=1, prefix=prefix)
+
+
+def analytic_hit_rate(workload):
+    """Every prompt but the first of its group finds the whole prefix cached (125 full 16-token blocks)."""
+    table = workload.requests()
+    seen, hit = set(), 0
+    for segments in table["segments"]:
+        group = segments[0][0]
+        hit += workload.prefix.tokens if group in seen else 0
+        seen.add(group)
+    return hit / table["prompt_tokens"].sum()
+
+
+def test_blocks_are_shared_exactly_while_the_content_agrees():
+    a = ((("prefix", 0), 40), (("suffix", 1), 30))
+    b = ((("prefix", 0), 40), (("suffix", 2), 30))
+    keys_a, keys_b = block_keys(a, 4, 16), block_keys(b, 4, 16)
+    assert keys_a[:2] == keys_b[:2]  # tokens 0-31 are the prefix in both
+    assert keys_a[2] != keys_b[2]  # tokens 32-47 run into each one's own suffix
+
+
+def test_a_cached_block_nobody_holds_counts_as_free_and_is_evicted_oldest_first():
+    pool = CachedBlockPool(4)
+    pool.take(2)
+    assert pool.cache([11, 12]) == [11, 12]
+    pool.release([11, 12])
+    assert pool.free == 4 and pool.uncached_free == 2
+    pool.take(3)  # two uncached blocks, then the oldest cached one
+    assert pool.evictions == 1 and pool.cached_prefix([11, 12]) == 0 and pool.cached_prefix([12]) == 1
+
+
+def test_the_hit_rate_is_the_analytic_one_once_the_prefixes_are_cached():
+    workload = shared()
+    result = simulate(scenario(workload, engine=CACHING))
+    assert result.summary["prefix_cache_hit_rate"] == pytest.approx(analytic_hit_rate(workload), abs=0.02)
+    assert result.summary["prefix_cache_evictions"] == 0
+
+
+def test_ttft_falls_by_the_prefill_time_of_the_shared_part():
+    workload = shared()
+    cached = simulate(scenario(workload, engine=CACHING))
+    plain = simulate(scenario(workload))
+    timer = StepModel(cached.scenario.deployment)
+    shared_prefill_s = timer.step((AttnGroup(1, 2000, 2000),))[0]
+    saved_s = plain.summary["ttft_p50_s"] - cached.summary["ttft_p50_s"]
+    assert saved_s == pytest.approx(shared_prefill_s, rel=0.15)
+
+
+def test_a_pool_too_small_for_every_prefix_evicts_and_hits_less():
+    workload = shared(prefix=Prefix(2000, 64), rate_per_s=8.0)
+    roomy = simulate(scenario(workload, engine=CACHING))
+    tight = simulate(scenario(workload, engine=replace(CACHING, gpu_memory_utilization=0.26)))
+    assert tight.summary["prefix_cache_evictions"] > 0
+    assert tight.summary["prefix_cache_hit_rate"] < roomy.summary["prefix_cache_hit_rate"]
+
+
+def test_caching_prompts_nobody_shares_changes_nothing():
+    workload = Workload("own", "poisson", rate_per_s=20.0, count=200, prompt=Lengths("uniform", low=100, high=900),
+                        output=Lengths("uniform", low=10, high=300), seed=4)
+    plain = simulate(scenario(workload, engine=replace(NO_OVERHEAD, gpu_memory_utilization=0.25)))
+    cached = simulate(scenario(workload, engine=replace(CACHING, gpu_memory_utilization=0.25)))
+    assert cached.summary["prefix_cache_hit_rate"] == 0.0
+    for column in ("first_token_s", "completion_s", "preemptions"):
+        assert cached.requests[column].tolist() == plain.requests[column].tolist()
+
+
+def test_coalesced_runs_keep_every_time_with_caching_on():
+    workload = shared(rate_per_s=6.0, count=200)
+    engine = replace(CACHING, gpu_memory_utilization=0.3)
+    coalesced = simulate(scenario(workload, engine=engine))
+    stepwise = simulate(scenario(workload, engine=replace(engine, coalesce=False)))
+    for column in ("first_token_s", "completion_s", "cached_tokens"):
+        assert coalesced.requests[column].tolist() == pytest.approx(stepwise.requests[column].tolist(), abs=1e-9)
