@@ -22,6 +22,7 @@ def load_engine(fields: Fields) -> EngineConfig:
         batching=fields.string("batching", choices=BATCHING),
         preemption=fields.string("preemption", choices=PREEMPTION),
         admission=fields.string("admission", choices=("prompt", "full")),
+        prefix_caching=fields.boolean("prefix_caching"),
         gpu_memory_utilization=fields.number("gpu_memory_utilization", low=0.05, high=1.0),
         cuda_graph_sizes=graph_sizes(fields, "cuda_graph_sizes", fields.raw("cuda_graph_sizes")),
         uncaptured=fields.string("uncaptured", choices=("eager", "graph")),

@@ -285,6 +285,13 @@ class Replica:
                                    (seq.prompt + seq.output) // size, size)
         return seq._keys
 
+    def cached_prompt_blocks(self, seq: Seq) -> int:
+        """How many blocks of `seq`'s prompt this replica's cache holds now (0 without caching)."""
+        if not self.caching:
+            return 0
+        keys = self._keys(seq)[:(seq.prompt - 1) // self.config.block_size]
+        return self.pool.cached_prefix(keys)  # type: ignore[attr-defined]
+
     def _reuse_cached(self, seq: Seq) -> None:
         """A sequence about to start holds the cached blocks its prompt begins with and skips their
         prefill; at least its last prompt token is always computed, as vLLM does."""

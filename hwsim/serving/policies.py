@@ -321,7 +321,31 @@ class LeastOutstanding(Router):
         return min(self.replicas, key=lambda r: (r.outstanding_tokens, r.index))
 
 
+class PrefixAffinity(Router):
+    """The replica whose prefix cache holds the most of the request's prompt (SGLang's cache-aware
+    router, Dynamo's KV router), ties to the fewest outstanding tokens, then the lowest index;
+    without prefix caching, least outstanding."""
+
+    def __init__(self, replicas: list[Replica]):
+        super().__init__(replicas)
+        self._seq: Seq | None = None  # the request being routed
+
+    def route(self, seq: Seq) -> None:
+        self._seq = seq
+        super().route(seq)
+
+    def pick(self) -> Replica:
+        seq = self._seq
+        assert seq is not None, "prefix affinity picks for the request being routed"
+
+        def cached(replica: Replica) -> int:
+            return replica.cached_prompt_blocks(seq)
+
+        return min(self.replicas, key=lambda r: (-cached(r), r.outstanding_tokens, r.index))
+
+
 ROUTERS: dict[str, type[Router]] = {
     "round_robin": RoundRobin,
     "least_outstanding": LeastOutstanding,
+    "prefix_affinity": PrefixAffinity,
 }

@@ -16,7 +16,7 @@ from hwsim.specs.workload import Workload
 
 BATCHING = ("mixed", "inflight", "prefill_first", "static")
 PREEMPTION = ("recompute", "swap")
-ROUTERS = ("round_robin", "least_outstanding")
+ROUTERS = ("round_robin", "least_outstanding", "prefix_affinity")
 # Bounds on a deployment's size, well above any real cluster: each replica is simulated as its own
 # process and each device's share of a step is worked out, so more would not finish.
 MAX_DEVICES = 4096  # accelerators of one replica (tensor parallel)

@@ -13,7 +13,8 @@ def test_every_shipped_engine_profile_loads_and_cites_each_setting(name):
     engine = catalog.engine(name)
     assert engine.profile == name
     sources = catalog.load_yaml(catalog.engine_files()[name]).data["sources"]
-    for key in ("max_num_seqs", "max_num_batched_tokens", "block_size", "cuda_graph_sizes", "uncaptured"):
+    for key in ("max_num_seqs", "max_num_batched_tokens", "block_size", "cuda_graph_sizes", "uncaptured",
+                "prefix_caching"):
         assert key in sources, key
 
 

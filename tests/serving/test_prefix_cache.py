@@ -96,3 +96,13 @@ def test_coalesced_runs_keep_every_time_with_caching_on():
     stepwise = simulate(scenario(workload, engine=replace(engine, coalesce=False)))
     for column in ("first_token_s", "completion_s", "cached_tokens"):
         assert coalesced.requests[column].tolist() == pytest.approx(stepwise.requests[column].tolist(), abs=1e-9)
+
+
+def test_prefix_affinity_sends_each_prompt_where_its_prefix_is_cached():
+    workload = shared(prefix=Prefix(2000, 8), rate_per_s=16.0, count=400)
+    hits = {}
+    for router in ("round_robin", "prefix_affinity"):
+        engine = replace(CACHING, router=router)
+        hits[router] = simulate(scenario(workload, engine=engine, replicas=4)).summary["prefix_cache_hit_rate"]
+    assert hits["prefix_affinity"] > hits["round_robin"]
+    assert hits["prefix_affinity"] == pytest.approx(analytic_hit_rate(workload), abs=0.03)
