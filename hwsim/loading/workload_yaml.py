@@ -26,6 +26,7 @@ from hwsim.specs.workload import (
     MAX_ZIPF,
     Lengths,
     Prefix,
+    Sessions,
     Workload,
 )
 
@@ -191,6 +192,19 @@ def _prefix(section: Fields, suffix: Lengths, traced: bool) -> Prefix:
     return prefix
 
 
+def _sessions(section: Fields, arrival: str, prefix: Prefix | None) -> Sessions:
+    """The `sessions` block: the turns of each conversation (a length distribution of whole
+    numbers) and the user's think time between an answer and the next message."""
+    if arrival not in OPEN_LOOP:
+        raise section.error("turns", f"sessions start at poisson or gamma arrivals; got {arrival}")
+    if prefix is not None:
+        raise section.error("turns", "a workload has either shared prefixes or sessions, not both")
+    sessions = Sessions(_lengths(section, "turns", Path(".")), section.quantity("think_time", "seconds", 0.0,
+                                                                              positive=False))
+    section.finish()
+    return sessions
+
+
 def _longest(lengths: Lengths) -> int:
     """The longest length a distribution draws."""
     if lengths.kind == "fixed":
@@ -233,10 +247,12 @@ def _workload(fields: Fields, path: Path, arrival: _Arrival, count: int, duratio
     output = Lengths("fixed", 1) if traced else _lengths(fields, "output_tokens", folder)
     seed = fields.integer("seed", 0, low=0)
     prefix = _prefix(fields.section("prefix"), prompt, traced) if fields.has("prefix") else None
+    sessions = _sessions(fields.section("sessions"), arrival.kind, prefix) if fields.has("sessions") else None
     try:
         return Workload(name=name, description=description, arrival=arrival.kind, rate_per_s=arrival.rate_per_s,
                         cv=arrival.cv, concurrency=arrival.concurrency, prompt=prompt, output=output, count=count,
                         duration_s=duration, seed=seed, trace=arrival.trace, benchmark=benchmark,
-                        count_source=count_source, trace_summary=arrival.trace_summary, prefix=prefix)
+                        count_source=count_source, trace_summary=arrival.trace_summary, prefix=prefix,
+                        sessions=sessions)
     except HwsimError as exc:
         raise InputError(fields.source, fields.path, str(exc)) from None

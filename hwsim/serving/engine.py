@@ -75,6 +75,7 @@ class Seq:
     # nobody else has), the prompt tokens its first admission found cached, the cached blocks it holds
     # and how many of its blocks have been offered to the cache
     segments: tuple | None = field(default=None, repr=False)
+    output_segment: object = field(default=None, repr=False)  # its answer's identity, when a later prompt repeats it
     cached_tokens: int = 0
     shared_keys: list = field(default_factory=list, repr=False)
     cache_upto: int = 0
@@ -281,7 +282,8 @@ class Replica:
         if seq._keys is None:
             segments = seq.segments or ((("prompt", seq.request), seq.prompt),)
             size = self.config.block_size
-            seq._keys = block_keys(tuple(segments) + ((("output", seq.request), seq.output),),
+            answer = seq.output_segment or ("output", seq.request)
+            seq._keys = block_keys(tuple(segments) + ((answer, seq.output),),
                                    (seq.prompt + seq.output) // size, size)
         return seq._keys
 

@@ -56,7 +56,7 @@ def simulate(scenario: Scenario, requests: pd.DataFrame | None = None,
         eager_timer=StepModel(replace(scenario.deployment, launch="eager")) if engine.uncaptured == "eager" else None)
     replicas, router = _replicas(env, scenario, setup)
     seqs = _sequences(table)
-    _start_traffic(env, scenario, seqs, router)
+    _start_traffic(env, scenario, seqs, router, table)
     env.run()
     return _result(scenario, seqs, replicas, total_blocks)
 
@@ -131,13 +131,25 @@ def _sequences(table: pd.DataFrame) -> list[Seq]:
     if "segments" in table.columns:
         for seq, segments in zip(seqs, table["segments"], strict=True):
             seq.segments = segments
+    if "output_segment" in table.columns:
+        for seq, answer in zip(seqs, table["output_segment"], strict=True):
+            seq.output_segment = answer
     return seqs
 
 
-def _start_traffic(env: simpy.Environment, scenario: Scenario, seqs: list[Seq], router: Router) -> None:
-    """Open-loop arrivals at their times, or closed-loop users that each wait for their last answer."""
+def _start_traffic(env: simpy.Environment, scenario: Scenario, seqs: list[Seq], router: Router,
+                   table: pd.DataFrame) -> None:
+    """Open-loop arrivals at their times, closed-loop users that each wait for their last answer, or
+    conversations whose turns each wait for the previous answer."""
     overhead_s = scenario.engine.request_overhead_s
-    if scenario.workload.arrival == "closed_loop":
+    sessions = scenario.workload.sessions
+    if sessions is not None:
+        conversations: dict[int, list[Seq]] = {}
+        for seq, session in zip(seqs, table["session"], strict=True):
+            conversations.setdefault(int(session), []).append(seq)
+        for turns in conversations.values():
+            env.process(_conversation(env, turns, router, overhead_s, sessions.think_time_s))
+    elif scenario.workload.arrival == "closed_loop":
         queue = iter(seqs)
         for _ in range(min(scenario.workload.concurrency, len(seqs))):
             env.process(_user(env, queue, router, overhead_s))
@@ -242,6 +254,22 @@ def _user(env: simpy.Environment, queue: Iterator[Seq], router: Router, overhead
     """A closed-loop user: send a request, wait for it, send the next."""
     for seq in queue:
         seq.arrival_s = env.now
+        seq.done = env.event()
+        if overhead_s:
+            yield env.timeout(overhead_s)
+        router.route(seq)
+        yield seq.done
+
+
+def _conversation(env: simpy.Environment, turns: list[Seq], router: Router, overhead_s: float,
+                  think_time_s: float) -> Process:
+    """One multi-turn session: its first turn at its arrival time, each later one when the previous
+    answer has ended and the user has thought for `think_time_s`."""
+    yield env.timeout(turns[0].arrival_s)
+    for number, seq in enumerate(turns):
+        if number:
+            yield env.timeout(think_time_s)
+            seq.arrival_s = env.now
         seq.done = env.event()
         if overhead_s:
             yield env.timeout(overhead_s)

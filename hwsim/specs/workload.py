@@ -116,6 +116,20 @@ class Prefix:
 
 
 @dataclass(frozen=True)
+class Sessions:
+    """Multi-turn conversations: each arrival starts a session of `turns` turns (a distribution of
+    whole numbers); a turn's prompt is the whole conversation so far plus a new user message drawn
+    from the workload's prompt_tokens, and it is sent `think_time_s` after the previous answer ends."""
+
+    turns: Lengths
+    think_time_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.think_time_s) and self.think_time_s >= 0):
+            raise HwsimError(f"sessions think_time must be zero or more seconds; got {self.think_time_s}")
+
+
+@dataclass(frozen=True)
 class Workload:
     """Arrivals of one of the kinds `ARRIVALS` and the lengths of each request, or a recorded trace."""
 
@@ -135,6 +149,7 @@ class Workload:
     count_source: str = ""  # where `count` came from when the workload did not give it
     trace_summary: str = ""  # what the trace looked like on load (requests, rate, lengths, rows left out)
     prefix: Prefix | None = None  # prompts that share prefixes (their `prompt` lengths are the suffixes)
+    sessions: Sessions | None = None  # multi-turn conversations (arrivals start sessions)
 
     def __post_init__(self):
         if self.arrival not in ARRIVALS:
@@ -193,6 +208,8 @@ class Workload:
             "prompt_tokens": self.prompt.sample(rng, count),
             "output_tokens": self.output.sample(rng, count),
         })
+        if self.sessions is not None:
+            return self._turns(rng, frame)
         if self.prefix is not None:  # drawn last, so the arrivals and lengths are those without it
             groups = self.prefix.draw(rng, count)
             suffixes = frame["prompt_tokens"].to_numpy()
@@ -200,6 +217,28 @@ class Workload:
             frame["segments"] = [((("prefix", int(g)), self.prefix.tokens), (("suffix", i), int(n)))
                                  for i, (g, n) in enumerate(zip(groups, suffixes, strict=True))]
         return frame
+
+    def _turns(self, rng: np.random.Generator, starts: pd.DataFrame) -> pd.DataFrame:
+        """Every turn of every session, in session order: a turn's prompt is the conversation so far
+        (every earlier message and answer) and its own message; only a session's first turn has an
+        arrival time, the others follow their previous answer. A message and an answer are segments
+        of their own, so a turn finds the conversation so far in the prefix cache."""
+        assert self.sessions is not None
+        turns = self.sessions.turns.sample(rng, len(starts))
+        rows = []
+        for session, (arrival, count) in enumerate(zip(starts["arrival_s"], turns, strict=True)):
+            messages = self.prompt.sample(rng, int(count))
+            answers = self.output.sample(rng, int(count))
+            history: list = []
+            for turn in range(int(count)):
+                segments = (*history, (("message", session, turn), int(messages[turn])))
+                rows.append({"arrival_s": float(arrival) if turn == 0 else math.nan,
+                             "prompt_tokens": sum(tokens for _, tokens in segments),
+                             "output_tokens": int(answers[turn]), "segments": segments,
+                             "output_segment": ("answer", session, turn), "session": session, "turn": turn})
+                history = [*segments, (("answer", session, turn), int(answers[turn]))]
+        frame = pd.DataFrame(rows)
+        return frame.rename_axis("request").reset_index()
 
     def _arrivals(self, rng: np.random.Generator) -> np.ndarray:
         """Arrival times from 0: all at once (offline), NaN (closed loop), or gamma-distributed gaps."""

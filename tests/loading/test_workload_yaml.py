@@ -178,3 +178,16 @@ def test_bad_prefix_blocks_name_the_field(tmp_path, block, expected):
     text = f"arrival: {{kind: poisson, rate: 2}}\nrequests: 10\n{block}\n" + LENGTHS
     with pytest.raises(InputError, match=re.escape(expected)):
         workload_yaml.load_workload(write(tmp_path, text))
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("arrival: {kind: poisson, rate: 1}\nrequests: 5\nsessions: {turns: {kind: fixed, value: 0}}\n",
+     "sessions.turns.value: must be at least 1"),
+    ("arrival: {kind: closed_loop, concurrency: 2}\nrequests: 5\nsessions: {turns: {kind: fixed, value: 3}}\n",
+     "sessions.turns: sessions start at poisson or gamma arrivals; got closed_loop"),
+    ("arrival: {kind: poisson, rate: 1}\nrequests: 5\nsessions: {turns: {kind: fixed, value: 3}, think_time: -1 s}\n",
+     "sessions.think_time"),
+])
+def test_bad_session_blocks_name_the_field(tmp_path, text, expected):
+    with pytest.raises(InputError, match=re.escape(expected)):
+        workload_yaml.load_workload(write(tmp_path, text + LENGTHS))

@@ -106,3 +106,23 @@ def test_prefix_affinity_sends_each_prompt_where_its_prefix_is_cached():
         hits[router] = simulate(scenario(workload, engine=engine, replicas=4)).summary["prefix_cache_hit_rate"]
     assert hits["prefix_affinity"] > hits["round_robin"]
     assert hits["prefix_affinity"] == pytest.approx(analytic_hit_rate(workload), abs=0.03)
+
+
+def test_a_conversations_turns_grow_and_find_the_conversation_so_far_cached():
+    from hwsim.specs.workload import Sessions
+
+    workload = Workload("chat", "poisson", rate_per_s=0.5, count=20, prompt=Lengths("fixed", 200),
+                        output=Lengths("fixed", 150), seed=3, sessions=Sessions(Lengths("fixed", 4), 5.0))
+    result = simulate(scenario(workload, engine=CACHING))
+    requests = result.requests
+    assert len(requests) == 80  # 20 sessions of 4 turns
+    by_turn = requests.groupby(workload.requests()["turn"])["prompt_tokens"].mean()
+    assert by_turn.tolist() == [200, 550, 900, 1250]  # each turn adds the last answer and a new message
+    later = requests[workload.requests()["turn"] > 0]
+    # a turn finds every full block of the conversation so far: its last prompt, all but the last
+    # token of its last answer (whose KV was never computed)
+    assert (later["cached_tokens"] == ((later["prompt_tokens"] - 200 - 1) // 16) * 16).all()
+    turns = workload.requests()
+    follow = requests[turns["turn"] == 1]["arrival_s"].to_numpy()
+    first_done = requests[turns["turn"] == 0]["completion_s"].to_numpy()
+    assert follow == pytest.approx(first_done + 5.0)  # sent after the answer and the think time
