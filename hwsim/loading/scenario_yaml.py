@@ -35,6 +35,17 @@ from hwsim.specs.techniques import Techniques
 from hwsim.specs.workload import Workload
 
 
+def _kv_offload(fields: Fields, d: EngineConfig) -> dict:
+    """The `kv_offload` block: bytes of host DRAM and of drives that keep evicted cached blocks."""
+    if not fields.has("kv_offload"):
+        return {"kv_offload_host_bytes": d.kv_offload_host_bytes, "kv_offload_disk_bytes": d.kv_offload_disk_bytes}
+    section = fields.section("kv_offload")
+    tiers = {"kv_offload_host_bytes": section.quantity("host", "bytes", 0.0, positive=False),
+             "kv_offload_disk_bytes": section.quantity("disk", "bytes", 0.0, positive=False)}
+    section.finish()
+    return tiers
+
+
 def engine_settings(fields: Fields) -> EngineConfig:
     """An `engine:` block: the settings of the engine profile it names (`profile: vllm-v1`), or
     hwsim's own defaults, with every other key it gives in their place."""
@@ -62,6 +73,7 @@ def engine_settings(fields: Fields) -> EngineConfig:
         request_overhead_s=fields.quantity("request_overhead", "seconds", d.request_overhead_s, positive=False),
         coalesce=fields.boolean("coalesce", d.coalesce),
         prefix_caching=fields.boolean("prefix_caching", d.prefix_caching),
+        **_kv_offload(fields, d),
         profile=d.profile,
         cuda_graph_sizes=engine_yaml.graph_sizes(fields, "cuda_graph_sizes", sizes),
         uncaptured=fields.string("uncaptured", d.uncaptured, choices=("eager", "graph")),

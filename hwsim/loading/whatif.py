@@ -87,6 +87,8 @@ def _engine_dict(engine: EngineConfig) -> dict[str, Any]:
             out[key] = list(value) if value is not None else None
         elif key == "swap_space_bytes":
             out["swap_space"] = f"{value} B"
+        elif key.startswith("kv_offload_"):  # kv_offload: {host, disk}
+            out.setdefault("kv_offload", {})[key.removeprefix("kv_offload_").removesuffix("_bytes")] = f"{value} B"
         elif key.endswith("_s"):
             out[key[:-2]] = f"{value} s"
         else:

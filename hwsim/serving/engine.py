@@ -41,6 +41,9 @@ from hwsim.specs.scenario import EngineConfig
 PRICED_AHEAD = 4  # steps of a run priced before it starts; each further stretch twice as long
 WATERMARK = 0.01  # share of blocks kept free when admitting, as vLLM does against thrashing
 ROLES = ("both", "prefill", "decode")
+# tokens of one layer that KV offloading moves per copy: LMCache's default chunk size ("LMCACHE_CHUNK_SIZE=256 -
+# Token chunk size for cache granularity (default: 256)", NVIDIA Dynamo docs, LMCache Integration)
+RELOAD_CHUNK_TOKENS = 256
 
 
 @dataclass(eq=False)
@@ -128,6 +131,8 @@ class ReplicaSetup:
     devices: int = 1  # per replica (tensor parallel)
     on_finish: Callable[[], None] | None = None  # called once per finished request (progress reporting)
     eager_timer: StepModel | None = None  # the same deployment launched op by op, for uncaptured steps
+    kv_offload_blocks: tuple[int, ...] = ()  # blocks kept below the device for prefix hits: host, then drives
+    disk_read_s: Callable[[float], float] | None = None  # seconds to read so many bytes from the drives
 
     def __post_init__(self) -> None:
         for name, ok, expected in (("total_blocks", self.total_blocks >= 1, "at least 1"),
@@ -164,7 +169,10 @@ class Replica:
         self.config = setup.config
         self.timer = setup.timer
         self.caching = self.config.prefix_caching
-        self.pool = CachedBlockPool(setup.total_blocks) if self.caching else BlockPool(setup.total_blocks)
+        self.pool = (CachedBlockPool(setup.total_blocks, setup.kv_offload_blocks) if self.caching
+                     else BlockPool(setup.total_blocks))
+        self._reload_s = 0.0  # cached blocks brought back from below the device for this step
+        self.reloads = [0] * len(setup.kv_offload_blocks)  # blocks brought back, per tier
         self.swap_space = SwapSpace(self.config.swap_space_bytes)
         self.role = role
         self.handoff = handoff
@@ -301,13 +309,49 @@ class Replica:
             return
         keys = self._keys(seq)[:(seq.length - 1) // self.config.block_size]
         found = self.pool.cached_prefix(keys)  # type: ignore[attr-defined]
-        if not found:
+        if not found and not self.pool.lower_prefix(keys[:1]):  # type: ignore[attr-defined]
             return
         self.pool.hold(keys[:found])  # type: ignore[attr-defined]
-        seq.shared_keys, seq.blocks, seq.cache_upto = list(keys[:found]), found, found
+        seq.shared_keys, seq.blocks = list(keys[:found]), found
+        found += self._bring_back(seq, keys[found:])
+        seq.cache_upto = found
         seq.computed = found * self.config.block_size
         if seq.first_token_s is None and not seq.preemptions:
             seq.cached_tokens = seq.computed
+
+    def _bring_back(self, seq: Seq, keys: list[int]) -> int:
+        """The blocks that continue `seq`'s prompt from below the device come back to it, their
+        copies added to this step's wait; returns how many."""
+        tiers = self.pool.lower_prefix(keys)  # type: ignore[attr-defined]
+        if not tiers:
+            return 0
+        back = keys[:len(tiers)]
+        self.pool.bring_back(back)  # type: ignore[attr-defined]
+        self.pool.take(len(back))
+        seq.shared_keys += self.pool.cache(back)  # type: ignore[attr-defined]
+        seq.blocks += len(back)
+        for tier in range(len(self.reloads)):
+            count = tiers.count(tier)
+            self.reloads[tier] += count
+            moved_bytes = count * self.setup.block_bytes
+            if count and tier > 0 and self.setup.disk_read_s is not None:  # from the drives, then over the link
+                self._reload_s += self.setup.disk_read_s(moved_bytes * self.setup.devices)
+            if count:
+                self._reload_s += self._reload_copy_s(moved_bytes)
+        return len(back)
+
+    def _reload_copy_s(self, moved_bytes: float) -> float:
+        """Cached blocks come back from host memory in chunks of `RELOAD_CHUNK_TOKENS` tokens of one
+        layer, as LMCache moves them (not block by block, as a swap does)."""
+        setup = self.setup
+        assert setup.host_link is not None, "KV offload needs a host link"
+        chunk_bytes = setup.block_bytes * RELOAD_CHUNK_TOKENS / (self.config.block_size * setup.layers)
+        return roofline.transfer_s(moved_bytes, setup.host_link, chunk_bytes=chunk_bytes, issue_s=setup.copy_issue_s)
+
+    def take_reload_s(self) -> float:
+        """Seconds of copies bringing cached blocks back that the coming step waits for."""
+        seconds, self._reload_s = self._reload_s, 0.0
+        return seconds
 
     def _offer_to_cache(self, seq: Seq) -> None:
         """`seq`'s full blocks not yet offered become cached (those another sequence cached first

@@ -56,7 +56,7 @@ class ContinuousBatching(ABC):
         if not work:  # nothing can run until something arrives
             yield replica.next_arrival()
             return
-        yield from replica.execute(work, transfer_s)
+        yield from replica.execute(work, transfer_s + replica.take_reload_s())
 
     @abstractmethod
     def compose(self, replica: Replica, decodes: list[Seq], growing: list[Seq]) -> Work:

@@ -45,11 +45,15 @@ class CachedBlockPool(BlockPool):
     `free` counts the blocks no request holds, cached ones included; taking more than the uncached
     free blocks evicts cached ones, least recently used first."""
 
-    def __init__(self, total: int):
+    def __init__(self, total: int, lower_tiers: Sequence[int] = ()):
         super().__init__(total)
         self.references: dict[int, int] = {}  # cached block -> requests holding it
         self.unheld: OrderedDict[int, None] = OrderedDict()  # cached blocks no request holds, oldest first
-        self.evictions = 0
+        self.evictions = 0  # blocks that left the device
+        # blocks evicted from the device kept further down (host DRAM, then drives), each tier's
+        # capacity in blocks, least recently used first; a block evicted from the last is gone
+        self.capacities = tuple(lower_tiers)
+        self.tiers: list[OrderedDict[int, None]] = [OrderedDict() for _ in self.capacities]
 
     @property
     def uncached_free(self) -> int:
@@ -63,6 +67,34 @@ class CachedBlockPool(BlockPool):
             key, _ = self.unheld.popitem(last=False)
             del self.references[key]
             self.evictions += 1
+            self._demote(key, 0)
+
+    def _demote(self, key: int, tier: int) -> None:
+        """An evicted block goes to `tier`, pushing that tier's oldest one down (or out)."""
+        moving: int | None = key
+        while tier < len(self.tiers) and moving is not None:
+            blocks = self.tiers[tier]
+            blocks[moving] = None
+            moving = blocks.popitem(last=False)[0] if len(blocks) > self.capacities[tier] else None
+            tier += 1
+
+    def lower_prefix(self, keys: Sequence[int]) -> list[int]:
+        """The tier (0: the first below the device) of each of `keys`, from the first, while they
+        are found below the device."""
+        found = []
+        for key in keys:
+            tier = next((i for i, blocks in enumerate(self.tiers) if key in blocks), None)
+            if tier is None:
+                break
+            found.append(tier)
+        return found
+
+    def bring_back(self, keys: Sequence[int]) -> None:
+        """Blocks found below the device come back to it (the caller takes device blocks for them
+        and caches them as its own)."""
+        for key in keys:
+            for blocks in self.tiers:
+                blocks.pop(key, None)
 
     def cached_prefix(self, keys: Sequence[int]) -> int:
         """How many of `keys`, from the first, are cached."""

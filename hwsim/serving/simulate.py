@@ -9,7 +9,7 @@ import pandas as pd
 import simpy
 
 from hwsim.base.errors import HwsimError
-from hwsim.perf import cost, roofline
+from hwsim.perf import cost, offload, roofline
 from hwsim.perf.estimate import device_tdp_w
 from hwsim.perf.step_model import StepModel
 from hwsim.serving import bench_metrics, metrics, policies
@@ -53,7 +53,8 @@ def simulate(scenario: Scenario, requests: pd.DataFrame | None = None,
         copy_issue_s=scenario.system.compute.performance.eager_copy_dispatch_s,
         layers=scenario.model.num_layers, tdp_w=device_tdp_w(scenario.system), devices=scenario.tp,
         on_finish=_progress_counter(len(table), progress),
-        eager_timer=StepModel(replace(scenario.deployment, launch="eager")) if engine.uncaptured == "eager" else None)
+        eager_timer=StepModel(replace(scenario.deployment, launch="eager")) if engine.uncaptured == "eager" else None,
+        **_kv_offload(scenario))
     replicas, router = _replicas(env, scenario, setup)
     seqs = _sequences(table)
     _start_traffic(env, scenario, seqs, router, table)
@@ -69,6 +70,20 @@ def _with_techniques(scenario: Scenario, table: pd.DataFrame) -> tuple[Scenario,
     if not techniques.is_identity:
         scenario = replace(scenario, precision=techniques.precision(scenario.precision))
     return scenario, table
+
+
+def _kv_offload(scenario: Scenario) -> dict:
+    """Blocks kept below the device for prefix hits (host DRAM, then drives: every device's share of
+    a block) and how long reading from the drives takes; nothing when no tier is configured."""
+    engine = scenario.engine
+    if not (engine.kv_offload_host_bytes or engine.kv_offload_disk_bytes):
+        return {}
+    whole_block_bytes = block_bytes(scenario.model, scenario.precision, engine.block_size, scenario.tp) * scenario.tp
+    tiers = tuple(int(tier_bytes // whole_block_bytes)
+                  for tier_bytes in (engine.kv_offload_host_bytes, engine.kv_offload_disk_bytes))
+    system = scenario.system
+    return {"kv_offload_blocks": tiers,
+            "disk_read_s": (lambda moved: offload.disk_read_s(system, moved)) if system.storage else None}
 
 
 def _kv_cache_blocks(scenario: Scenario, table: pd.DataFrame) -> int:
@@ -211,7 +226,10 @@ def _prefix_cache_summary(requests: pd.DataFrame, replicas: list[Replica]) -> di
     prompt = float(requests["prompt_tokens"].sum())
     hit = float(requests["cached_tokens"].sum())
     return {"prefix_cache_hit_rate": hit / prompt if prompt else 0.0, "prefix_cache_hit_tokens": int(hit),
-            "prefix_cache_evictions": sum(getattr(r.pool, "evictions", 0) for r in replicas)}
+            "prefix_cache_evictions": sum(getattr(r.pool, "evictions", 0) for r in replicas),
+            **({"prefix_cache_reloaded_blocks": {tier: sum(r.reloads[i] for r in replicas)
+                                                 for i, tier in enumerate(("host", "disk"))}}
+               if replicas and replicas[0].reloads else {})}
 
 
 def _benchmark_report(workload: Workload, measured: pd.DataFrame) -> dict:

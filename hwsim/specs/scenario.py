@@ -66,6 +66,10 @@ class EngineConfig:
     # keep the KV blocks of ended requests while nothing needs them, and start a request whose prompt
     # begins with cached blocks after them (vLLM's automatic prefix caching, SGLang's radix cache)
     prefix_caching: bool = False
+    # where cached blocks evicted from the device are kept for later hits: host DRAM, then the drives
+    # (LMCache, Mooncake's store); 0: not kept
+    kv_offload_host_bytes: float = 0.0
+    kv_offload_disk_bytes: float = 0.0
 
     def __post_init__(self) -> None:
         sizes = self.cuda_graph_sizes
@@ -136,6 +140,15 @@ def check(scenario: Scenario, source: str = "scenario") -> None:
     """Fail up front on what cannot run, naming the field."""
     if scenario.disaggregation and scenario.engine.batching == "static":
         raise InputError(source, "engine.batching", "static batching cannot be disaggregated")
+    engine = scenario.engine
+    if (engine.kv_offload_host_bytes or engine.kv_offload_disk_bytes) and not engine.prefix_caching:
+        raise InputError(source, "engine.kv_offload", "keeps evicted cached blocks, so it needs prefix_caching: true")
+    drives_bytes = sum(drive.capacity_bytes * count for drive, count in scenario.system.storage)
+    for tier, wanted, has, what in (("host", engine.kv_offload_host_bytes, scenario.system.dram_bytes, "host DRAM"),
+                                    ("disk", engine.kv_offload_disk_bytes, drives_bytes, "drives")):
+        if wanted > has:
+            raise InputError(source, f"engine.kv_offload.{tier}", f"{wanted / 1e9:,.0f} GB is more than the system's "
+                                                                 f"{what} ({has / 1e9:,.0f} GB)")
     budgeted = scenario.engine.batching in ("mixed", "inflight")
     if scenario.engine.max_num_batched_tokens < scenario.engine.max_num_seqs and budgeted:
         raise InputError(source, "engine.max_num_batched_tokens",

@@ -126,3 +126,24 @@ def test_a_conversations_turns_grow_and_find_the_conversation_so_far_cached():
     follow = requests[turns["turn"] == 1]["arrival_s"].to_numpy()
     first_done = requests[turns["turn"] == 0]["completion_s"].to_numpy()
     assert follow == pytest.approx(first_done + 5.0)  # sent after the answer and the think time
+
+
+def test_blocks_evicted_to_host_memory_come_back_over_the_link_on_a_later_hit():
+    workload = shared(prefix=Prefix(2000, 64), rate_per_s=8.0)
+    tight = replace(CACHING, gpu_memory_utilization=0.26)
+    device_only = simulate(scenario(workload, engine=tight))
+    with_host = simulate(scenario(workload, engine=replace(tight, kv_offload_host_bytes=100e9)))
+    assert with_host.summary["prefix_cache_hit_rate"] > device_only.summary["prefix_cache_hit_rate"]
+    assert with_host.summary["prefix_cache_hit_rate"] == pytest.approx(analytic_hit_rate(workload), abs=0.02)
+    assert with_host.summary["prefix_cache_reloaded_blocks"]["host"] > 0
+    assert with_host.summary["ttft_p50_s"] < device_only.summary["ttft_p50_s"]
+
+
+def test_an_offload_tier_needs_caching_and_room_in_the_system():
+    from hwsim.base.errors import InputError
+    from hwsim.specs.scenario import check
+
+    with pytest.raises(InputError, match="engine.kv_offload: keeps evicted cached blocks, so it needs prefix_caching"):
+        check(scenario(shared(), engine=replace(NO_OVERHEAD, kv_offload_host_bytes=1e9)))
+    with pytest.raises(InputError, match=r"engine.kv_offload.host: 100,000 GB is more than the system's host DRAM"):
+        check(scenario(shared(), engine=replace(CACHING, kv_offload_host_bytes=1e14)))
