@@ -16,7 +16,7 @@ from hwsim.output import report, tables
 from hwsim.perf import flash
 from hwsim.specs import deployment
 from hwsim.specs.plan import PlanSpec
-from hwsim.studies import capacity, expert_plan, offload_plan, plan
+from hwsim.studies import capacity, expert_plan, hourly, offload_plan, plan
 
 
 def _with_pricing(spec: PlanSpec, pricing_name: str) -> PlanSpec:
@@ -45,6 +45,8 @@ def run_plan(args) -> int:
     result = plan.run(spec, workers=workers, cluster=args.cluster, progress=progress)
     headroom = _winner_capacity(spec, result)
     _print_plan(spec, result, args.all, headroom)
+    if spec.workload.trace is not None and result.winner is not None:
+        _print_hourly(spec, result)
     frame = result.outcomes
     if isinstance(headroom, capacity.Capacity) and result.winner is not None:  # the winner's row carries it
         frame = frame.assign(capacity_requests_per_s=frame["candidate"].map(
@@ -61,7 +63,7 @@ def run_plan(args) -> int:
 def _winner_capacity(spec: PlanSpec, result: plan.PlanResult) -> capacity.Capacity | str | None:
     """How far the winner's traffic could grow before it misses its SLOs: its capacity, found by
     bisecting the workload's rate; why it has none, or None without a winner."""
-    if result.winner is None:
+    if result.winner is None or spec.workload.trace is not None:  # a trace is provisioned hour by hour
         return None
     candidate = next(c for c in spec.candidates if c.describe() == result.winner["candidate"])
     scenario = plan.scenario_for(candidate, spec)
@@ -71,6 +73,30 @@ def _winner_capacity(spec: PlanSpec, result: plan.PlanResult) -> capacity.Capaci
         return capacity.capacity(scenario, percentile=spec.slo.percentile)
     except HwsimError as exc:
         return str(exc)
+
+
+def _print_hourly(spec: PlanSpec, result: plan.PlanResult) -> None:
+    """Hour by hour of the trace: the winner's replicas each hour needs, and what provisioning for
+    the peak costs against scaling each hour."""
+    winner, trace = result.winner, spec.workload.trace
+    assert winner is not None and trace is not None
+    candidate = next(c for c in spec.candidates if c.describe() == winner["candidate"])
+    scenario = plan.scenario_for(candidate, spec)
+    price = winner.get("usd_per_hour")
+    per_replica = price / candidate.replicas if price is not None and price == price else None
+    found = hourly.hourly(scenario, trace, per_replica)
+    devices = candidate.tensor_parallel
+    print(f"hour by hour (one replica, {devices}x {candidate.hardware}, holds the SLOs up to "
+          f"{found.capacity_per_replica_per_s:.2f} requests/s of this trace's lengths):")
+    print(f"  {'hour':>4} {'requests':>9} {'requests/s':>11} {'replicas':>9}")
+    for hour in found.hours:
+        print(f"  {hour.index:>4} {hour.requests:>9,} {hour.rate_per_s:>11.2f} {hour.replicas:>9}")
+    print(f"  peak {found.peak.replicas} replicas (hour {found.peak.index}), mean {found.mean_replicas:.1f}")
+    peak_usd, scaled_usd = found.usd(scaled=False), found.usd(scaled=True)
+    if peak_usd is not None and scaled_usd is not None:
+        print(f"  over these {len(found.hours)} hours: ${peak_usd:,.2f} provisioned for the peak, "
+              f"${scaled_usd:,.2f} scaled each hour")
+    print()
 
 
 def _print_plan(spec: PlanSpec, result: plan.PlanResult, every: bool,
