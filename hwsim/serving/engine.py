@@ -613,6 +613,7 @@ class Replica:
             "kv_blocks_used": mean_blocks, "kv_blocks_peak": peak_blocks,
             "in_system_start": in_system_start, "in_system_end": self.in_system(),
             "kv_blocks_total": self.pool.total, "transfer_s": transfer_s, "energy_j": energy_j,
+            "kv_blocks_cached": len(self.pool.references) if self.caching else 0,  # type: ignore[attr-defined]
         })
 
 

@@ -225,7 +225,9 @@ def _prefix_cache_summary(requests: pd.DataFrame, replicas: list[Replica]) -> di
     """Prompt tokens served from the cache (a fraction of all prompt tokens), and blocks evicted."""
     prompt = float(requests["prompt_tokens"].sum())
     hit = float(requests["cached_tokens"].sum())
+    block_size = replicas[0].config.block_size if replicas else 1
     return {"prefix_cache_hit_rate": hit / prompt if prompt else 0.0, "prefix_cache_hit_tokens": int(hit),
+            "prefix_cache_hit_blocks": int(hit) // block_size,
             "prefix_cache_evictions": sum(getattr(r.pool, "evictions", 0) for r in replicas),
             **({"prefix_cache_reloaded_blocks": {tier: sum(r.reloads[i] for r in replicas)
                                                  for i, tier in enumerate(("host", "disk"))}}

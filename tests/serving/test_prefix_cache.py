@@ -59,6 +59,8 @@ def test_the_hit_rate_is_the_analytic_one_once_the_prefixes_are_cached():
     result = simulate(scenario(workload, engine=CACHING))
     assert result.summary["prefix_cache_hit_rate"] == pytest.approx(analytic_hit_rate(workload), abs=0.02)
     assert result.summary["prefix_cache_evictions"] == 0
+    assert result.summary["prefix_cache_hit_blocks"] == result.summary["prefix_cache_hit_tokens"] // 16
+    assert result.steps["kv_blocks_cached"].max() >= 4 * 125  # every prefix's blocks, cached over the run
 
 
 def test_ttft_falls_by_the_prefill_time_of_the_shared_part():
