@@ -270,15 +270,20 @@ def _arrivals(env: simpy.Environment, seqs: list[Seq], router: Router, overhead_
         router.route(seq)
 
 
+def _send_and_wait(env: simpy.Environment, seq: Seq, router: Router, overhead_s: float) -> Process:
+    """A user sends `seq` now (it reaches the scheduler after the API overhead) and waits for its end."""
+    seq.arrival_s = env.now
+    seq.done = env.event()
+    if overhead_s:
+        yield env.timeout(overhead_s)
+    router.route(seq)
+    yield seq.done
+
+
 def _user(env: simpy.Environment, queue: Iterator[Seq], router: Router, overhead_s: float) -> Process:
     """A closed-loop user: send a request, wait for it, send the next."""
     for seq in queue:
-        seq.arrival_s = env.now
-        seq.done = env.event()
-        if overhead_s:
-            yield env.timeout(overhead_s)
-        router.route(seq)
-        yield seq.done
+        yield from _send_and_wait(env, seq, router, overhead_s)
 
 
 def _conversation(env: simpy.Environment, turns: list[Seq], router: Router, overhead_s: float,
@@ -289,12 +294,7 @@ def _conversation(env: simpy.Environment, turns: list[Seq], router: Router, over
     for number, seq in enumerate(turns):
         if number:
             yield env.timeout(think_time_s)
-            seq.arrival_s = env.now
-        seq.done = env.event()
-        if overhead_s:
-            yield env.timeout(overhead_s)
-        router.route(seq)
-        yield seq.done
+        yield from _send_and_wait(env, seq, router, overhead_s)
 
 
 def _transfer(env: simpy.Environment, seq: Seq, kv_bytes: float, link: Link, router: Router) -> Process:
