@@ -11,7 +11,7 @@ import pandas as pd
 
 from hwsim.base import units
 from hwsim.base.errors import HwsimError
-from hwsim.loading import bench_import, catalog, hf_config, pricing_yaml, scenario_yaml, torch_trace
+from hwsim.loading import bench_import, catalog, hf_config, intervals_yaml, pricing_yaml, scenario_yaml, torch_trace
 from hwsim.loading.measurements import MEASUREMENT_COLUMNS
 from hwsim.loading.routing import routing_for
 from hwsim.output import report, tables
@@ -22,7 +22,7 @@ from hwsim.specs import deployment
 from hwsim.specs.deployment import IMPLEMENTATIONS, Deployment
 from hwsim.specs.placement import parse as parse_placement
 from hwsim.specs.pricing import Pricing
-from hwsim.studies import calibrate, speedup, validate
+from hwsim.studies import calibrate, intervals, regimes, speedup, validate
 
 
 def _overlay_system(args, system):
@@ -211,6 +211,8 @@ def run_simulate(args) -> int:
     summary = result.summary
     if args.capacity:
         summary = summary | _capacity_fields(scenario)
+    summary = summary | intervals.summary_intervals(lambda measured: regimes.of_scenario(scenario, measured), summary,
+                                                    intervals_yaml.bands())
     print(metrics.format_summary(summary))
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2, default=float))

@@ -166,6 +166,8 @@ def format_summary(summary: dict) -> str:
                      f"(${summary['usd_per_hour']:.2f}/h; {summary['pricing']})")
     else:
         lines.append(f"cost                {summary.get('cost_note', 'not priced')}")
+    if "interval_coverage" in summary:
+        lines.append(format_intervals(summary))
     if "benchmark" in summary:
         lines.extend(format_benchmark(summary["benchmark"]))
     if summary["overloaded"]:
@@ -186,3 +188,19 @@ def format_benchmark(benchmark: dict) -> list[str]:
         elif key.startswith(("mean_", "median_", "p99_")) or key.endswith("throughput"):
             lines.append(f"  {key:<24} {value:,.2f}")
     return lines
+
+
+def format_intervals(summary: dict) -> str:
+    """The 90% intervals of the headline figures, and the regime whose errors gave them."""
+    def seconds(key: str) -> str:
+        return f"{seconds_of(summary[key + '_low'])}-{seconds_of(summary[key + '_high'])}"
+
+    regimes = summary["interval_regimes"]
+    parts = []
+    if "output_tokens_per_s_low" in summary:
+        parts.append(f"throughput {summary['output_tokens_per_s_low']:,.0f}-{summary['output_tokens_per_s_high']:,.0f}"
+                     f" output tokens/s [{regimes['output_tokens_per_s']}]")
+    parts += [f"{name} mean {seconds(key)} [{regimes[key]}]" for name, key in (("TTFT", "ttft_mean_s"),
+                                                                               ("TPOT", "tpot_mean_s"))
+              if f"{key}_low" in summary]
+    return f"{summary['interval_coverage']:.0%} intervals      " + "; ".join(parts)

@@ -6,12 +6,12 @@ from typing import Any
 
 import pandas as pd
 
-from hwsim.loading import measurements
+from hwsim.loading import intervals_yaml, measurements
 from hwsim.loading.measurements import RowError
-from hwsim.studies import predict
+from hwsim.studies import intervals, predict, regimes
 
 # reason: why a row was not predicted; note: what a predicted row's prediction assumed
-ROW_COLUMNS = ["id", "kind", "hardware", "metric", "measured", "predicted", "ape", "reason", "note", "file"]
+ROW_COLUMNS = ["id", "kind", "hardware", "metric", "measured", "predicted", "ape", "reason", "note", "regime", "file"]
 
 
 def validate(paths: list[str], overlays: predict.Overlays | None = None) -> pd.DataFrame:
@@ -33,13 +33,14 @@ def validate(paths: list[str], overlays: predict.Overlays | None = None) -> pd.D
 
 def _rejected(row: measurements.Row, reason: str) -> dict:
     return {"id": row.id, "kind": row.kind, "hardware": row.cells.get("hardware", ""), "metric": row.metric,
-            "measured": None, "predicted": None, "ape": None, "reason": reason, "note": "", "file": row.source}
+            "measured": None, "predicted": None, "ape": None, "reason": reason, "note": "", "regime": "",
+            "file": row.source}
 
 
 def _record(row: measurements.Row, overlays: predict.Overlays) -> dict:
     record: dict[str, Any] = {"id": row.id, "kind": row.kind, "hardware": row.cells.get("hardware", ""),
               "metric": row.metric, "measured": None, "predicted": None, "ape": None, "reason": "",
-              "note": "", "file": row.source}
+              "note": "", "regime": "/".join(regimes.regime(row)), "file": row.source}
     try:
         measured = row.number("value")
         if measured <= 0 or math.isinf(measured):
@@ -85,18 +86,30 @@ def to_json(rows: pd.DataFrame, summary: pd.DataFrame) -> dict:
         return value
 
     out_rows = []
+    fitted = intervals_yaml.bands()
     for record in rows.to_dict("records"):
         item = {key: clean(record[key]) for key in ("id", "kind", "metric", "measured", "predicted", "ape")}
         if item["predicted"] is None:
             item["reason"] = record["reason"]
-        elif record["note"]:
-            item["note"] = record["note"]
+        else:
+            item.update(_interval(item["predicted"], record["regime"], fitted))
+            if record["note"]:
+                item["note"] = record["note"]
         out_rows.append(item)
     kinds = {r["kind"]: {k: clean(v) for k, v in r.items() if k != "kind"} for r in summary.to_dict("records")}
     done = rows.dropna(subset=["ape"])
     overall = {"rows": len(rows), "predicted": len(done),
                "mape": clean(float(done["ape"].mean())) if len(done) else None}
     return {"rows": out_rows, "summary": {"overall": overall, "kinds": kinds}}
+
+
+def _interval(predicted: float, regime: str, fitted: dict) -> dict:
+    """The 90% interval of a prediction in its regime (or the closest fitted parent), as JSON fields."""
+    band = intervals.band_for(regimes.chain(tuple(regime.split("/"))), fitted)
+    if band is None:
+        return {"regime": regime}
+    low, high = band.around(predicted)
+    return {"predicted_low": low, "predicted_high": high, "regime": regime, "interval_regime": band.regime}
 
 
 def _percent(fraction: float, signed: bool = True) -> str:

@@ -182,3 +182,19 @@ def test_simulate_capacity_of_a_closed_loop_is_refused_in_one_line(capsys, tmp_p
     code, _, err = run(capsys, "simulate", str(scenario), "--capacity")
     assert code == 2 and "--capacity: scenario" in err and "needs poisson or gamma arrivals" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_simulate_and_validate_give_ninety_percent_intervals(capsys, tmp_path):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(SIMULATED.replace("ARRIVAL", "poisson, rate: 4"))
+    code, out, _ = run(capsys, "simulate", str(scenario), "--json", str(tmp_path / "s.json"))
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert code == 0 and "90% intervals" in out
+    assert summary["output_tokens_per_s_low"] < summary["output_tokens_per_s_high"]  # for what would be measured
+    assert summary["interval_regimes"]["output_tokens_per_s"].startswith("serving/throughput/on-device")
+    code, _, _ = run(capsys, "validate", "validation/published.csv", "--json", str(tmp_path / "v.json"))
+    rows = json.loads((tmp_path / "v.json").read_text())["rows"]
+    predicted = [r for r in rows if r["predicted"] is not None]
+    assert predicted and all(r["predicted_low"] < r["predicted_high"] for r in predicted)
+    inside = [r["predicted_low"] <= r["measured"] <= r["predicted_high"] for r in predicted]
+    assert sum(inside) >= 0.8 * len(inside)

@@ -30,7 +30,9 @@ def test_json_document_has_the_agreed_shape(data_dir):
     rows = validate.validate([str(data_dir / "sample.csv")])
     document = json.loads(json.dumps(validate.to_json(rows, validate.summarize(rows))))
     first = document["rows"][0]
-    assert set(first) == {"id", "kind", "metric", "measured", "predicted", "ape"}
+    # a predicted row carries its regime and the 90% interval of the band fitted for it (or a parent)
+    assert set(first) == {"id", "kind", "metric", "measured", "predicted", "ape", "regime", "interval_regime",
+                          "predicted_low", "predicted_high"}
     unpredicted = next(r for r in document["rows"] if r["id"] == "bad-kind")
     assert unpredicted["predicted"] is None and "reason" in unpredicted
     assert document["summary"]["overall"]["predicted"] == 4

@@ -1,0 +1,18 @@
+"""An error band: how far measurements have fallen from predictions in one regime."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Band:
+    """The error quantiles of one regime (e = predicted / measured - 1), fitted on `rows` rows."""
+
+    regime: str
+    rows: int
+    error_low: float  # the lower quantile: a negative value is a prediction that was too low
+    error_high: float
+
+    def around(self, predicted: float) -> tuple[float, float]:
+        """The interval for what would be measured, given a prediction."""
+        return predicted / (1.0 + self.error_high), predicted / (1.0 + self.error_low)
