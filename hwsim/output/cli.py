@@ -303,6 +303,8 @@ def _plan_arguments(p: argparse.ArgumentParser) -> None:
     _writes(p, "--json", "write every candidate's outcome as JSON")
     _writes(p, "--csv", "write every candidate's outcome as CSV")
     p.add_argument("--all", action="store_true", help="list every candidate, not just the frontier")
+    p.add_argument("--robust", action="store_true",
+                   help="also judge each candidate's SLOs at the pessimistic end of its 90 percent interval")
     _writes(p, "--report", "write the cost-latency chart of every candidate (HTML)")
 
 

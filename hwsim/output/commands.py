@@ -62,6 +62,9 @@ def run_estimate(args) -> int:
         print(f"largest feasible batch: {args.batch} (one more: {reason})\n")
     result = estimate.estimate(setup, args.batch, args.prompt_tokens, args.output_tokens)
     _print_estimate(args, setup, result, prices)
+    band = intervals.band_for(intervals.regimes_chain(regimes.of_deployment(setup)), intervals_yaml.bands())
+    if band is not None:
+        print(_estimate_interval_text(result, band))
     if result.tier_needs is not None:
         print(f"\nper layer (overlap {'on' if setup.offload.overlap else 'off'}):")
         print(tables.tier_table("prefill", result.prefill))
@@ -69,8 +72,29 @@ def run_estimate(args) -> int:
     else:
         _print_op_tables(args.ops, result)
     if args.json:
-        Path(args.json).write_text(json.dumps(_estimate_document(args, setup, result), indent=2))
+        document = _estimate_document(args, setup, result) | (_estimate_intervals(result, band) if band else {})
+        Path(args.json).write_text(json.dumps(document, indent=2))
     return 0
+
+
+def _estimate_intervals(result: estimate.Estimate, band) -> dict:
+    """90% intervals of the estimate's times and throughput, from the band of its step regime."""
+    out = {}
+    for key in ("prefill_s", "time_per_output_token_s", "end_to_end_s"):
+        out[f"{key}_low"], out[f"{key}_high"] = band.around(getattr(result, key))
+    out["output_tokens_per_s_low"], out["output_tokens_per_s_high"] = band.around_rate(result.output_tokens_per_s)
+    return out | {"interval_regime": f"{band.regime} ({band.rows} rows)", "interval_coverage": intervals.COVERAGE}
+
+
+def _estimate_interval_text(result: estimate.Estimate, band) -> str:
+    found = _estimate_intervals(result, band)
+
+    def span(key: str) -> str:
+        return f"{units.format_seconds(found[key + '_low'])}-{units.format_seconds(found[key + '_high'])}"
+
+    return (f"90% intervals       prefill {span('prefill_s')}, decode per token {span('time_per_output_token_s')}, "
+            f"throughput {found['output_tokens_per_s_low']:,.1f}-{found['output_tokens_per_s_high']:,.1f} output "
+            f"tokens/s [{found['interval_regime']}]")
 
 
 def _print_estimate(args, setup: Deployment, result: estimate.Estimate, prices: Pricing) -> None:
@@ -357,10 +381,17 @@ def run_capacity(args) -> int:
     summary = found.summary
     print(f"capacity            {found.rate_per_s:.3f} requests/s (within {found.tolerance:.0%}; "
           f"SLOs at p{found.percentile}, queue not growing)")
+    band = intervals.band_for(intervals.regimes_chain(regimes.of_scenario(scenario)), intervals_yaml.bands())
+    if band is not None:
+        low, high = band.around(found.rate_per_s)
+        print(f"90% interval        {low:.3f}-{high:.3f} requests/s (the errors of serving throughput, "
+              f"{band.regime}, {band.rows} rows)")
     print(f"at that rate        {capacity.sustained_output_tokens_per_s(found):,.1f} output tokens/s sustained "
           f"(rate x mean output tokens); {summary['output_tokens_per_s']:,.1f} over the run, drain included")
     if args.json:
         document = {"capacity_requests_per_s": found.rate_per_s,
+                    **({"capacity_requests_per_s_low": band.around(found.rate_per_s)[0],
+                        "capacity_requests_per_s_high": band.around(found.rate_per_s)[1]} if band else {}),
                     "capacity_output_tokens_per_s": capacity.sustained_output_tokens_per_s(found),
                     "percentile": found.percentile,
                     "tolerance": found.tolerance, "summary_at_capacity": summary,

@@ -10,13 +10,13 @@ from pathlib import Path
 
 from hwsim.base import units
 from hwsim.base.errors import HwsimError
-from hwsim.loading import catalog, plan_yaml, pricing_yaml
+from hwsim.loading import catalog, intervals_yaml, plan_yaml, pricing_yaml
 from hwsim.loading.routing import routing_for
 from hwsim.output import report, tables
 from hwsim.perf import flash
 from hwsim.specs import deployment
 from hwsim.specs.plan import PlanSpec
-from hwsim.studies import capacity, expert_plan, hourly, offload_plan, plan
+from hwsim.studies import capacity, expert_plan, hourly, intervals, offload_plan, plan, regimes
 
 
 def _with_pricing(spec: PlanSpec, pricing_name: str) -> PlanSpec:
@@ -51,6 +51,9 @@ def run_plan(args) -> int:
     if isinstance(headroom, capacity.Capacity) and result.winner is not None:  # the winner's row carries it
         frame = frame.assign(capacity_requests_per_s=frame["candidate"].map(
             {result.winner["candidate"]: headroom.rate_per_s}))
+    if args.robust:
+        frame = frame.assign(passes_robust=_robust_passes(spec, frame))
+        _print_robust(frame, result.winner)
     if args.json:
         Path(args.json).write_text(frame.to_json(orient="records", indent=2))
     if args.csv:
@@ -58,6 +61,43 @@ def run_plan(args) -> int:
     if args.report:
         Path(args.report).write_text(report.plan_page(result), encoding="utf-8")
     return 0
+
+
+def _robust_passes(spec: PlanSpec, frame) -> list[bool]:
+    """Whether each candidate still meets its SLOs with its TTFT and TPOT at the pessimistic end of
+    their 90% intervals (a latency predicted low by the band's lower error, e_low < 0, is taken as
+    measured = predicted / (1 + e_low))."""
+    by_name = {c.describe(): c for c in spec.candidates}
+    bands = intervals_yaml.bands()
+    p, slo = spec.slo.percentile, spec.slo
+    verdicts = []
+    for record in frame.to_dict("records"):
+        if not record["passes"]:
+            verdicts.append(False)
+            continue
+        scenario = plan.scenario_for(by_name[record["candidate"]], spec)
+        holds = True
+        for measured, key, limit in (("ttft", f"ttft_p{p}_s", slo.ttft_s), ("inter-token", f"tpot_p{p}_s", slo.tpot_s)):
+            band = intervals.band_for(intervals.regimes_chain(regimes.of_scenario(scenario, measured)), bands)
+            if limit is not None and band is not None and record[key] is not None:
+                holds &= record[key] / (1.0 + min(0.0, band.error_low)) <= limit
+        verdicts.append(bool(holds))
+    return verdicts
+
+
+def _print_robust(frame, winner: dict | None) -> None:
+    """The cheapest candidate that meets the SLOs even at the pessimistic end of its intervals."""
+    robust = frame[frame["passes_robust"]]
+    if robust.empty:
+        print("robust: no candidate meets the SLOs at the pessimistic end of its 90% intervals")
+        return
+    best = robust.sort_values(["usd_per_hour", "devices"]).iloc[0]
+    same = winner is not None and best["candidate"] == winner["candidate"]
+    print(f"robust (SLOs at the pessimistic end of each 90% interval): {best['candidate']}, "
+          f"${best['usd_per_hour']:.2f}/h" + (" (the same winner)" if same else
+                                            f" (the winner changes; {int(frame['passes'].sum() - len(robust))} "
+                                            f"candidates pass only at the optimistic end)"))
+    print()
 
 
 def _winner_capacity(spec: PlanSpec, result: plan.PlanResult) -> capacity.Capacity | str | None:

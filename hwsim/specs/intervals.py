@@ -16,3 +16,8 @@ class Band:
     def around(self, predicted: float) -> tuple[float, float]:
         """The interval for what would be measured, given a prediction."""
         return predicted / (1.0 + self.error_high), predicted / (1.0 + self.error_low)
+
+    def around_rate(self, predicted: float) -> tuple[float, float]:
+        """The interval for a rate whose time was predicted with these errors (a rate is work over
+        time, so a time predicted too low is a rate predicted too high)."""
+        return predicted * (1.0 + self.error_low), predicted * (1.0 + self.error_high)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from hwsim.base.errors import HwsimError
 from hwsim.loading import catalog
 from hwsim.loading.measurements import Row
+from hwsim.specs.deployment import Deployment
 from hwsim.specs.placement import Placement
 from hwsim.specs.scenario import Scenario
 
@@ -40,11 +41,16 @@ def where_of(system_id: str, placement: Placement) -> str:
 
 def of_scenario(scenario: Scenario, measured: str = "throughput") -> tuple[str, ...]:
     """A serving scenario's regime for a figure of `measure`, as a measurement row of it would have."""
-    precision = scenario.precision
+    return of_deployment(scenario.deployment, "serving", measured)
+
+
+def of_deployment(deployment: Deployment, kind: str = "step", measured: str = "time") -> tuple[str, ...]:
+    """A deployment's regime for a prediction of `kind` and `measured`, as a row of it would have."""
+    precision = deployment.precision
     quantized = precision.dtype in QUANTIZED or precision.weight_format or precision.weight_bits
     fmt = "fp8" if precision.dtype == "fp8" else ("quantized" if quantized else "16-bit")
-    grounding = "calibrated" if scenario.system.id in CALIBRATED_HARDWARE else "datasheet"
-    return ("serving", measured, where_of(scenario.system.id, scenario.placement), grounding, fmt)
+    grounding = "calibrated" if deployment.system.id in CALIBRATED_HARDWARE else "datasheet"
+    return (kind, measured, where_of(deployment.system.id, deployment.placement), grounding, fmt)
 
 
 def _where(row: Row) -> str:

@@ -198,3 +198,22 @@ def test_simulate_and_validate_give_ninety_percent_intervals(capsys, tmp_path):
     assert predicted and all(r["predicted_low"] < r["predicted_high"] for r in predicted)
     inside = [r["predicted_low"] <= r["measured"] <= r["predicted_high"] for r in predicted]
     assert sum(inside) >= 0.8 * len(inside)
+
+
+def test_estimate_and_capacity_give_ninety_percent_intervals(capsys, tmp_path):
+    code, out, _ = run(capsys, "estimate", "--hardware", "h100-sxm", "--model", "llama-3-8b", "--json",
+                       str(tmp_path / "e.json"))
+    document = json.loads((tmp_path / "e.json").read_text())
+    assert code == 0 and "90% intervals       prefill" in out
+    assert document["prefill_s_low"] < document["prefill_s_high"]
+    # a rate moves opposite to the time it is derived from
+    low, high = document["output_tokens_per_s_low"], document["output_tokens_per_s_high"]
+    assert low / document["output_tokens_per_s"] == pytest.approx(document["time_per_output_token_s"]
+                                                                  / document["time_per_output_token_s_high"], rel=1e-9)
+    assert low < high
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(SIMULATED.replace("ARRIVAL", "poisson, rate: 4"))
+    code, out, _ = run(capsys, "capacity", str(scenario), "--tolerance", "0.2", "--json", str(tmp_path / "c.json"))
+    found = json.loads((tmp_path / "c.json").read_text())
+    assert code == 0 and "90% interval" in out
+    assert found["capacity_requests_per_s_low"] < found["capacity_requests_per_s_high"]

@@ -99,3 +99,12 @@ def test_plan_gives_the_winners_capacity_or_why_it_has_none(capsys, tmp_path):
     path.write_text(PLAN.replace("HARDWARE", "h100-sxm"))  # 40 requests cannot load an H100
     code, out, _ = run(capsys, "plan", str(path), "--workers", "1")
     assert code == 0 and "capacity not found: the SLOs hold even at" in out and "too few to load" in out
+
+
+def test_plan_robust_judges_the_slos_at_the_pessimistic_end_of_each_interval(capsys, tmp_path):
+    path = tmp_path / "plan.yaml"
+    path.write_text(PLAN.replace("HARDWARE", "l4, h100-sxm"))
+    code, out, _ = run(capsys, "plan", str(path), "--workers", "1", "--robust", "--json", str(tmp_path / "p.json"))
+    rows = json.loads((tmp_path / "p.json").read_text())
+    assert code == 0 and "robust (SLOs at the pessimistic end of each 90% interval)" in out
+    assert all(row["passes"] or not row["passes_robust"] for row in rows)  # robust passes are passes
