@@ -17,6 +17,7 @@ from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 from hwsim.base.errors import HwsimError
+from hwsim.loading import intervals_yaml
 from hwsim.perf.memory import memory_fit
 from hwsim.perf.step import StepCost, operator_step
 from hwsim.serving.kvcache import block_bytes
@@ -24,7 +25,7 @@ from hwsim.serving.metrics import per_request
 from hwsim.serving.simulate import SimulationResult, simulate
 from hwsim.specs import shape
 from hwsim.specs.scenario import Scenario
-from hwsim.studies import capacity
+from hwsim.studies import capacity, intervals, regimes
 
 LOAD_FACTORS = (0.5, 1.0, 1.5, 2.0, 3.0)
 LOAD_REQUESTS = 300  # requests per point of the load curves
@@ -43,7 +44,7 @@ def build(baseline: Scenario, whatifs: list[Scenario], knobs: dict[str, list[tup
     scenarios = [baseline] + list(whatifs)
     results = []
     for scenario in scenarios:
-        results.append(_with_capacity(simulate(scenario)))
+        results.append(_with_intervals(_with_capacity(simulate(scenario))))
         if progress:
             progress(f"simulated {scenario.name}")
     sections = [
@@ -88,6 +89,25 @@ def _with_capacity(result: SimulationResult) -> SimulationResult:
     return replace(result, summary=result.summary | capacity.fields(found))
 
 
+def _with_intervals(result: SimulationResult) -> SimulationResult:
+    """`result` with the 90% intervals of its headline figures in its summary (see `simulate`)."""
+    scenario = result.scenario
+    found = intervals.summary_intervals(lambda measured: regimes.of_scenario(scenario, measured), result.summary,
+                                        intervals_yaml.bands())
+    return replace(result, summary=result.summary | found)
+
+
+def _interval_row(results: list[SimulationResult]) -> str:
+    """The 90% interval of each scenario's throughput over the run, and the regime it came from."""
+    cells = []
+    for r in results:
+        low, high = r.summary.get("output_tokens_per_s_low"), r.summary.get("output_tokens_per_s_high")
+        regime = r.summary.get("interval_regimes", {}).get("output_tokens_per_s", "")
+        cells.append("<td>-</td>" if low is None else
+                     f'<td title="{html.escape(regime)}">{low:,.0f} to {high:,.0f}</td>')
+    return f"<tr><th>output tokens/s, 90% interval</th>{''.join(cells)}</tr>"
+
+
 def _summary_table(results: list[SimulationResult]) -> str:
     rows = [
         ("capacity under the SLOs, requests/s", "capacity_requests_per_s", "{:.2f}", True),
@@ -113,6 +133,8 @@ def _summary_table(results: list[SimulationResult]) -> str:
         cells = [_summary_cell(r.summary.get(key), base.get(key) if i else None, fmt, higher_better)
                  for i, r in enumerate(results)]
         body.append(f"<tr><th>{label}</th>{''.join(cells)}</tr>")
+        if key == "output_tokens_per_s":
+            body.append(_interval_row(results))
     notes = "".join(f"<li>{html.escape(r.scenario.name)}: {html.escape(_describe(r.scenario))}</li>"
                     for r in results)
     return (f'<table class="summary"><tr><th></th>{head}</tr>{"".join(body)}</table>'

@@ -71,3 +71,13 @@ def test_the_summary_leads_with_capacity_under_the_slos():
     table = report._summary_table([result])
     assert table.index("capacity under the SLOs") < table.index("output tokens/s over the run (drain included)")
     assert f"{result.summary['capacity_requests_per_s']:.2f}" in table
+
+
+def test_the_summary_gives_each_scenarios_throughput_interval():
+    from hwsim.serving.simulate import simulate
+
+    baseline = scenario_yaml.load_scenario(WHATIF / "baseline.yaml")
+    result = report._with_intervals(simulate(baseline))
+    table = report._summary_table([result])
+    low, high = result.summary["output_tokens_per_s_low"], result.summary["output_tokens_per_s_high"]
+    assert "output tokens/s, 90% interval" in table and f"{low:,.0f} to {high:,.0f}" in table
