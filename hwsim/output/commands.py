@@ -62,7 +62,7 @@ def run_estimate(args) -> int:
         print(f"largest feasible batch: {args.batch} (one more: {reason})\n")
     result = estimate.estimate(setup, args.batch, args.prompt_tokens, args.output_tokens)
     _print_estimate(args, setup, result, prices)
-    band = intervals.band_for(intervals.regimes_chain(regimes.of_deployment(setup)), intervals_yaml.bands())
+    band = intervals.band_for(regimes.chain(regimes.of_deployment(setup)), intervals_yaml.bands())
     if band is not None:
         print(_estimate_interval_text(result, band))
     if result.tier_needs is not None:
@@ -381,7 +381,7 @@ def run_capacity(args) -> int:
     summary = found.summary
     print(f"capacity            {found.rate_per_s:.3f} requests/s (within {found.tolerance:.0%}; "
           f"SLOs at p{found.percentile}, queue not growing)")
-    band = intervals.band_for(intervals.regimes_chain(regimes.of_scenario(scenario)), intervals_yaml.bands())
+    band = intervals.band_for(regimes.chain(regimes.of_scenario(scenario)), intervals_yaml.bands())
     if band is not None:
         low, high = band.around(found.rate_per_s)
         print(f"90% interval        {low:.3f}-{high:.3f} requests/s (the errors of serving throughput, "

@@ -78,7 +78,7 @@ def _robust_passes(spec: PlanSpec, frame) -> list[bool]:
         scenario = plan.scenario_for(by_name[record["candidate"]], spec)
         holds = True
         for measured, key, limit in (("ttft", f"ttft_p{p}_s", slo.ttft_s), ("inter-token", f"tpot_p{p}_s", slo.tpot_s)):
-            band = intervals.band_for(intervals.regimes_chain(regimes.of_scenario(scenario, measured)), bands)
+            band = intervals.band_for(regimes.chain(regimes.of_scenario(scenario, measured)), bands)
             if limit is not None and band is not None and record[key] is not None:
                 holds &= record[key] / (1.0 + min(0.0, band.error_low)) <= limit
         verdicts.append(bool(holds))

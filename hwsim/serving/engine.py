@@ -295,19 +295,23 @@ class Replica:
                                    (seq.prompt + seq.output) // size, size)
         return seq._keys
 
+    def _reusable_keys(self, seq: Seq, tokens: int) -> list[int]:
+        """The identities of the full blocks of `seq`'s first `tokens` tokens that a cache hit may
+        cover: all but its last token is always computed, as vLLM does."""
+        return self._keys(seq)[:(tokens - 1) // self.config.block_size]
+
     def cached_prompt_blocks(self, seq: Seq) -> int:
         """How many blocks of `seq`'s prompt this replica's cache holds now (0 without caching)."""
         if not self.caching:
             return 0
-        keys = self._keys(seq)[:(seq.prompt - 1) // self.config.block_size]
-        return self.pool.cached_prefix(keys)  # type: ignore[attr-defined]
+        return self.pool.cached_prefix(self._reusable_keys(seq, seq.prompt))  # type: ignore[attr-defined]
 
     def _reuse_cached(self, seq: Seq) -> None:
         """A sequence about to start holds the cached blocks its prompt begins with and skips their
         prefill; at least its last prompt token is always computed, as vLLM does."""
         if seq.computed or seq.blocks:
             return
-        keys = self._keys(seq)[:(seq.length - 1) // self.config.block_size]
+        keys = self._reusable_keys(seq, seq.length)
         found = self.pool.cached_prefix(keys)  # type: ignore[attr-defined]
         if not found and not self.pool.lower_prefix(keys[:1]):  # type: ignore[attr-defined]
             return

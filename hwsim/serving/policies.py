@@ -296,11 +296,11 @@ class Router(ABC):
         self.replicas = replicas
 
     def route(self, seq: Seq) -> None:
-        self.pick().submit(seq)
+        self.pick(seq).submit(seq)
 
     @abstractmethod
-    def pick(self) -> Replica:
-        """The replica the next request goes to."""
+    def pick(self, seq: Seq | None = None) -> Replica:
+        """The replica the next request (`seq`, when the router looks at it) goes to."""
 
 
 class RoundRobin(Router):
@@ -310,14 +310,14 @@ class RoundRobin(Router):
         super().__init__(replicas)
         self._turns = itertools.cycle(replicas)
 
-    def pick(self) -> Replica:
+    def pick(self, seq: Seq | None = None) -> Replica:
         return next(self._turns)
 
 
 class LeastOutstanding(Router):
     """The replica with the fewest tokens still to process, ties to the lowest index."""
 
-    def pick(self) -> Replica:
+    def pick(self, seq: Seq | None = None) -> Replica:
         return min(self.replicas, key=lambda r: (r.outstanding_tokens, r.index))
 
 
@@ -326,20 +326,9 @@ class PrefixAffinity(Router):
     router, Dynamo's KV router), ties to the fewest outstanding tokens, then the lowest index;
     without prefix caching, least outstanding."""
 
-    def __init__(self, replicas: list[Replica]):
-        super().__init__(replicas)
-        self._seq: Seq | None = None  # the request being routed
-
-    def route(self, seq: Seq) -> None:
-        self._seq = seq
-        super().route(seq)
-
-    def pick(self) -> Replica:
-        seq = self._seq
-        assert seq is not None, "prefix affinity picks for the request being routed"
-
+    def pick(self, seq: Seq | None = None) -> Replica:
         def cached(replica: Replica) -> int:
-            return replica.cached_prompt_blocks(seq)
+            return replica.cached_prompt_blocks(seq) if seq is not None else 0
 
         return min(self.replicas, key=lambda r: (-cached(r), r.outstanding_tokens, r.index))
 

@@ -50,8 +50,8 @@ def why_not(scenario: Scenario) -> str:
 def capacity(scenario: Scenario, tolerance: float = 0.02, percentile: int = 99) -> Capacity:
     """The highest arrival rate within `tolerance` (relative) at which `scenario` holds its SLOs."""
     slo, workload = scenario.slo, scenario.workload
-    if why_not(scenario):
-        raise HwsimError(why_not(scenario))
+    if reason := why_not(scenario):
+        raise HwsimError(reason)
     if not 0 < tolerance < 1:
         raise HwsimError(f"capacity tolerance must be between 0 and 1; got {tolerance}")
     if percentile not in (50, 90, 99):

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from hwsim.specs.intervals import Band
+from hwsim.studies import regimes
 
 COVERAGE = 0.9
 MIN_ROWS = 8
@@ -60,7 +61,7 @@ def summary_intervals(regime_of, summary: dict, bands: dict[str, Band]) -> dict:
     out: dict = {}
     for key, measured in SUMMARY_FIGURES.items():
         value = summary.get(key)
-        band = band_for(regimes_chain(regime_of(measured)), bands)
+        band = band_for(regimes.chain(regime_of(measured)), bands)
         if value is None or band is None:
             continue
         out[f"{key}_low"], out[f"{key}_high"] = band.around(value)
@@ -68,8 +69,3 @@ def summary_intervals(regime_of, summary: dict, bands: dict[str, Band]) -> dict:
     if out:
         out["interval_coverage"] = COVERAGE
     return out
-
-
-def regimes_chain(regime: tuple[str, ...]) -> list[str]:
-    """The regime's name and its parents' (see `regimes.chain`)."""
-    return ["/".join(regime[:depth]) for depth in range(len(regime), 0, -1)] + ["all"]

@@ -304,6 +304,11 @@ def _serving_workload(row: Row, benchmark: Benchmark | None) -> Workload:
         raise RowError(f"not predictable: {exc}") from None
 
 
+def _moe_parallel(model, system: System) -> bool:
+    """A MoE model on several devices runs its experts expert-parallel."""
+    return model.moe is not None and system.accelerator_count > 1
+
+
 def _serving_engine(row: Row, workload: Workload, model, system: System, placement: Placement) -> EngineConfig:
     """The row's engine: its nearest profile, or hwsim's defaults without one.
 
@@ -318,8 +323,7 @@ def _serving_engine(row: Row, workload: Workload, model, system: System, placeme
     if profile is not None and workload.arrival != "offline":
         return replace(profile, kernels=kernels)
     base = profile or EngineConfig()
-    moe_parallel = model.moe is not None and system.accelerator_count > 1
-    per_engine = system.accelerator_count if moe_parallel else 1
+    per_engine = system.accelerator_count if _moe_parallel(model, system) else 1
     prompt = workload.prompt.value
     seqs = min(EngineConfig.max_num_seqs * per_engine, workload.concurrency or workload.count)
     tokens = EngineConfig.max_num_batched_tokens * per_engine
@@ -346,10 +350,9 @@ def predict_serving(row: Row, overlays: Overlays, techniques=None) -> float:
         if not placement.on_device:  # the block runs together: its whole KV must fit where it is placed
             check_fit(model, system, _precision(row), placement, engine.max_num_seqs,
                       workload.prompt.value + workload.output.value)
-        moe_parallel = model.moe is not None and system.accelerator_count > 1
         result = simulate(Scenario(row.id, system, model, _precision(row), workload, engine=engine,
                                    placement=placement, offload=options,
-                                   experts=deployment.ExpertSetup(expert_parallel=True) if moe_parallel
+                                   experts=deployment.ExpertSetup(expert_parallel=True) if _moe_parallel(model, system)
                                    else None,
                                    **({"techniques": techniques} if techniques is not None else {})))
     except HwsimError as exc:
