@@ -138,7 +138,11 @@ def workload_field(fields: Fields, path: Path) -> Workload:
 
 
 def load_scenario(path: Path) -> Scenario:
-    fields = load_yaml(path)
+    return scenario_from(load_yaml(path), Path(path))
+
+
+def scenario_from(fields: Fields, path: Path) -> Scenario:
+    """The scenario `fields` describe; relative paths in it (a workload file) are read from beside `path`."""
     hardware, count = fields.string("hardware"), fields.integer("count", 1, high=MAX_DEVICES)
     try:
         system = catalog.system(hardware, count)

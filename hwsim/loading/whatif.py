@@ -101,20 +101,20 @@ def _merged_engine(baseline: EngineConfig, changes: Fields, path: Path) -> Engin
     given = changes.section("engine").data
     # a new profile replaces the baseline's settings; other keys change the baseline's
     merged = dict(given) if "profile" in given else {**_engine_dict(baseline), **given}
-    return scenario_yaml.engine_settings(Fields(merged, str(path), "changes.engine"))
+    return scenario_yaml.engine_settings(Fields(merged, str(path), f"{changes.path}.engine"))
 
 
 def apply(baseline: Scenario, changes: Fields, path: Path) -> Scenario:
     """`baseline` with each given change; every key is checked, unknown ones are errors."""
     _check_keys(changes)
-    with _located(path, "changes"):
+    with _located(path, changes.path):
         scenario = _with_deployment_changes(baseline, changes)
     if changes.has("engine"):
         scenario = replace(scenario, engine=_merged_engine(baseline.engine, changes, path))
     if changes.has("workload"):
         scenario = replace(scenario, workload=scenario_yaml.workload_field(changes, path))
     if changes.has("techniques"):
-        with _located(path, "changes.techniques"):
+        with _located(path, f"{changes.path}.techniques"):
             scenario = replace(scenario, techniques=techniques_yaml.load_techniques(changes.section("techniques")))
     changes.finish()
     return scenario
@@ -122,11 +122,15 @@ def apply(baseline: Scenario, changes: Fields, path: Path) -> Scenario:
 
 def load_whatif(path: Path, baseline: Scenario) -> Scenario:
     """The what-if at `path` applied to `baseline`; a what-if that changes nothing is an error."""
-    fields = load_yaml(path)
+    return whatif_from(load_yaml(path), Path(path), baseline)
+
+
+def whatif_from(fields: Fields, path: Path, baseline: Scenario) -> Scenario:
+    """The what-if `fields` (a name and its changes, read from `path`) applied to `baseline`."""
     name = fields.string("name", Path(path).stem)
     changes = fields.section("changes")
     fields.finish()
     scenario = apply(baseline, changes, Path(path))
     if scenario == replace(baseline, name=scenario.name):
-        raise InputError(str(path), "changes", "the what-if changes nothing from the baseline")
+        raise fields.error("changes", "the what-if changes nothing from the baseline")
     return replace(scenario, name=name)

@@ -34,7 +34,8 @@ EXAMPLES = {
     "capacity": "example:\n  hwsim capacity workloads/scenarios/llama3-8b-h100-chat.yaml --json capacity.json",
     "plan": "example:\n  hwsim plan workloads/plans/llama3-8b-chat.yaml --csv plan.csv",
     "moe-plan": "example:\n  hwsim moe-plan --hardware h100-sxm --model mixtral-8x7b --routing zipf:1.2 --batch 8",
-    "report": "example:\n  hwsim report baseline.yaml fp8.yaml speculative.yaml -o reports/whatif.html --mkdir",
+    "report": "example:\n  hwsim report reports/weight-formats-h100.yaml -o out/weight-formats.html --mkdir\n"
+              "  hwsim report baseline.yaml fp8.yaml speculative.yaml -o out/whatif.html --mkdir",
     "offload-plan": "example:\n  hwsim offload-plan --hardware flexgen-t4 --model opt-30b --dtype fp16 "
                     "--prompt-tokens 512 --output-tokens 32",
     "flash": "example:\n  hwsim flash --hardware m1-max-laptop --model opt-6.7b --dtype fp32",
@@ -280,7 +281,8 @@ def _simulate_arguments(p: argparse.ArgumentParser) -> None:
     _renamed(p, ("--csv-prefix",), "--csv", action=_WritesFile, metavar="PREFIX",
              suffixes=("-requests.csv", "-steps.csv"),
              help="write PREFIX-requests.csv and PREFIX-steps.csv (per-request and per-step records)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress on stderr (a bar on a terminal, else a line every 10 s of a long run)")
     p.add_argument("--capacity", action="store_true",
                    help="also find the highest request rate whose SLOs hold (as hwsim capacity does: p99, "
                         "within 2 percent)")
@@ -292,6 +294,8 @@ def _capacity_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--percentile", type=int, choices=(50, 90, 99), default=99,
                    help="the latency percentile held to the SLOs (default 99)")
     _writes(p, "--json", "write the capacity, the run at it and every rate tried as JSON")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress on stderr (a bar on a terminal, else a line every 10 s of a long run)")
 
 
 def _plan_arguments(p: argparse.ArgumentParser) -> None:
@@ -305,7 +309,10 @@ def _plan_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--all", action="store_true", help="list every candidate, not just the frontier")
     p.add_argument("--robust", action="store_true",
                    help="also judge each candidate's SLOs at the pessimistic end of its 90 percent interval")
-    _writes(p, "--report", "write the cost-latency chart of every candidate (HTML)")
+    _writes(p, "--report", "write the plan report (HTML): the SLOs and search, the winner and why, cost against "
+                          "TTFT and TPOT, a sortable table of every candidate with its intervals, what was pruned")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress on stderr (a bar on a terminal, else a line every 10 s of a long run)")
 
 
 def _moe_plan_arguments(p: argparse.ArgumentParser) -> None:
@@ -325,11 +332,14 @@ def _moe_plan_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _report_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("baseline", help="baseline scenario YAML")
+    p.add_argument("baseline", metavar="STUDY_OR_BASELINE",
+                   help="a study YAML (question, baseline and what-ifs), or a baseline scenario YAML")
     p.add_argument("whatifs", nargs="*", metavar="WHATIF",
                    help="what-if YAMLs: a name and the changes from the baseline")
     _out(p, "HTML file to write")
     p.add_argument("--no-sensitivity", action="store_true", help="skip the one-change-at-a-time runs")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress on stderr (a bar on a terminal, else a line every 10 s of a long run)")
 
 
 def _offload_plan_arguments(p: argparse.ArgumentParser) -> None:

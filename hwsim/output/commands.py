@@ -3,7 +3,6 @@ calibrate, simulate, report, profiles and import-model."""
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from hwsim.base.errors import HwsimError
 from hwsim.loading import bench_import, catalog, hf_config, intervals_yaml, pricing_yaml, scenario_yaml, torch_trace
 from hwsim.loading.measurements import MEASUREMENT_COLUMNS
 from hwsim.loading.routing import routing_for
-from hwsim.output import report, tables
+from hwsim.output import progress, report, tables
 from hwsim.perf import estimate
 from hwsim.perf.step import StepCost
 from hwsim.serving import metrics
@@ -22,6 +21,7 @@ from hwsim.specs import deployment
 from hwsim.specs.deployment import IMPLEMENTATIONS, Deployment
 from hwsim.specs.placement import parse as parse_placement
 from hwsim.specs.pricing import Pricing
+from hwsim.specs.scenario import Scenario
 from hwsim.studies import calibrate, intervals, regimes, speedup, validate
 
 
@@ -216,15 +216,8 @@ def run_simulate(args) -> int:
     if args.pricing:
         scenario = replace(scenario, pricing=pricing_yaml.pricing(args.pricing))
 
-    def progress(done: int, total: int) -> None:
-        filled = int(30 * done / total)
-        print(f"\r[{'#' * filled}{' ' * (30 - filled)}] {done}/{total} requests", end="", file=sys.stderr,
-              flush=True)
-        if done == total:
-            print(file=sys.stderr)
-
-    show = not args.no_progress and sys.stderr.isatty() and len(scenario.workload.requests()) >= 1000
-    result = simulate(scenario, progress=progress if show else None)
+    with progress.Progress("simulate", unit="requests", enabled=not args.no_progress) as bar:
+        result = simulate(scenario, progress=bar.update)
     n = scenario.system.accelerator_count or 1
     replicas = (f"{scenario.disaggregation.prefill_replicas} prefill + {scenario.disaggregation.decode_replicas} decode"
                 if scenario.disaggregation else str(scenario.replicas))
@@ -255,18 +248,28 @@ def _capacity_fields(scenario) -> dict:
     return capacity.fields(capacity.capacity(scenario))
 
 
-def run_report(args) -> int:
+def _report_inputs(args) -> tuple[str, Scenario, list[Scenario]]:
+    """The question, baseline and what-ifs of `hwsim report`: a study file alone, or a baseline
+    scenario followed by what-if files."""
+    from hwsim.loading import study_yaml
     from hwsim.loading.whatif import load_whatif
 
-    baseline = scenario_yaml.load_scenario(Path(args.baseline))
-    whatifs = [load_whatif(Path(path), baseline) for path in args.whatifs]
+    path = Path(args.baseline)
+    if study_yaml.is_study(path):
+        if args.whatifs:
+            raise HwsimError(f"{path} is a study (it names its what-ifs); give it alone, without "
+                             f"{', '.join(args.whatifs)}")
+        study = study_yaml.load_study(path)
+        return study.question, study.baseline, list(study.whatifs)
+    baseline = scenario_yaml.load_scenario(path)
+    return "", baseline, [load_whatif(Path(p), baseline) for p in args.whatifs]
+
+
+def run_report(args) -> int:
+    question, baseline, whatifs = _report_inputs(args)
     knobs = None if args.no_sensitivity else {w.name: report.knob_variants(baseline, w) for w in whatifs}
-
-    def progress(text: str) -> None:
-        if sys.stderr.isatty():
-            print(f"  {text}", file=sys.stderr)
-
-    page = report.build(baseline, whatifs, knobs, progress)
+    with progress.Progress("report", unit="steps", enabled=not args.no_progress) as bar:  # the count is not known
+        page = report.build(baseline, whatifs, knobs, bar.step, question)
     output = Path(args.out)
     output.write_text(page, encoding="utf-8")
     print(f"wrote {output} ({len(page) / 1e6:.1f} MB): {baseline.name}"
@@ -374,7 +377,8 @@ def run_capacity(args) -> int:
     from hwsim.studies import capacity
 
     scenario = scenario_yaml.load_scenario(Path(args.scenario))
-    found = capacity.capacity(scenario, args.tolerance, args.percentile)
+    with progress.timed("capacity", "searched", enabled=not args.no_progress):  # its steps cannot be seen
+        found = capacity.capacity(scenario, args.tolerance, args.percentile)
     for trial in found.trials:
         verdict = "holds" if trial.holds else f"misses: {trial.why}"
         print(f"  {trial.rate_per_s:10.3f} requests/s  {verdict}")

@@ -3,8 +3,8 @@ and flash."""
 from __future__ import annotations
 
 import json
+import math
 import os
-import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -12,10 +12,10 @@ from hwsim.base import units
 from hwsim.base.errors import HwsimError
 from hwsim.loading import catalog, intervals_yaml, plan_yaml, pricing_yaml
 from hwsim.loading.routing import routing_for
-from hwsim.output import report, tables
+from hwsim.output import plan_report, progress, tables
 from hwsim.perf import flash
 from hwsim.specs import deployment
-from hwsim.specs.plan import PlanSpec
+from hwsim.specs.plan import Candidate, PlanSpec
 from hwsim.studies import capacity, expert_plan, hourly, intervals, offload_plan, plan, regimes
 
 
@@ -38,11 +38,8 @@ def run_plan(args) -> int:
         spec = _with_pricing(spec, args.pricing)
     workers = args.workers or os.cpu_count() or 1
 
-    def progress(done: int, total: int) -> None:
-        if sys.stderr.isatty():
-            print(f"\r{done}/{total} candidates", end="\n" if done == total else "", file=sys.stderr, flush=True)
-
-    result = plan.run(spec, workers=workers, cluster=args.cluster, progress=progress)
+    with progress.Progress("plan", unit="candidates", enabled=not args.no_progress) as bar:
+        result = plan.run(spec, workers=workers, cluster=args.cluster, progress=bar.update)
     headroom = _winner_capacity(spec, result)
     _print_plan(spec, result, args.all, headroom)
     if spec.workload.trace is not None and result.winner is not None:
@@ -51,6 +48,7 @@ def run_plan(args) -> int:
     if isinstance(headroom, capacity.Capacity) and result.winner is not None:  # the winner's row carries it
         frame = frame.assign(capacity_requests_per_s=frame["candidate"].map(
             {result.winner["candidate"]: headroom.rate_per_s}))
+    frame = _with_latency_intervals(spec, frame)
     if args.robust:
         frame = frame.assign(passes_robust=_robust_passes(spec, frame))
         _print_robust(frame, result.winner)
@@ -59,29 +57,57 @@ def run_plan(args) -> int:
     if args.csv:
         frame.to_csv(args.csv, index=False)
     if args.report:
-        Path(args.report).write_text(report.plan_page(result), encoding="utf-8")
+        Path(args.report).write_text(plan_report.page(result, frame), encoding="utf-8")
     return 0
+
+
+def _latency_keys(spec: PlanSpec) -> tuple[tuple[str, str, float | None], ...]:
+    """(what the band measures, outcome column, SLO limit) for the two latencies a plan judges."""
+    p, slo = spec.slo.percentile, spec.slo
+    return (("ttft", f"ttft_p{p}_s", slo.ttft_s), ("inter-token", f"tpot_p{p}_s", slo.tpot_s))
+
+
+def _latency_intervals(spec: PlanSpec, candidate: Candidate, record: dict) -> dict[str, float]:
+    """A simulated candidate's 90% intervals for its TTFT and TPOT at the SLO percentile, as
+    `<column>_low`/`<column>_high` fields, from the band of its regime: the one lookup both the
+    outcome files and the robust verdict use, so they can never disagree. A pruned candidate, or a
+    figure whose regime has no fitted band, has none."""
+    if record["status"] != "simulated":
+        return {}
+    scenario = plan.scenario_for(candidate, spec)
+    found = {}
+    for measured, key, _ in _latency_keys(spec):
+        band = intervals.band_for(regimes.chain(regimes.of_scenario(scenario, measured)), intervals_yaml.bands())
+        value = record.get(key)
+        if band is not None and value is not None and math.isfinite(value):
+            found[f"{key}_low"], found[f"{key}_high"] = band.around(value)
+    return found
+
+
+def _with_latency_intervals(spec: PlanSpec, frame):
+    """`frame` with the `_low`/`_high` columns of each candidate's latency intervals (empty where it
+    has none), so the JSON, the CSV and the report carry the uncertainty of every latency they show."""
+    by_name = {c.describe(): c for c in spec.candidates}
+    found = [_latency_intervals(spec, by_name[r["candidate"]], r) for r in frame.to_dict("records")]
+    columns = [f"{key}_{end}" for _, key, _ in _latency_keys(spec) for end in ("low", "high")]
+    return frame.assign(**{column: [f.get(column, math.nan) for f in found] for column in columns})
 
 
 def _robust_passes(spec: PlanSpec, frame) -> list[bool]:
     """Whether each candidate still meets its SLOs with its TTFT and TPOT at the pessimistic end of
     their 90% intervals (a latency predicted low by the band's lower error, e_low < 0, is taken as
-    measured = predicted / (1 + e_low))."""
+    measured = predicted / (1 + e_low), the interval's high end; a band that only ever predicted
+    high leaves the prediction as it is)."""
     by_name = {c.describe(): c for c in spec.candidates}
-    bands = intervals_yaml.bands()
-    p, slo = spec.slo.percentile, spec.slo
     verdicts = []
     for record in frame.to_dict("records"):
         if not record["passes"]:
             verdicts.append(False)
             continue
-        scenario = plan.scenario_for(by_name[record["candidate"]], spec)
-        holds = True
-        for measured, key, limit in (("ttft", f"ttft_p{p}_s", slo.ttft_s), ("inter-token", f"tpot_p{p}_s", slo.tpot_s)):
-            band = intervals.band_for(regimes.chain(regimes.of_scenario(scenario, measured)), bands)
-            if limit is not None and band is not None and record[key] is not None:
-                holds &= record[key] / (1.0 + min(0.0, band.error_low)) <= limit
-        verdicts.append(bool(holds))
+        found = _latency_intervals(spec, by_name[record["candidate"]], record)
+        verdicts.append(all(limit is None or f"{key}_high" not in found
+                            or max(record[key], found[f"{key}_high"]) <= limit
+                            for _, key, limit in _latency_keys(spec)))
     return verdicts
 
 

@@ -21,3 +21,15 @@ class Band:
         """The interval for a rate whose time was predicted with these errors (a rate is work over
         time, so a time predicted too low is a rate predicted too high)."""
         return predicted * (1.0 + self.error_low), predicted * (1.0 + self.error_high)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How often one regime group's 90% interval covered the measurement on the validation corpus:
+    with the bands fitted on every row, and with each file's rows held out of the fit that judges them."""
+
+    group: str  # kind/measure/where
+    rows: int
+    covered_in_sample: float
+    covered_held_out: float
+    median_half_width: float  # half the interval's width over the prediction, median over the rows
