@@ -268,7 +268,8 @@ def _report_inputs(args) -> tuple[str, Scenario, list[Scenario]]:
 def run_report(args) -> int:
     question, baseline, whatifs = _report_inputs(args)
     knobs = None if args.no_sensitivity else {w.name: report.knob_variants(baseline, w) for w in whatifs}
-    with progress.Progress("report", unit="steps", enabled=not args.no_progress) as bar:  # the count is not known
+    total = report.step_count(whatifs, knobs)
+    with progress.Progress("report", total=total, unit="steps", enabled=not args.no_progress) as bar:
         page = report.build(baseline, whatifs, knobs, bar.step, question)
     output = Path(args.out)
     output.write_text(page, encoding="utf-8")

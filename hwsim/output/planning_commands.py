@@ -179,6 +179,7 @@ def _print_plan(spec: PlanSpec, result: plan.PlanResult, every: bool,
         print(f"  ${w['usd_per_hour']:.2f}/h, ${w['usd_per_1m_output_tokens']:.3f} per 1M output tokens; "
               f"TTFT p{p} {w[f'ttft_p{p}_s'] * 1e3:,.0f} ms, TPOT p{p} {w[f'tpot_p{p}_s'] * 1e3:,.1f} ms, "
               f"{w['output_tokens_per_s']:,.0f} output tokens/s  ({tables.pricing_text(spec)})")
+        _print_winner_intervals(spec, w)
         if isinstance(headroom, str):
             print(f"  capacity not found: {headroom}")
         elif headroom is not None:
@@ -203,6 +204,16 @@ def _print_plan(spec: PlanSpec, result: plan.PlanResult, every: bool,
     if every:
         print("\nevery candidate:")
         print(tables.plan_table(frame, p))
+
+
+def _print_winner_intervals(spec: PlanSpec, winner: dict) -> None:
+    """The 90% intervals of the winner's TTFT and TPOT at the SLO percentile, where its regime has a band."""
+    candidate = next(c for c in spec.candidates if c.describe() == winner["candidate"])
+    found = _latency_intervals(spec, candidate, winner)
+    parts = [f"{name} p{spec.slo.percentile} {found[key + '_low'] * 1e3:,.1f}-{found[key + '_high'] * 1e3:,.1f} ms"
+             for (_, key, _), name in zip(_latency_keys(spec), ("TTFT", "TPOT"), strict=True) if key + "_low" in found]
+    if parts:
+        print(f"  90% intervals: {', '.join(parts)} (from how far hwsim has been from measurements in its regime)")
 
 
 def _budget_bytes(text: str | None) -> float | None:

@@ -7,8 +7,8 @@ a final line when the run took longer than that. A run that ends within the inte
 at all, so short commands and captured outputs stay clean.
 
 Which runs get a bar: any run long enough to matter, whatever its size. The bar waits `delay_s`
-(one second) before it first draws, so a run that ends sooner leaves no trace; the old rule of
-"workloads of 1000 requests or more" hid the bar from a slow run of a few hundred long requests.
+(one second) before it first draws, so a run that ends sooner leaves no trace. A threshold on the
+count instead (say 1000 requests) would hide the bar from a slow run of a few hundred long requests.
 `--no-progress` turns all of this off.
 
 tqdm is imported only when a bar is drawn: importing the CLI stays fast.

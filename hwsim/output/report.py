@@ -77,6 +77,12 @@ def build(baseline: Scenario, whatifs: list[Scenario], knobs: dict[str, list[tup
     return _page(baseline, whatifs, sections, question)
 
 
+def step_count(whatifs: list[Scenario], knobs: dict[str, list[tuple[str, Scenario]]] | None) -> int:
+    """How many times `build` calls its `progress`: each scenario's simulation and load curve, and
+    each sensitivity variant (so a progress bar can show the time left)."""
+    return 2 * (1 + len(whatifs)) + sum(len(variants) for variants in (knobs or {}).values())
+
+
 def _run(scenario: Scenario) -> Run:
     result = simulate(scenario)
     found, why = _capacity_of(scenario)

@@ -18,6 +18,7 @@ from hwsim.specs.scenario import Slo
 from tests.output.browser import distinct_colors, figures, render, screenshot, values
 
 WHATIF = Path(__file__).parents[1] / "data" / "whatif"
+STEPS: dict[str, list[str]] = {}  # the progress steps each page's build reported
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,10 @@ def study_page(tmp_path_factory) -> Path:
     study = study_yaml.load_study(WHATIF / "study.yaml")
     knobs = {w.name: report.knob_variants(study.baseline, w) for w in study.whatifs}
     path = tmp_path_factory.mktemp("report") / "study.html"
-    path.write_text(report.build(study.baseline, list(study.whatifs), knobs, question=study.question), encoding="utf-8")
+    steps = STEPS.setdefault("study", [])
+    path.write_text(report.build(study.baseline, list(study.whatifs), knobs, steps.append, study.question),
+                    encoding="utf-8")
+    assert len(steps) == report.step_count(list(study.whatifs), knobs)  # what the progress bar counts to
     return path
 
 
@@ -210,3 +214,9 @@ def test_the_capacity_table_survives_a_scenario_that_misses_its_slos_idle():
     assert run.found is None and "missed even" in run.no_capacity
     assert "<td>-</td>" in report._summary_table([run.result])
     assert simulate(baseline).summary["requests"] == run.result.summary["requests"]
+
+
+
+def test_the_step_count_is_how_often_build_reports_progress(study_page):
+    steps = STEPS["study"]
+    assert steps[0] == "simulated baseline" and steps[-1].startswith("sensitivity: int4")
