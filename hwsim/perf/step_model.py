@@ -127,16 +127,45 @@ class StepModel:
                 dense_memory_s + attention.memory_s * layers)
 
     def _dense_uncached(self, tokens: int, sequences: int) -> Busy:
-        """Every operator but attention, for a step of `tokens` tokens over `sequences` sequences."""
+        """Every operator but attention, for a step of `tokens` tokens over `sequences` sequences.
+
+        Without techniques (which may scale operators by the step's prefill share), the head's
+        operators (last-token gather, final norm, LM head) depend only on the sequences and every
+        other operator only on the tokens, so the two parts are memoized apart: a serving run meets
+        far fewer distinct token counts and sequence counts than distinct pairs of them."""
+        if self.deployment.techniques is not None:
+            return _busy_sum(self._dense_ops(tokens, sequences))
+        body = self._body(tokens)
+        head = self._head(sequences, tokens == sequences)
+        return body[0] + head[0], body[1] + head[1], body[2] + head[2]
+
+    def _dense_ops(self, tokens: int, sequences: int) -> list[roofline.OpCost]:
+        """The priced operators of a step of `tokens` tokens over `sequences` sequences, but attention."""
         if tokens > sequences:
             shape = StepShape((AttnGroup(1, tokens - sequences + 1, tokens - sequences + 1),)
                               + ((AttnGroup(sequences - 1, 1, 1),) if sequences > 1 else ()))
         else:
             shape = StepShape((AttnGroup(sequences, 1, 1),))
         cost = operator_step(self.deployment, shape)
-        dense = [c for c in cost.costs if c.op.kind != "attention"]
-        return (sum(c.time_s for c in dense), sum(c.compute_s * c.op.repeat for c in dense),
-                sum(c.memory_s * c.op.repeat for c in dense))
+        return [c for c in cost.costs if c.op.kind != "attention"]
+
+    @functools.cache  # noqa: B019 (one model per deployment, alive as long as its simulation)
+    def _body(self, tokens: int) -> Busy:
+        """The operators before the head for a step of `tokens` tokens (any sequence count gives them)."""
+        return _busy_sum([c for c in self._dense_ops(tokens, 1) if c.op.block != "head"])
+
+    @functools.cache  # noqa: B019
+    def _head(self, sequences: int, decode_only: bool) -> Busy:
+        """The head's operators for `sequences` sequences (a gather of their last positions unless
+        every token is a sequence's only one)."""
+        tokens = sequences if decode_only else sequences + 1
+        return _busy_sum([c for c in self._dense_ops(tokens, sequences) if c.op.block == "head"])
+
+
+def _busy_sum(costs: list[roofline.OpCost]) -> Busy:
+    """(time, compute busy, memory busy) of priced operators run one after the other."""
+    return (sum(c.time_s for c in costs), sum(c.compute_s * c.op.repeat for c in costs),
+            sum(c.memory_s * c.op.repeat for c in costs))
 
 
 def _speculative(verify: StepCost | TierStep, draft: StepCost | TierStep,

@@ -105,14 +105,17 @@ class Seq:
 Work = list[tuple[Seq, int]]  # a step's sequences and how many of their tokens it processes
 
 
-def _is_decode(seq: Seq, tokens: int) -> bool:
-    """A decode processes the one new token of a sequence whose prompt is already cached."""
-    return tokens == 1 and seq.computed > 0
-
-
 def _decodes_and_chunks(work: Work) -> tuple[list[Seq], Work]:
-    """The step's decodes, and its prefill chunks with their tokens, each in the order of `work`."""
-    return [s for s, c in work if _is_decode(s, c)], [(s, c) for s, c in work if not _is_decode(s, c)]
+    """The step's decodes, and its prefill chunks with their tokens, each in the order of `work`
+    (one pass: it runs every step over the whole batch)."""
+    decodes: list[Seq] = []
+    chunks: Work = []
+    for seq, tokens in work:
+        if tokens == 1 and seq.computed > 0:  # a decode: the one new token of a sequence whose prompt is cached
+            decodes.append(seq)
+        else:
+            chunks.append((seq, tokens))
+    return decodes, chunks
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,7 @@ class ReplicaSetup:
     tdp_w: float = 0.0  # per device, for the power model
     devices: int = 1  # per replica (tensor parallel)
     on_finish: Callable[[], None] | None = None  # called once per finished request (progress reporting)
+    on_first_token: Callable[[Seq], None] | None = None  # called once per request as its first token is out
     eager_timer: StepModel | None = None  # the same deployment launched op by op, for uncaptured steps
     kv_offload_blocks: tuple[int, ...] = ()  # blocks kept below the device for prefix hits: host, then drives
     disk_read_s: Callable[[float], float] | None = None  # seconds to read so many bytes from the drives
@@ -278,8 +282,15 @@ class Replica:
         return need + self._watermark() + (self._owed() if owed is None else owed) <= self.pool.free
 
     def _owed(self) -> int:
-        """Blocks running sequences will still take: the rest of their prompts (or their full length)."""
-        return sum(self._blocks_owed(s) for s in self.running)
+        """Blocks running sequences will still take: the rest of their prompts (or their full length).
+        One tight pass (it runs every step over the whole batch): -(-a // b) is ceil(a / b) in integers."""
+        size, target = self.config.block_size, self.admission.target_tokens
+        owed = 0
+        for seq in self.running:
+            need = -(-target(seq) // size) - seq.blocks
+            if need > 0:
+                owed += need
+        return owed
 
     def _blocks_owed(self, seq: Seq) -> int:
         return max(0, blocks_for(self.admission.target_tokens(seq), self.config.block_size) - seq.blocks)
@@ -425,8 +436,8 @@ class Replica:
         """Run `work` as one step, or as a run of identical decode steps when nothing is waiting to
         change the batch, then apply the tokens it processed."""
         start, in_system_start = self.env.now, self.in_system()
-        repeatable = self.config.coalesce and self._repeatable(work, transfer_s)
         decodes, chunks = _decodes_and_chunks(work)
+        repeatable = self.config.coalesce and not chunks and self._repeatable(transfer_s)
         planned = self._decode_run_length(decodes) if repeatable else 1
         busy: list[Busy] = []
         ends_s: list[float] = []
@@ -486,11 +497,10 @@ class Replica:
                 new_blocks[step] += 1
         return [float(self.pool.used + extra) for extra in itertools.accumulate(new_blocks)]
 
-    def _repeatable(self, work: Work, transfer_s: float) -> bool:
-        """Whether the same decode batch may repeat until something changes: decodes only, no
-        copies to wait for, and nobody waiting to join."""
-        decode_only = all(_is_decode(s, c) for s, c in work)
-        return decode_only and not transfer_s and not self.admissible() and not self.swapped
+    def _repeatable(self, transfer_s: float) -> bool:
+        """Whether a step of decodes only may repeat until something changes: no copies to wait for,
+        and nobody waiting to join."""
+        return not transfer_s and not self.swapped and not self.admissible()
 
     def _groups(self, chunks: Work, decodes: list[Seq], step: int = 0) -> tuple[shape.AttnGroup, ...]:
         """The attention shape of a run's step `step` (0: the first): one group per prefill chunk,
@@ -556,7 +566,12 @@ class Replica:
         for seq in decodes:
             seq.decode_s += device_s
             seq.host_s += host_s
-            self._advance(seq, steps, end, decode=True)
+            if seq.first_token_s is not None and seq.generated + steps < seq.output and self.role != "prefill":
+                # the common case of `_advance`, inlined: no first token, no finish, no hand-off
+                seq.computed += steps
+                seq.generated += steps
+            else:
+                self._advance(seq, steps, end, decode=True)
 
     def _advance(self, seq: Seq, tokens: int, now: float, decode: bool) -> None:
         """Apply `tokens` processed tokens: a prefill chunk, or a run of decode steps."""
@@ -570,6 +585,8 @@ class Replica:
         if seq.first_token_s is None:
             seq.first_token_s = now
             seq.ttft_parts = (seq.queue_s, seq.prefill_s, seq.host_s, seq.preempted_s)
+            if self.setup.on_first_token:
+                self.setup.on_first_token(seq)
         if self.caching and not decode:
             self._offer_to_cache(seq)  # a prompt's blocks are found by the requests that come after
         if seq.generated >= seq.output:

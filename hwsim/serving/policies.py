@@ -68,7 +68,7 @@ def _make_room_for_decodes(replica: Replica) -> tuple[list[Seq], list[Seq], floa
     """Preempt the newest running sequences until every decode's new token has a block: returns the
     decodes, those of them that need a new block, and the seconds of swap-outs this costs."""
     transfer_s = 0.0
-    decodes = [s for s in replica.running if s.pending == 1 and s.computed > 0]
+    decodes = [s for s in replica.running if s.computed > 0 and s.prompt + s.generated - s.computed == 1]  # pending 1
     growing = _needing_a_block(decodes, replica.config.block_size)
     while len(growing) > replica.pool.free and replica.running:
         victim = replica.running[-1]

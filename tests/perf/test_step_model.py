@@ -5,8 +5,8 @@ import pytest
 from hwsim.loading import catalog
 from hwsim.perf.offload import TierStep
 from hwsim.perf.step import StepCost
-from hwsim.perf.step_model import StepModel
-from hwsim.specs.deployment import Deployment, Precision
+from hwsim.perf.step_model import StepModel, _busy_sum
+from hwsim.specs.deployment import Deployment, ExpertSetup, Precision
 from hwsim.specs.placement import parse
 from hwsim.specs.shape import AttnGroup, StepShape
 from hwsim.specs.techniques import Speculative, Techniques
@@ -80,3 +80,18 @@ def test_a_decode_run_prices_each_step_as_step_would():
     for step in (0, 1, 2, 150, 299):
         expected = model.step((_AttnGroup(48, 1, 700.5 + step), _AttnGroup(16, 1, 1)))
         assert run[step] == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("model, hardware, count, dtype, experts", [
+    ("llama-3-8b", "h100-sxm", 1, "bf16", None),
+    ("mixtral-8x7b", "h100-sxm", 2, "fp8", None),
+    ("deepseek-v3", "h200-sxm", 8, "fp8", ExpertSetup(attention_dp=True)),
+    ("deepseek-v3", "h200-sxm", 8, "fp8", ExpertSetup(expert_parallel=True, capacity_factor=1.25)),
+])
+def test_the_dense_part_memoized_by_tokens_and_by_sequences_equals_the_whole_step(model, hardware, count, dtype,
+                                                                                  experts):
+    timer = StepModel(Deployment(catalog.model(model), catalog.system(hardware, count), Precision(dtype),
+                                 experts=experts))
+    for tokens, sequences in [(1, 1), (7, 2), (64, 64), (513, 5), (2048, 256), (8192, 64)]:
+        whole = _busy_sum(timer._dense_ops(tokens, sequences))
+        assert timer._dense_uncached(tokens, sequences) == pytest.approx(whole, rel=1e-12)
