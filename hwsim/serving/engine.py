@@ -282,15 +282,8 @@ class Replica:
         return need + self._watermark() + (self._owed() if owed is None else owed) <= self.pool.free
 
     def _owed(self) -> int:
-        """Blocks running sequences will still take: the rest of their prompts (or their full length).
-        One tight pass (it runs every step over the whole batch): -(-a // b) is ceil(a / b) in integers."""
-        size, target = self.config.block_size, self.admission.target_tokens
-        owed = 0
-        for seq in self.running:
-            need = -(-target(seq) // size) - seq.blocks
-            if need > 0:
-                owed += need
-        return owed
+        """Blocks running sequences will still take: the rest of their prompts (or their full length)."""
+        return self.admission.owed_blocks(self.running, self.config.block_size)
 
     def _blocks_owed(self, seq: Seq) -> int:
         return max(0, blocks_for(self.admission.target_tokens(seq), self.config.block_size) - seq.blocks)

@@ -229,6 +229,11 @@ class Admission(Protocol):
         """Tokens whose blocks `seq` needs free to start, and is still owed while it runs."""
         ...
 
+    def owed_blocks(self, seqs: list[Seq], block_size: int) -> int:
+        """Blocks `seqs` are still owed towards their targets: `target_tokens` summed in one tight
+        pass (it runs every step over the whole batch; -(-a // b) is ceil(a / b) in integers)."""
+        ...
+
 
 class PromptAdmission:
     """vLLM: a sequence starts when its whole prompt fits; its decodes take blocks as they go,
@@ -237,6 +242,9 @@ class PromptAdmission:
     def target_tokens(self, seq: Seq) -> int:
         return seq.length
 
+    def owed_blocks(self, seqs: list[Seq], block_size: int) -> int:
+        return sum(max(0, -(-(s.prompt + s.generated) // block_size) - s.blocks) for s in seqs)
+
 
 class FullAdmission:
     """TensorRT-LLM's guaranteed-no-evict: a sequence starts when its prompt and its whole output
@@ -244,6 +252,9 @@ class FullAdmission:
 
     def target_tokens(self, seq: Seq) -> int:
         return seq.prompt + seq.output
+
+    def owed_blocks(self, seqs: list[Seq], block_size: int) -> int:
+        return sum(max(0, -(-(s.prompt + s.output) // block_size) - s.blocks) for s in seqs)
 
 
 ADMISSION: dict[str, Admission] = {
