@@ -127,6 +127,12 @@ def _with_intervals(result: SimulationResult) -> SimulationResult:
     if band and "capacity_output_tokens_per_s" in result.summary:
         low, high = band.around(result.summary["capacity_output_tokens_per_s"])
         found |= {"capacity_output_tokens_per_s_low": low, "capacity_output_tokens_per_s_high": high}
+        at_capacity = _at_capacity_cost(result.summary)
+        if at_capacity is not None:
+            cost_low, cost_high = intervals.per_token_cost_interval(
+                at_capacity, result.summary["capacity_output_tokens_per_s"], low, high)
+            found |= {"usd_per_1m_output_tokens_at_capacity_low": cost_low,
+                      "usd_per_1m_output_tokens_at_capacity_high": cost_high}
     return replace(result, summary=result.summary | found)
 
 
@@ -169,8 +175,9 @@ SUMMARY_ROWS = (  # label, summary key, format, higher is better
     ("output tokens per joule", "output_tokens_per_j", "{:.2f}", True),
     ("mean power", "mean_power_w", "{:,.0f} W", False),
 )
-INTERVAL_ROWS = {"capacity_output_tokens_per_s": "{:,.0f}", "output_tokens_per_s": "{:,.0f}", "ttft_mean_s": "ms",
-                 "tpot_mean_s": "ms"}
+INTERVAL_ROWS = {"capacity_output_tokens_per_s": "{:,.0f}", "usd_per_1m_output_tokens_at_capacity": "${:.3f}",
+                 "output_tokens_per_s": "{:,.0f}", "ttft_mean_s": "ms", "tpot_mean_s": "ms",
+                 "usd_per_1m_output_tokens": "${:.3f}"}
 
 
 def _at_capacity_cost(summary: dict) -> float | None:

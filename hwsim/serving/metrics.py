@@ -203,4 +203,7 @@ def format_intervals(summary: dict) -> str:
     parts += [f"{name} mean {seconds(key)} [{regimes[key]}]" for name, key in (("TTFT", "ttft_mean_s"),
                                                                                ("TPOT", "tpot_mean_s"))
               if f"{key}_low" in summary]
+    if "usd_per_1m_output_tokens_low" in summary:
+        low, high = summary["usd_per_1m_output_tokens_low"], summary["usd_per_1m_output_tokens_high"]
+        parts.append(f"cost ${low:.3f}-${high:.3f} per 1M output tokens [as throughput]")
     return f"{summary['interval_coverage']:.0%} intervals      " + "; ".join(parts)

@@ -66,6 +66,25 @@ def summary_intervals(regime_of, summary: dict, bands: dict[str, Band]) -> dict:
             continue
         out[f"{key}_low"], out[f"{key}_high"] = band.around(value)
         out.setdefault("interval_regimes", {})[key] = f"{band.regime} ({band.rows} rows)"
+    out |= cost_interval(summary, out)
     if out:
         out["interval_coverage"] = COVERAGE
     return out
+
+
+def cost_interval(summary: dict, found: dict) -> dict:
+    """The interval of the cost per 1M output tokens, from the throughput's (see `per_token_cost_interval`)."""
+    cost, throughput = summary.get("usd_per_1m_output_tokens"), summary.get("output_tokens_per_s")
+    low, high = found.get("output_tokens_per_s_low"), found.get("output_tokens_per_s_high")
+    if cost is None or not throughput or not low or not high:
+        return {}
+    cost_low, cost_high = per_token_cost_interval(cost, throughput, low, high)
+    return {"usd_per_1m_output_tokens_low": cost_low, "usd_per_1m_output_tokens_high": cost_high}
+
+
+def per_token_cost_interval(cost: float, throughput: float, throughput_low: float,
+                            throughput_high: float) -> tuple[float, float]:
+    """A cost per token's interval from its throughput's: at the same price per hour a token costs
+    in inverse proportion to the throughput (the share of an owned machine's electricity that moves
+    with power is left as predicted)."""
+    return cost * throughput / throughput_high, cost * throughput / throughput_low

@@ -62,3 +62,10 @@ def test_the_shipped_bands_cover_every_kind_the_corpus_has():
     bands = intervals_yaml.bands()
     assert {"all", "serving/throughput", "serving/ttft", "step/time"} <= set(bands)
     assert all(b.error_low <= 0 <= b.error_high or b.rows < 8 for b in bands.values() if b.regime == "all")
+
+
+def test_a_cost_per_token_moves_inversely_with_the_throughput_band():
+    summary = {"usd_per_1m_output_tokens": 1.0, "output_tokens_per_s": 1000.0}
+    found = intervals.cost_interval(summary, {"output_tokens_per_s_low": 800.0, "output_tokens_per_s_high": 1250.0})
+    assert found == {"usd_per_1m_output_tokens_low": 0.8, "usd_per_1m_output_tokens_high": 1.25}
+    assert intervals.cost_interval({"output_tokens_per_s": 1000.0}, {"output_tokens_per_s_low": 800.0}) == {}
