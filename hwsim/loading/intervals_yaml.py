@@ -30,7 +30,7 @@ def bands(path: str | None = None) -> dict[str, Band]:
                            band.number("error_high", low=-0.99, high=100.0))
         band.finish()
     section.finish()
-    for key in ("coverage", "min_rows", "generated", "files", "excluded", "note", "covered"):
+    for key in ("coverage", "min_rows", "generated", "files", "excluded", "cross_calibrated", "note", "covered"):
         fields.raw(key, None)
     fields.finish()
     return found

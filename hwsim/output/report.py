@@ -153,7 +153,7 @@ def _interval_row(results: list[SimulationResult], key: str, label: str, fmt: st
 
 
 SUMMARY_ROWS = (  # label, summary key, format, higher is better
-    ("capacity under the SLOs, requests/s", "capacity_requests_per_s", "{:.2f}", True),
+    ("capacity under the SLOs, requests/s", "capacity_requests_per_s", "{:,.3g}", True),
     ("output tokens/s at capacity", "capacity_output_tokens_per_s", "{:,.0f}", True),
     ("$ per 1M output tokens at capacity", "usd_per_1m_output_tokens_at_capacity", "${:.3f}", False),
     ("output tokens/s over the run (drain included)", "output_tokens_per_s", "{:,.0f}", True),
@@ -212,11 +212,11 @@ def _summary_caption(runs: list[Run]) -> str:
         best = max(runs, key=lambda r: r.result.summary["output_tokens_per_s"])
         return (f"No capacity for {base.name}: {base.no_capacity}. Over the run, {best.name} delivers the most "
                 f"output tokens/s ({best.result.summary['output_tokens_per_s']:,.0f}).")
-    text = f"{base.name} serves {rates[base.name]:.2f} requests/s within its SLOs."
+    text = f"{base.name} serves {rates[base.name]:,.3g} requests/s within its SLOs."
     others = {name: rate for name, rate in rates.items() if name != base.name}
     if others:
         best_name = max(others, key=lambda name: others[name])
-        text += (f" The highest what-if, {best_name}, serves {others[best_name]:.2f} "
+        text += (f" The highest what-if, {best_name}, serves {others[best_name]:,.3g} "
                  f"({others[best_name] / rates[base.name] - 1:+.0%}).")
     missing = [r.name for r in runs if r.found is None]
     if missing:
@@ -632,13 +632,18 @@ def _sensitivity_section(base: Run, knobs: dict[str, list[tuple[str, Scenario]]]
     if not by_capacity:
         caption += f" Without a capacity for the baseline ({base.no_capacity}), throughput over the run stands in."
     if any(lv.lever is None for lv in levers):
-        caption += " n/a: the change alone misses the SLOs even at the lowest rate, or has no price."
+        caption += (" n/a: the change alone does not run (it no longer fits, say), misses the SLOs even at the "
+                    "lowest rate, or has no price.")
     return Section(title, figure(fig), caption)
 
 
 def _lever(label: str, base: Run, scenario: Scenario, by_capacity: bool, base_cost: float | None) -> Lever:
-    """How much one change alone moves the headline figure and the cost per token."""
-    summary = simulate(scenario).summary
+    """How much one change alone moves the headline figure and the cost per token (n/a when the
+    change alone is not a scenario that runs: a model that no longer fits, say)."""
+    try:
+        summary = simulate(scenario).summary
+    except HwsimError:
+        return Lever(label, None, None)
     if by_capacity:
         found, _ = _capacity_of(scenario)
         if found is None or base.found is None:

@@ -48,7 +48,7 @@ def _error(rows: list[Row], hardware_id: str, perf: Performance) -> float:
     return total / len(rows)
 
 
-def _fitted_rows(paths: list[str], hardware_id: str) -> list[Row]:
+def fitted_rows(paths: list[str], hardware_id: str) -> list[Row]:
     """The kernel rows of `hardware_id` that can be predicted and have a measured value."""
     rows = []
     for path in paths:
@@ -143,11 +143,16 @@ def fit(paths: list[str], hardware_id: str, passes: int = 3) -> tuple[Performanc
 
     Rows of plain dtypes fit the device's roofline parameters; rows that name a `weight_format`
     then fit that format's kernel alone, so a quantized kernel never moves the dense GEMM figures."""
-    base = catalog.system(hardware_id).compute.performance
-    every = _fitted_rows(paths, hardware_id)
+    every = fitted_rows(paths, hardware_id)
     if not every:
         raise HwsimError(f"no predictable {'/'.join(FITTED_KINDS)} rows for hardware {hardware_id!r} in "
                          f"{', '.join(paths)}")
+    return fit_rows(every, hardware_id, passes)
+
+
+def fit_rows(every: list[Row], hardware_id: str, passes: int = 3) -> tuple[Performance, dict]:
+    """`fit` on rows already read (a cross-validation fits subsets of them)."""
+    base = catalog.system(hardware_id).compute.performance
     rows = [row for row in every if not row.text("weight_format", "")]
     perf, before, best = base, 0.0, 0.0
     if rows:

@@ -141,7 +141,7 @@ def test_the_summary_table_states_capacity_from_the_search():
     baseline = replace(scenario_yaml.load_scenario(WHATIF / "baseline.yaml"), slo=Slo(ttft_s=0.3, tpot_s=0.03))
     run = report._run(baseline)
     table = report._summary_table([run.result])
-    assert run.found is not None and f"{run.found.rate_per_s:.2f}" in table
+    assert run.found is not None and f"{run.found.rate_per_s:,.3g}" in table
     low, high = run.result.summary["output_tokens_per_s_low"], run.result.summary["output_tokens_per_s_high"]
     assert f"{low:,.0f} to {high:,.0f}" in table
 

@@ -7,7 +7,7 @@ from hwsim.loading import catalog
 from hwsim.perf.flash import flash_token
 from hwsim.specs.deployment import Precision
 from hwsim.studies import expert_plan, validate
-from hwsim.studies.calibrate import _fitted_rows
+from hwsim.studies.calibrate import fitted_rows
 from hwsim.studies.validate import format_rows
 
 HEADER = "id,kind,hardware,dtype,m,n,k,metric,value\n"
@@ -33,7 +33,7 @@ def test_calibration_ignores_rows_validate_refuses(tmp_path):
     path = tmp_path / "rows.csv"
     path.write_text(HEADER + "g1,gemm,h200-sxm,bf16,1,4096,4096,seconds,-1e-5\n"
                              "g2,gemm,h200-sxm,bf16,4,4096,4096,seconds,2e-5\n")
-    assert [row.id for row in _fitted_rows([str(path)], "h200-sxm")] == ["g2"]
+    assert [row.id for row in fitted_rows([str(path)], "h200-sxm")] == ["g2"]
 
 
 def test_flash_refuses_a_model_whose_resident_part_outgrows_dram():
