@@ -1,14 +1,17 @@
-"""Simulator speed: a chat workload on Llama-3-8B / one H100 at saturation, 10,000 and 100,000 requests.
+"""Simulator speed on realistic traffic: the chat preset (Poisson arrivals, lognormal lengths) on
+Llama-3-8B / one H100 at 90% of its saturation rate.
 
-    python benchmarks/serving_speed.py [--requests 10000 100000]
+    python benchmarks/serving_speed.py [--requests 10000 100000] [--load 0.9]
 
-Targets: 10,000 requests in at most 10 s on a 2-core machine; 100,000 in at most 12x that time.
-The arrival rate (40 req/s) is well above what one H100 serves for this traffic, so the engine
-runs at its batch limits the whole time.
+The saturation rate is found first (a short run offered far more than the engine serves: the
+requests/s it completes). Machines are shared and noisy, so every time is also printed as a ratio to
+a reference pure-Python loop timed in the same run: compare ratios, not seconds, across runs and
+commits. Peak RSS is the process's high-water mark after the largest run.
 """
 from __future__ import annotations
 
 import argparse
+import resource
 import time
 from dataclasses import replace
 
@@ -17,29 +20,52 @@ from hwsim.serving.simulate import simulate
 from hwsim.specs import deployment
 from hwsim.specs.scenario import Scenario
 
+REFERENCE_ITERATIONS = 5_000_000
 
-def run(requests: int) -> tuple[float, dict]:
-    workload = replace(catalog.workload("chat"), count=requests, rate_per_s=40.0)
-    scenario = Scenario("speed", catalog.system("h100-sxm"), catalog.model("llama-3-8b"), deployment.Precision(),
-                        workload)
-    started = time.perf_counter()
-    result = simulate(scenario)
-    return time.perf_counter() - started, result.summary
+
+def reference_loop_s() -> float:
+    """A fixed pure-Python loop (integer arithmetic and a list append per iteration), best of three."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        values = []
+        total = 0
+        for i in range(REFERENCE_ITERATIONS):
+            total += i * i % 7
+            if i % 1000 == 0:
+                values.append(total)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def scenario(requests: int, rate_per_s: float) -> Scenario:
+    workload = replace(catalog.workload("chat"), count=requests, rate_per_s=rate_per_s, duration_s=0.0)
+    return Scenario("speed", catalog.system("h100-sxm"), catalog.model("llama-3-8b"), deployment.Precision(), workload)
+
+
+def saturation_rate_per_s() -> float:
+    """Requests per second the replica completes when offered far more than it can serve."""
+    return simulate(scenario(3000, 200.0)).summary["requests_per_s"]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--load", type=float, default=0.9, help="offered rate as a share of saturation")
     args = parser.parse_args()
-    timings = {}
+    reference_s = reference_loop_s()
+    print(f"reference loop ({REFERENCE_ITERATIONS:,} iterations): {reference_s:.3f} s")
+    rate = args.load * saturation_rate_per_s()
+    print(f"chat on Llama-3-8B / H100 at {args.load:.0%} of saturation: {rate:.2f} requests/s offered")
     for count in args.requests:
-        seconds, summary = run(count)
-        timings[count] = seconds
-        print(f"{count:>7} requests: {seconds:6.2f} s wall  ({summary['output_tokens_per_s']:,.0f} simulated output "
-              f"tokens/s, mean decode batch {summary['mean_batch']:.0f}, {summary['preemptions']} preemptions)")
-    if 10_000 in timings and 100_000 in timings:
-        print(f"100k / 10k time ratio: {timings[100_000] / timings[10_000]:.1f}x (target <= 12x); "
-              f"10k target <= 10 s")
+        started = time.perf_counter()
+        summary = simulate(scenario(count, rate)).summary
+        took_s = time.perf_counter() - started
+        print(f"{count:>9,} requests: {took_s:7.2f} s = {took_s / reference_s:6.1f} reference loops, "
+              f"{count / took_s:,.0f} requests per wall second (mean decode batch {summary['mean_batch']:.0f}, "
+              f"overloaded: {summary['overloaded']})")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS {peak_mb:,.0f} MB")
     return 0
 
 

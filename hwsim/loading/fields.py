@@ -11,9 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import yaml
-
 from hwsim.base import units
 from hwsim.base.errors import InputError, brief
 
@@ -173,6 +170,8 @@ class Fields:
 
 def shown(value: object) -> str:
     """A cell read by pandas or numpy as a user would write it: -1, not np.int64(-1)."""
+    import numpy as np
+
     return brief(value.item() if isinstance(value, np.generic) else value)
 
 
@@ -194,6 +193,8 @@ def read_text(path: Path, what: str) -> str:
 
 def parse_yaml(text: str, source: str) -> Any:
     """The document `text` holds; malformed YAML (or nesting deeper than any profile) is an InputError."""
+    import yaml
+
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

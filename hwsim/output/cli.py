@@ -9,6 +9,7 @@ from --help and warn on stderr.
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.metadata
 import sys
 from collections.abc import Callable
@@ -17,7 +18,6 @@ from typing import Any, NoReturn
 
 from hwsim.base.errors import HwsimError
 from hwsim.loading import bench_import
-from hwsim.output import commands, planning_commands
 from hwsim.perf.roofline import LAUNCH_MODES
 from hwsim.specs.deployment import IMPLEMENTATIONS
 from hwsim.specs.pricing import DEFAULT_PRICING
@@ -286,6 +286,11 @@ def _simulate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--capacity", action="store_true",
                    help="also find the highest request rate whose SLOs hold (as hwsim capacity does: p99, "
                         "within 2 percent)")
+    p.add_argument("--workers", action=_Count, default=None,
+                   help="simulate a round-robin fleet's replicas in N local processes (same results; a stateful "
+                        "router, a closed loop or sessions run in one process, saying why)")
+    p.add_argument("--cluster", metavar="ADDRESS",
+                   help="as --workers, one part per worker of an existing Dask distributed scheduler")
 
 
 def _capacity_arguments(p: argparse.ArgumentParser) -> None:
@@ -306,7 +311,9 @@ def _plan_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cluster", metavar="ADDRESS", help="run on an existing Dask distributed scheduler")
     _writes(p, "--json", "write every candidate's outcome as JSON")
     _writes(p, "--csv", "write every candidate's outcome as CSV")
-    p.add_argument("--all", action="store_true", help="list every candidate, not just the frontier")
+    p.add_argument("--all", action="store_true",
+                   help="list every candidate, not just the frontier (with --json, --csv or --report, every "
+                        "candidate is simulated to the end; otherwise one stops once an SLO is certainly missed)")
     p.add_argument("--robust", action="store_true",
                    help="also judge each candidate's SLOs at the pessimistic end of its 90 percent interval")
     _writes(p, "--report", "write the plan report (HTML): the SLOs and search, the winner and why, cost against "
@@ -374,36 +381,48 @@ def _import_model_arguments(p: argparse.ArgumentParser) -> None:
     _out(p, "file to write (default: print)", required=False)
 
 
+def _command(name: str) -> Callable[[argparse.Namespace], int]:
+    """The function `module.function` of `hwsim.output`, imported only when its command runs, so that
+    `--help` and a refused command line never import the core (pandas, the simulator, the reports)."""
+    module, function = name.rsplit(".", 1)
+
+    def run(args: argparse.Namespace) -> int:
+        return getattr(importlib.import_module(f"hwsim.output.{module}"), function)(args)
+
+    return run
+
+
 COMMANDS: list[tuple[str, str, Callable[[argparse.Namespace], int], Callable[[argparse.ArgumentParser], None]]] = [
     ("estimate", "Predict prefill, decode and throughput of one batch, with a per-operator table.",
-     commands.run_estimate, _estimate_arguments),
+     _command("commands.run_estimate"), _estimate_arguments),
     ("validate", "Predict measurement rows and report the error per row and per kind.",
-     commands.run_validate, _validate_arguments),
+     _command("commands.run_validate"), _validate_arguments),
     ("import-trace", "Turn a torch.profiler trace (Chrome JSON, record_shapes=True) into kernel rows.",
-     commands.run_import_trace, _import_trace_arguments),
+     _command("commands.run_import_trace"), _import_trace_arguments),
     ("speedup", "Kernel-speedup check: do measured kernel gains carry through to steps and serving?",
-     commands.run_speedup, _speedup_arguments),
+     _command("commands.run_speedup"), _speedup_arguments),
     ("calibrate", "Fit a device's roofline parameters to kernel rows; write an overlay.",
-     commands.run_calibrate, _calibrate_arguments),
+     _command("commands.run_calibrate"), _calibrate_arguments),
     ("simulate", "Simulate a serving scenario over time and print its summary.",
-     commands.run_simulate, _simulate_arguments),
+     _command("commands.run_simulate"), _simulate_arguments),
     ("capacity", "The highest request rate a scenario serves within its SLOs, by bisection over its rate.",
-     commands.run_capacity, _capacity_arguments),
+     _command("commands.run_capacity"), _capacity_arguments),
     ("plan", "Find the cheapest configuration that meets the SLOs for a workload; show the cost-latency "
-     "frontier and why each candidate passed or failed.", planning_commands.run_plan, _plan_arguments),
+     "frontier and why each candidate passed or failed.", _command("planning_commands.run_plan"), _plan_arguments),
     ("moe-plan", "Choose which experts stay on the accelerator (and on which device) and compare with naive "
-     "placements.", planning_commands.run_moe_plan, _moe_plan_arguments),
+     "placements.", _command("planning_commands.run_moe_plan"), _moe_plan_arguments),
     ("report", "Compare a baseline scenario with what-if scenarios in one self-contained HTML report.",
-     commands.run_report, _report_arguments),
+     _command("commands.run_report"), _report_arguments),
     ("offload-plan", "Search weight/KV/activation placements and batch sizes for the best offloaded throughput.",
-     planning_commands.run_offload_plan, _offload_plan_arguments),
+     _command("planning_commands.run_offload_plan"), _offload_plan_arguments),
     ("flash", "Per-token latency with FFN weights on flash and DRAM as a neuron cache (LLM in a flash), "
-     "against the naive and partial variants.", planning_commands.run_flash, _flash_arguments),
-    ("profiles", "List the shipped hardware and model profiles.", commands.run_profiles, _profiles_arguments),
+     "against the naive and partial variants.", _command("planning_commands.run_flash"), _flash_arguments),
+    ("profiles", "List the shipped hardware and model profiles.",
+     _command("commands.run_profiles"), _profiles_arguments),
     ("import-bench", "Turn a benchmark tool's output (vllm bench serve, genai-perf, llama-bench) into rows.",
-     commands.run_import_bench, _import_bench_arguments),
+     _command("commands.run_import_bench"), _import_bench_arguments),
     ("import-model", "Turn a HuggingFace config.json into a model profile YAML.",
-     commands.run_import_model, _import_model_arguments),
+     _command("commands.run_import_model"), _import_model_arguments),
 ]
 
 

@@ -6,14 +6,12 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-import pandas as pd
-
 from hwsim.base import units
 from hwsim.base.errors import HwsimError
 from hwsim.loading import bench_import, catalog, hf_config, intervals_yaml, pricing_yaml, scenario_yaml, torch_trace
 from hwsim.loading.measurements import MEASUREMENT_COLUMNS
 from hwsim.loading.routing import routing_for
-from hwsim.output import progress, report, tables
+from hwsim.output import progress, tables
 from hwsim.perf import estimate
 from hwsim.perf.step import StepCost
 from hwsim.serving import metrics
@@ -63,8 +61,12 @@ def run_estimate(args) -> int:
     result = estimate.estimate(setup, args.batch, args.prompt_tokens, args.output_tokens)
     _print_estimate(args, setup, result, prices)
     band = intervals.band_for(regimes.chain(regimes.of_deployment(setup)), intervals_yaml.bands())
+    try:
+        cost = tables.estimate_cost(prices, setup.system, setup.system.accelerator_count or 1, result)
+    except HwsimError:  # the cost line said why
+        cost = {}
     if band is not None:
-        print(_estimate_interval_text(result, band))
+        print(_estimate_interval_text(result, band, cost))
     if result.tier_needs is not None:
         print(f"\nper layer (overlap {'on' if setup.offload.overlap else 'off'}):")
         print(tables.tier_table("prefill", result.prefill))
@@ -72,29 +74,33 @@ def run_estimate(args) -> int:
     else:
         _print_op_tables(args.ops, result)
     if args.json:
-        document = _estimate_document(args, setup, result) | (_estimate_intervals(result, band) if band else {})
+        document = _estimate_document(args, setup, result) | (_estimate_intervals(result, band, cost) if band else {})
         Path(args.json).write_text(json.dumps(document, indent=2))
     return 0
 
 
-def _estimate_intervals(result: estimate.Estimate, band) -> dict:
-    """90% intervals of the estimate's times and throughput, from the band of its step regime."""
+def _estimate_intervals(result: estimate.Estimate, band, cost: dict | None = None) -> dict:
+    """90% intervals of the estimate's times and throughput, from the band of its step regime, and
+    of its cost per 1M output tokens when priced (`cost`: `tables.estimate_cost`)."""
     out = {}
     for key in ("prefill_s", "time_per_output_token_s", "end_to_end_s"):
         out[f"{key}_low"], out[f"{key}_high"] = band.around(getattr(result, key))
     out["output_tokens_per_s_low"], out["output_tokens_per_s_high"] = band.around_rate(result.output_tokens_per_s)
+    out |= intervals.cost_interval({"output_tokens_per_s": result.output_tokens_per_s} | (cost or {}), out)
     return out | {"interval_regime": f"{band.regime} ({band.rows} rows)", "interval_coverage": intervals.COVERAGE}
 
 
-def _estimate_interval_text(result: estimate.Estimate, band) -> str:
-    found = _estimate_intervals(result, band)
+def _estimate_interval_text(result: estimate.Estimate, band, cost: dict | None = None) -> str:
+    found = _estimate_intervals(result, band, cost)
 
     def span(key: str) -> str:
         return f"{units.format_seconds(found[key + '_low'])}-{units.format_seconds(found[key + '_high'])}"
 
+    priced = (f", cost ${found['usd_per_1m_output_tokens_low']:.3f}-${found['usd_per_1m_output_tokens_high']:.3f} "
+              "per 1M output tokens" if "usd_per_1m_output_tokens_low" in found else "")
     return (f"90% intervals       prefill {span('prefill_s')}, decode per token {span('time_per_output_token_s')}, "
             f"throughput {found['output_tokens_per_s_low']:,.1f}-{found['output_tokens_per_s_high']:,.1f} output "
-            f"tokens/s [{found['interval_regime']}]")
+            f"tokens/s{priced} [{found['interval_regime']}]")
 
 
 def _print_estimate(args, setup: Deployment, result: estimate.Estimate, prices: Pricing) -> None:
@@ -210,14 +216,19 @@ def run_calibrate(args) -> int:
 def run_simulate(args) -> int:
     """`hwsim simulate`: the scenario over time. `--pricing` replaces the scenario's own pricing, which
     moves only the cost line: prices never feed back into the simulation."""
-    from hwsim.serving.simulate import simulate
+    import sys
+
+    from hwsim.serving.fleet import simulate_fleet
 
     scenario = scenario_yaml.load_scenario(Path(args.scenario))
     if args.pricing:
         scenario = replace(scenario, pricing=pricing_yaml.pricing(args.pricing))
 
     with progress.Progress("simulate", unit="requests", enabled=not args.no_progress) as bar:
-        result = simulate(scenario, progress=bar.update)
+        run = simulate_fleet(scenario, workers=args.workers or 1, cluster=args.cluster, progress=bar.update)
+    if run.not_sharded:
+        print(f"simulated in one process: {run.not_sharded}", file=sys.stderr)
+    result = run.result
     n = scenario.system.accelerator_count or 1
     replicas = (f"{scenario.disaggregation.prefill_replicas} prefill + {scenario.disaggregation.decode_replicas} decode"
                 if scenario.disaggregation else str(scenario.replicas))
@@ -266,6 +277,8 @@ def _report_inputs(args) -> tuple[str, Scenario, list[Scenario]]:
 
 
 def run_report(args) -> int:
+    from hwsim.output import report
+
     question, baseline, whatifs = _report_inputs(args)
     knobs = None if args.no_sensitivity else {w.name: report.knob_variants(baseline, w) for w in whatifs}
     total = report.step_count(whatifs, knobs)
@@ -344,6 +357,8 @@ def run_import_model(args) -> int:
 
 def run_import_trace(args) -> int:
     """Kernel rows from a torch.profiler trace, written in the measurement schema."""
+    import pandas as pd
+
     catalog.system(args.hardware)  # an unknown hardware id is an error before the trace is read
     rows = torch_trace.read_trace(Path(args.trace), args.hardware)
     if not rows:
@@ -361,6 +376,8 @@ def run_import_trace(args) -> int:
 
 def run_import_bench(args) -> int:
     """Measurement rows from a benchmark tool's output file, for `hwsim validate`."""
+    import pandas as pd
+
     catalog.system(args.hardware, args.count)  # unknown ids are errors before the file is read
     catalog.model(args.model)
     context = bench_import.RunContext(args.hardware, args.model, args.count, args.dtype, args.engine)

@@ -24,7 +24,7 @@ from hwsim.output.html_page import BETTER, NEUTRAL, SORT_TABLES_SCRIPT, WORSE, S
 from hwsim.output.html_page import page as html_page
 from hwsim.specs.plan import Candidate, PlanSlo, PlanSpec
 from hwsim.specs.workload import Lengths, Workload
-from hwsim.studies.plan import PlanResult
+from hwsim.studies.plan import STOPPED, PlanResult
 
 COST = "usd_per_1m_output_tokens"
 LOG_SPAN = 10.0  # an axis whose values span more than this factor is drawn logarithmic
@@ -54,7 +54,13 @@ class _Plan:
 
     @property
     def simulated(self) -> pd.DataFrame:
-        return self.outcomes[self.outcomes["status"] == "simulated"]
+        """Every candidate that was simulated, to the end or stopped early at a certain miss."""
+        return self.outcomes[self.outcomes["status"] != "pruned"]
+
+    @property
+    def stopped(self) -> pd.DataFrame:
+        """The candidates whose simulation stopped once an SLO was certainly missed (no figures)."""
+        return self.outcomes[self.outcomes["status"] == STOPPED]
 
     @property
     def passing(self) -> pd.DataFrame:
@@ -289,8 +295,10 @@ def _no_winner_words(plan: _Plan) -> str:
 def _counts_words(plan: _Plan) -> str:
     frame = plan.outcomes
     pruned = int((frame["status"] == "pruned").sum())
-    return (f"{len(frame):,} candidates: {pruned:,} pruned without simulation, {len(frame) - pruned:,} simulated, "
-            f"{len(plan.passing):,} meet every SLO.")
+    stopped = len(plan.stopped)
+    early = f" ({stopped:,} of them stopped early, once an SLO was certainly missed)" if stopped else ""
+    return (f"{len(frame):,} candidates: {pruned:,} pruned without simulation, {len(frame) - pruned:,} "
+            f"simulated{early}, {len(plan.passing):,} meet every SLO.")
 
 
 def _robust_words(plan: _Plan) -> str:
@@ -369,8 +377,8 @@ def _margin_td(record: dict, slo: PlanSlo) -> str:
     return _td(worst, f"{worst:+.0%} ({name})", "good" if worst >= 0 else "bad")
 
 
-def _verdict_td(passes: object) -> str:
-    text = "passes" if passes else "misses"
+def _verdict_td(passes: object, stopped: bool = False) -> str:
+    text = "passes" if passes else ("misses (stopped early)" if stopped else "misses")
     return _td(text, text, "text " + ("good" if passes else "bad"))
 
 
@@ -387,7 +395,7 @@ def _columns(plan: _Plan) -> list[Column]:
     slo = plan.spec.slo
     columns: list[Column] = [
         ("candidate", "text", lambda r: _text_td(r["candidate"])),
-        ("verdict", "text", lambda r: _verdict_td(r["passes"])),
+        ("verdict", "text", lambda r: _verdict_td(r["passes"], r["status"] == STOPPED)),
         ("worst SLO margin", "number", lambda r: _margin_td(r, slo)),
         ("$/h", "number", lambda r: _money_td(r.get("usd_per_hour"), 2)),
         ("$/1M output tokens", "number", lambda r: _money_td(r.get(COST), 3))]
@@ -397,7 +405,8 @@ def _columns(plan: _Plan) -> list[Column]:
     if "passes_robust" in plan.outcomes:
         columns.append(("at the pessimistic end", "text", lambda r: _verdict_td(r["passes_robust"])))
     return columns + [
-        ("output tokens/s", "number", lambda r: _td(r["output_tokens_per_s"], f"{r['output_tokens_per_s']:,.0f}")),
+        ("output tokens/s", "number", lambda r: _td(r["output_tokens_per_s"], f"{r['output_tokens_per_s']:,.0f}"
+                                                    if _number(r["output_tokens_per_s"]) else "-")),
         ("hardware", "text", lambda r: _text_td(r["hardware"])),
         ("TP", "number", lambda r: _td(r["tensor_parallel"], str(r["tensor_parallel"]))),
         ("replicas", "number", lambda r: _td(r["replicas"], str(r["replicas"]))),
@@ -545,7 +554,8 @@ def _chart_caption(plan: _Plan, placed: pd.DataFrame, latency: Latency, unplaced
     if log_scale(list(placed[COST])):
         words += f"The cost axis is logarithmic: costs span {placed[COST].max() / placed[COST].min():,.0f}x. "
     if unplaced:
-        words += f"{unplaced:,} simulated candidates have no price and cannot be placed. "
+        words += (f"{unplaced:,} simulated candidates are not drawn: stopped early at a certain miss (no figures of "
+                  f"a partial run; the table lists them) or without a price. ")
     fastest = placed.sort_values([latency.key, COST]).iloc[0]
     if plan.winner is not None:
         w = plan.winner

@@ -12,7 +12,7 @@ from hwsim.base import units
 from hwsim.base.errors import HwsimError
 from hwsim.loading import catalog, intervals_yaml, plan_yaml, pricing_yaml
 from hwsim.loading.routing import routing_for
-from hwsim.output import plan_report, progress, tables
+from hwsim.output import progress, tables
 from hwsim.perf import flash
 from hwsim.specs import deployment
 from hwsim.specs.plan import Candidate, PlanSpec
@@ -38,8 +38,10 @@ def run_plan(args) -> int:
         spec = _with_pricing(spec, args.pricing)
     workers = args.workers or os.cpu_count() or 1
 
+    # a candidate whose SLO is certainly missed stops early, unless every candidate's figures are asked for
+    early = not (args.report or args.all or args.json or args.csv)
     with progress.Progress("plan", unit="candidates", enabled=not args.no_progress) as bar:
-        result = plan.run(spec, workers=workers, cluster=args.cluster, progress=bar.update)
+        result = plan.run(spec, workers=workers, cluster=args.cluster, progress=bar.update, early=early)
     headroom = _winner_capacity(spec, result)
     _print_plan(spec, result, args.all, headroom)
     if spec.workload.trace is not None and result.winner is not None:
@@ -57,6 +59,8 @@ def run_plan(args) -> int:
     if args.csv:
         frame.to_csv(args.csv, index=False)
     if args.report:
+        from hwsim.output import plan_report
+
         Path(args.report).write_text(plan_report.page(result, frame), encoding="utf-8")
     return 0
 
@@ -201,6 +205,9 @@ def _print_plan(spec: PlanSpec, result: plan.PlanResult, every: bool,
     if not result.pareto.empty:
         print("cost-latency frontier (no candidate is both cheaper and faster):")
         print(tables.plan_table(result.pareto, p))
+        stopped = int((frame["status"] == plan.STOPPED).sum())
+        if stopped:  # their latencies are partial, so where they would sit is not known
+            print(f"  ({stopped} candidates stopped early at a certain SLO miss are not placed on it)")
     if every:
         print("\nevery candidate:")
         print(tables.plan_table(frame, p))

@@ -24,14 +24,20 @@ if TYPE_CHECKING:
     from hwsim.specs.pricing import Pricing
 
 
-def estimate_cost_text(prices: Pricing, system: System, devices: int, result: Estimate) -> str:
-    """What the estimated run costs per 1M tokens at its own throughput and power. A device the
-    pricing has no price for is reported in the line instead of failing the estimate (the times
-    still hold); an unknown pricing id never gets here, since the command loads the profile first."""
+def estimate_cost(prices: Pricing, system: System, devices: int, result: Estimate) -> dict:
+    """What the estimated run costs per 1M tokens at its own throughput and power (an HwsimError
+    for a device the pricing has no price for)."""
     total_tokens_per_s = result.batch * (result.prompt_len + result.output_len) / result.end_to_end_s
+    return pricing_math.cost_per_token(prices, system, devices, result.mean_power_w / devices,
+                                       result.output_tokens_per_s, total_tokens_per_s)
+
+
+def estimate_cost_text(prices: Pricing, system: System, devices: int, result: Estimate) -> str:
+    """`estimate_cost` in words. A device the pricing has no price for is reported in the line
+    instead of failing the estimate (the times still hold); an unknown pricing id never gets here,
+    since the command loads the profile first."""
     try:
-        priced = pricing_math.cost_per_token(prices, system, devices, result.mean_power_w / devices,
-                                             result.output_tokens_per_s, total_tokens_per_s)
+        priced = estimate_cost(prices, system, devices, result)
     except HwsimError as exc:
         return f"not priced: {exc}"
     return (f"${priced['usd_per_1m_output_tokens']:.3f} per 1M output tokens, "
@@ -81,6 +87,9 @@ def plan_table(frame: pd.DataFrame, p: int) -> str:
     for r in frame.to_dict("records"):
         if r["status"] == "pruned":
             lines.append(f"  {r['candidate']:<52} {'-':>7} {'-':>9} {'-':>10} {'-':>10}  pruned: {r['reasons']}")
+            continue
+        if r["status"] == "stopped early":  # its run ended at a certain miss: no figures of a partial run
+            lines.append(f"  {r['candidate']:<52} {'-':>7} {'-':>9} {'-':>10} {'-':>10}  FAIL: {r['reasons']}")
             continue
         lines.append(f"  {r['candidate']:<52} {r['usd_per_hour']:>7.2f} {r['usd_per_1m_output_tokens']:>9.3f} "
                      f"{r[f'ttft_p{p}_s'] * 1e3:>8.0f}ms {r[f'tpot_p{p}_s'] * 1e3:>8.1f}ms  "

@@ -162,6 +162,29 @@ class StepModel:
         return _busy_sum([c for c in self._dense_ops(tokens, sequences) if c.op.block == "head"])
 
 
+SHARED_MODELS = 8  # deployments whose step models a process keeps (a plan's candidates come deployment by deployment)
+_shared: dict[str, StepModel] = {}
+
+
+def step_model_for(deployment: Deployment) -> StepModel:
+    """The step model of `deployment`, shared by this process's simulations of it, so candidates that
+    differ only in replicas or engine limits price each step once. Keyed by its repr, since its
+    profiles hold dicts and do not hash, and checked equal; the latest `SHARED_MODELS` are kept."""
+    key = repr(deployment)
+    model = _shared.pop(key, None)
+    if model is None or model.deployment != deployment:
+        model = StepModel(deployment)
+    _shared[key] = model
+    while len(_shared) > SHARED_MODELS:
+        del _shared[next(iter(_shared))]  # the least recently used
+    return model
+
+
+def forget_step_models() -> None:
+    """Share no step model built so far (to time or test runs that each build their own)."""
+    _shared.clear()
+
+
 def _busy_sum(costs: list[roofline.OpCost]) -> Busy:
     """(time, compute busy, memory busy) of priced operators run one after the other."""
     return (sum(c.time_s for c in costs), sum(c.compute_s * c.op.repeat for c in costs),

@@ -11,7 +11,7 @@ import simpy
 from hwsim.base.errors import HwsimError
 from hwsim.perf import cost, offload, roofline
 from hwsim.perf.estimate import device_tdp_w
-from hwsim.perf.step_model import StepModel
+from hwsim.perf.step_model import step_model_for
 from hwsim.serving import bench_metrics, metrics, policies
 from hwsim.serving.engine import Replica, ReplicaSetup, Seq
 from hwsim.serving.kvcache import block_bytes, blocks_for, capacity_blocks
@@ -32,20 +32,37 @@ class SimulationResult:
     kv_blocks_free_at_end: int
 
 
+class SimulationStopped(Exception):
+    """`simulate`'s `stop` ended the run early: its reason, the simulated time it stopped at and the
+    requests that had their first token and had finished by then (their numbers are partial, so no
+    summary comes with it)."""
+
+    def __init__(self, reason: str, at_s: float, first_tokens: int, finished: int, requests: int):
+        super().__init__(reason)
+        self.reason, self.at_s = reason, at_s
+        self.first_tokens, self.finished, self.requests = first_tokens, finished, requests
+
+
+Stop = Callable[[Seq], str | None]  # asked of each request at its first token and at its end
+
+
 def simulate(scenario: Scenario, requests: pd.DataFrame | None = None,
-             progress: Callable[[int, int], None] | None = None) -> SimulationResult:
+             progress: Callable[[int, int], None] | None = None, stop: Stop | None = None) -> SimulationResult:
     """Simulate `scenario` (its workload's requests unless `requests` is given).
 
-    `progress(done, total)` is called as requests finish, at most about a hundred times."""
+    `progress(done, total)` is called as requests finish, at most about a hundred times. `stop(seq)`
+    is asked as each request gets its first token (its `completion_s` still None) and again as it
+    finishes; the first reason it returns ends the run there, raising `SimulationStopped`."""
     check(scenario)
     scenario, table = _with_techniques(scenario, scenario.workload.requests() if requests is None else requests)
     if table.empty:
         raise HwsimError("the workload has no requests")
     engine = scenario.engine
     check_tiers(scenario.placement, scenario.system)
-    timer = StepModel(scenario.deployment)
+    timer = step_model_for(scenario.deployment)  # shared with earlier runs of the same deployment
     total_blocks = _kv_cache_blocks(scenario, table)
     env = simpy.Environment()
+    stopped = env.event()
     setup = ReplicaSetup(
         config=engine, timer=timer, total_blocks=total_blocks,
         block_bytes=block_bytes(scenario.model, scenario.precision, engine.block_size, scenario.tp),
@@ -53,12 +70,17 @@ def simulate(scenario: Scenario, requests: pd.DataFrame | None = None,
         copy_issue_s=scenario.system.compute.performance.eager_copy_dispatch_s,
         layers=scenario.model.num_layers, tdp_w=device_tdp_w(scenario.system), devices=scenario.tp,
         on_finish=_progress_counter(len(table), progress),
-        eager_timer=StepModel(replace(scenario.deployment, launch="eager")) if engine.uncaptured == "eager" else None,
+        on_first_token=_stop_watch(env, stop, stopped) if stop else None,
+        eager_timer=step_model_for(replace(scenario.deployment, launch="eager")) if engine.uncaptured == "eager"
+        else None,
         **_kv_offload(scenario))
     replicas, router = _replicas(env, scenario, setup)
     seqs = _sequences(table)
     _start_traffic(env, scenario, seqs, router, table)
-    env.run()
+    if stop is None:
+        env.run()
+    else:
+        _run_until(env, stopped, seqs)
     return _result(scenario, seqs, replicas, total_blocks)
 
 
@@ -101,6 +123,38 @@ def _kv_cache_blocks(scenario: Scenario, table: pd.DataFrame) -> int:
         raise HwsimError(f"workload: a request of {longest} tokens exceeds the {scenario.model.max_positions}-token "
                          f"context of {scenario.model.id}")
     return total_blocks
+
+
+def _stop_watch(env: simpy.Environment, stop: Stop, stopped: simpy.Event) -> Callable[[Seq], None]:
+    """The first-token callback that asks `stop` about each request now and again when it finishes
+    (through its `done` event, which the engine succeeds then), and triggers `stopped` with the first
+    reason. It only reads the requests, so a run it never stops is the run without it."""
+    def ask(seq: Seq) -> None:
+        if not stopped.triggered:
+            reason = stop(seq)
+            if reason:
+                stopped.succeed(reason)
+
+    def on_first_token(seq: Seq) -> None:
+        ask(seq)
+        if seq.done is None:  # open-loop arrivals have none; closed-loop users wait on theirs
+            seq.done = env.event()
+        seq.done.callbacks.append(lambda _: ask(seq))
+
+    return on_first_token
+
+
+def _run_until(env: simpy.Environment, stopped: simpy.Event, seqs: list[Seq]) -> None:
+    """Run to the end, or raise `SimulationStopped` as soon as `stopped` triggers (simpy's
+    `run(until=event)` would fail on a run that ends without it)."""
+    step = env.step
+    try:
+        while not stopped.triggered:
+            step()
+    except simpy.core.EmptySchedule:
+        return
+    raise SimulationStopped(str(stopped.value), env.now, sum(s.first_token_s is not None for s in seqs),
+                            sum(s.completion_s is not None for s in seqs), len(seqs))
 
 
 def _progress_counter(total: int, progress: Callable[[int, int], None] | None) -> Callable[[], None]:
@@ -179,19 +233,44 @@ def _result(scenario: Scenario, seqs: list[Seq], replicas: list[Replica], total_
         raise RuntimeError(f"{len(unfinished)} requests never finished (request {unfinished[0].request})")
     request_frame = _request_frame(seqs)
     request_frame["warmup"] = request_frame["request"] < scenario.workload.warmup
-    measured = request_frame[~request_frame["warmup"]]
     step_frame = pd.DataFrame([row for r in replicas for row in r.steps]).sort_values(["start_s", "replica"],
                                                                                      ignore_index=True)
-    summary = metrics.summarize(measured, step_frame, scenario.slo, scenario.workload.arrival,
-                                sum(r.swap_space.moved_bytes for r in replicas), device_tdp_w(scenario.system),
-                                scenario.tp, len(replicas))
-    summary.update(_cost(scenario, summary, scenario.tp * len(replicas)))
-    if scenario.engine.prefix_caching:
-        summary.update(_prefix_cache_summary(measured, replicas))
-    if scenario.workload.benchmark is not None:
-        summary["benchmark"] = _benchmark_report(scenario.workload, measured)
+    summary = run_summary(scenario, request_frame, step_frame, ReplicaTotals.of(replicas))
     return SimulationResult(scenario, request_frame, step_frame, summary, total_blocks * len(replicas),
                             sum(r.pool.free for r in replicas))
+
+
+@dataclass(frozen=True)
+class ReplicaTotals:
+    """What a run's summary needs of its replicas beyond the request and step tables: counters added
+    up over the replicas, so that runs of parts of a fleet can be summarized as one run."""
+
+    replicas: int
+    swap_bytes: float  # KV moved to and from host memory by swaps
+    prefix_cache_evictions: int = 0
+    reloaded_blocks: tuple[int, ...] = ()  # cached blocks brought back from below the device, per tier
+
+    @classmethod
+    def of(cls, replicas: list[Replica]) -> ReplicaTotals:
+        tiers = len(replicas[0].reloads) if replicas else 0
+        return cls(len(replicas), sum(r.swap_space.moved_bytes for r in replicas),
+                   sum(getattr(r.pool, "evictions", 0) for r in replicas),
+                   tuple(sum(r.reloads[i] for r in replicas) for i in range(tiers)))
+
+
+def run_summary(scenario: Scenario, request_frame: pd.DataFrame, step_frame: pd.DataFrame,
+                totals: ReplicaTotals) -> dict:
+    """The summary of a run's request table (its `warmup` rows left out) and step table, and its cost;
+    a function of the tables and `totals` alone, so a fleet run in parts gets the same summary."""
+    measured = request_frame[~request_frame["warmup"]]
+    summary = metrics.summarize(measured, step_frame, scenario.slo, scenario.workload.arrival, totals.swap_bytes,
+                                device_tdp_w(scenario.system), scenario.tp, totals.replicas)
+    summary.update(_cost(scenario, summary, scenario.tp * totals.replicas))
+    if scenario.engine.prefix_caching:
+        summary.update(_prefix_cache_summary(measured, totals, scenario.engine.block_size))
+    if scenario.workload.benchmark is not None:
+        summary["benchmark"] = _benchmark_report(scenario.workload, measured)
+    return summary
 
 
 # where a request's time went; with `api_s` and `stalled_s` they sum to its end-to-end latency, and the
@@ -221,17 +300,16 @@ def _request_frame(seqs: list[Seq]) -> pd.DataFrame:
     return frame.sort_values("request", ignore_index=True)
 
 
-def _prefix_cache_summary(requests: pd.DataFrame, replicas: list[Replica]) -> dict:
+def _prefix_cache_summary(requests: pd.DataFrame, totals: ReplicaTotals, block_size: int) -> dict:
     """Prompt tokens served from the cache (a fraction of all prompt tokens), and blocks evicted."""
     prompt = float(requests["prompt_tokens"].sum())
     hit = float(requests["cached_tokens"].sum())
-    block_size = replicas[0].config.block_size if replicas else 1
     return {"prefix_cache_hit_rate": hit / prompt if prompt else 0.0, "prefix_cache_hit_tokens": int(hit),
             "prefix_cache_hit_blocks": int(hit) // block_size,
-            "prefix_cache_evictions": sum(getattr(r.pool, "evictions", 0) for r in replicas),
-            **({"prefix_cache_reloaded_blocks": {tier: sum(r.reloads[i] for r in replicas)
+            "prefix_cache_evictions": totals.prefix_cache_evictions,
+            **({"prefix_cache_reloaded_blocks": {tier: totals.reloaded_blocks[i]
                                                  for i, tier in enumerate(("host", "disk"))}}
-               if replicas and replicas[0].reloads else {})}
+               if totals.reloaded_blocks else {})}
 
 
 def _benchmark_report(workload: Workload, measured: pd.DataFrame) -> dict:

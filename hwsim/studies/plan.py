@@ -5,16 +5,27 @@ simulation: a model that does not fit, a dtype the device cannot compute, or a c
 roofline upper bound on throughput is below the traffic's demand. The rest are simulated, in
 parallel on local processes or on a Dask cluster, and judged against the SLOs. Among those that
 pass, the cheapest per hour wins (for the same traffic, also the cheapest per token).
+
+Early verdicts: a simulation stops as soon as enough requests are over the TTFT or TPOT limit that
+the percentile the SLO judges is over it whatever the other requests take (`over_count_that_misses`).
+Such a candidate fails exactly as it would have at the end; its latencies are partial, so it reports
+none, only the lower bound its reason gives. The overload flag is not used to stop: it compares the
+median TTFT of the first and the last tenth of arrivals, which is not settled before those requests
+are served, and an overloaded run almost always trips the TTFT rule first. A throughput floor is
+only known at the end, so a candidate that misses only that is simulated to the end.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import math
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from hwsim.base.errors import HwsimError
 from hwsim.loading import catalog
 from hwsim.perf.estimate import estimate
+from hwsim.perf.step_model import forget_step_models
 from hwsim.serving.kvcache import capacity_blocks
 from hwsim.specs import deployment
 from hwsim.specs.deployment import Deployment
@@ -22,6 +33,11 @@ from hwsim.specs.placement import parse
 from hwsim.specs.plan import Candidate, PlanSlo, PlanSpec
 from hwsim.specs.scenario import Scenario, Slo
 from hwsim.specs.workload import Workload
+
+if TYPE_CHECKING:
+    from hwsim.serving.engine import Seq
+
+STOPPED = "stopped early"  # the status of a candidate whose simulation stopped at a certain miss
 
 # --- evaluation -------------------------------------------------------------------------------
 
@@ -79,9 +95,92 @@ def prune(candidate: Candidate, spec: PlanSpec) -> str | None:
     return None
 
 
-def evaluate(candidate: Candidate, spec: PlanSpec) -> dict:
-    """One candidate's outcome: pruned with a reason, or simulated and judged against the SLOs."""
-    from hwsim.serving.simulate import simulate
+def over_count_that_misses(requests: int, percentile: float) -> int | None:
+    """How many of `requests` values over a limit put their `percentile`-th percentile over it, whatever
+    the other values are (None when there are no values, so no percentile).
+
+    hwsim takes percentiles with numpy's linear interpolation: over the sorted values v[0..N-1] the
+    percentile is v[i] + g (v[i+1] - v[i]) with i = floor((N - 1) p / 100) (at most N - 1) and g its
+    fraction, never below v[i]. k values over the limit are the top k, v[N-k..N-1], so the percentile
+    is over for certain once i >= N - k, k >= N - i; with one fewer, v[i] may be at the limit or far
+    below it while g < 1. This is floor(N (1 - p/100)) + 1 only for some N: for 150 requests the p99
+    needs 3, not 2."""
+    if requests <= 0:
+        return None
+    index = min(math.floor((requests - 1) * (percentile / 100)), requests - 1)  # numpy's own arithmetic
+    return requests - index
+
+
+@dataclass
+class _Tally:
+    """The requests over one latency limit so far, and how many settle that its percentile misses it."""
+
+    name: str  # TTFT or TPOT
+    limit_s: float
+    requests: int  # measured requests that have this latency
+    needed: int
+    over_s: list[float] = field(default_factory=list)
+
+    def add(self, value_s: float) -> bool:
+        """Count one request's latency; whether the miss is now certain."""
+        if value_s > self.limit_s:
+            self.over_s.append(value_s)
+        return len(self.over_s) >= self.needed
+
+    def reason(self, percentile: int) -> str:
+        """The miss as `_misses` words it, with the lower bound the counted requests give: the
+        percentile is at least v[i], the smallest of the `needed` largest values, which is at least
+        the smallest of those counted."""
+        bound_s, limit_ms = min(self.over_s), self.limit_s * 1e3
+        return (f"{self.name} p{percentile} >= {bound_s * 1e3:,.1f} ms > {limit_ms:,.1f} ms "
+                f"(at least +{bound_s / self.limit_s - 1:.0%}: {len(self.over_s):,} of {self.requests:,} requests are "
+                f"over {limit_ms:,.1f} ms, which puts the p{percentile} over it whatever the rest take)")
+
+
+class EarlyVerdict:
+    """`simulate`'s stop rule for a plan: a reason once a percentile SLO is certainly missed. A TTFT
+    is known at a request's first token, a TPOT when it finishes; warm-up requests do not count, and
+    a one-token answer has no TPOT, as in the summary's percentiles."""
+
+    def __init__(self, slo: PlanSlo, requests: pd.DataFrame, warmup: int):
+        measured = requests[requests["request"] >= warmup]
+        self.slo, self.warmup = slo, warmup
+        self.ttft = self._tally("TTFT", slo.ttft_s, len(measured))
+        self.tpot = self._tally("TPOT", slo.tpot_s, int((measured["output_tokens"] > 1).sum()))
+        self.missed: _Tally | None = None
+
+    def _tally(self, name: str, limit_s: float | None, requests: int) -> _Tally | None:
+        needed = over_count_that_misses(requests, self.slo.percentile)
+        return None if limit_s is None or needed is None else _Tally(name, limit_s, requests, needed)
+
+    def __call__(self, seq: Seq) -> str | None:
+        """The reason to stop after this request's first token or end, or None to go on."""
+        first_s = seq.first_token_s
+        if seq.request < self.warmup or first_s is None:
+            return None
+        if seq.completion_s is None:
+            tally, value_s = self.ttft, first_s - seq.arrival_s  # as metrics.per_request takes them
+        elif seq.output > 1:
+            tally, value_s = self.tpot, (seq.completion_s - first_s) / (seq.output - 1)
+        else:
+            return None
+        if tally is None or not tally.add(value_s):
+            return None
+        self.missed = tally
+        return tally.reason(self.slo.percentile)
+
+
+# what a simulation to the end reports beside the latencies; a candidate stopped early has none of them
+SIMULATED_FIGURES = ("output_tokens_per_s", "e2e_p50_s", "usd_per_hour", "usd_per_1m_output_tokens",
+                     "usd_per_1m_total_tokens", "output_tokens_per_j", "overloaded")
+
+
+def evaluate(candidate: Candidate, spec: PlanSpec, early: bool = True, share_step_models: bool = True) -> dict:
+    """One candidate's outcome: pruned with a reason, or simulated and judged against the SLOs; with
+    `early`, a simulation stops once a latency SLO is certainly missed (status "stopped early"). With
+    `share_step_models` it prices its steps with the memo earlier candidates of its deployment left in
+    this process (the same figures, sooner); without, with a memo of its own."""
+    from hwsim.serving.simulate import SimulationStopped, simulate
 
     record = {"candidate": candidate.describe(), "hardware": candidate.hardware, "tensor_parallel":
               candidate.tensor_parallel, "replicas": candidate.replicas, "devices": candidate.devices,
@@ -93,9 +192,17 @@ def evaluate(candidate: Candidate, spec: PlanSpec) -> dict:
         reason = f"cannot run: {exc}"
     if reason:
         return {**record, "status": "pruned", "passes": False, "reasons": reason}
-    result = simulate(scenario_for(candidate, spec))
-    s = result.summary
     p = spec.slo.percentile
+    requests = spec.workload.requests()
+    verdict = EarlyVerdict(spec.slo, requests, spec.workload.warmup) if early else None
+    if not share_step_models:
+        forget_step_models()
+    try:
+        result = simulate(scenario_for(candidate, spec), requests, stop=verdict)
+    except SimulationStopped as stopped:
+        assert verdict is not None and verdict.missed is not None
+        return _stopped_record(record, stopped, verdict.missed, p)
+    s = result.summary
     record.update({
         "status": "simulated",
         "output_tokens_per_s": s["output_tokens_per_s"],
@@ -113,6 +220,16 @@ def evaluate(candidate: Candidate, spec: PlanSpec) -> dict:
     record["reasons"] = "; ".join(m for m, _ in misses) if misses else "meets every SLO"
     record["worst_miss"] = max((ratio for _, ratio in misses), default=0.0)
     return record
+
+
+def _stopped_record(record: dict, stopped, missed: _Tally, percentile: int) -> dict:
+    """A candidate stopped once it had certainly missed: its reason and where it stopped; no figures
+    from the partial run, and as its worst miss the lower bound of the one that stopped it."""
+    where = (f"stopped early at {stopped.at_s:,.1f} s simulated, {stopped.finished:,} of "
+             f"{stopped.requests:,} requests finished")
+    return {**record, "status": STOPPED, f"ttft_p{percentile}_s": None, f"tpot_p{percentile}_s": None,
+            **dict.fromkeys(SIMULATED_FIGURES), "passes": False, "reasons": f"{stopped.reason}; {where}",
+            "worst_miss": min(missed.over_s) / missed.limit_s - 1}
 
 
 def _misses(record: dict, slo: PlanSlo) -> list[tuple[str, float]]:
@@ -145,26 +262,31 @@ class PlanResult:
     pareto: pd.DataFrame
 
     def closest(self, count: int = 3) -> pd.DataFrame:
-        """The simulated candidates that missed their SLOs by least (none when all were pruned)."""
-        simulated = self.outcomes[self.outcomes["status"] == "simulated"]
+        """The simulated candidates that missed their SLOs by least (none when all were pruned); one
+        stopped early ranks by the lower bound of its miss, which its reason says is one."""
+        simulated = self.outcomes[self.outcomes["status"].isin(["simulated", STOPPED])]
         if simulated.empty:
             return simulated
         return simulated.sort_values("worst_miss").head(count)
 
 
-def run(spec: PlanSpec, workers: int = 1, cluster: str | None = None, progress=None) -> PlanResult:
-    """Evaluate every candidate: in this process, on `workers` local processes, or on a Dask cluster."""
+def run(spec: PlanSpec, workers: int = 1, cluster: str | None = None, progress=None,
+        early: bool = True, share_step_models: bool = True) -> PlanResult:
+    """Evaluate every candidate: in this process, on `workers` local processes, or on a Dask cluster;
+    `early=False` simulates every unpruned candidate to the end, `share_step_models=False` gives each
+    its own step memo (both only to compare: neither changes a verdict or a figure given)."""
     candidates = list(spec.candidates)
     if not candidates:
         raise HwsimError("the search space is empty")
+    options = {"early": early, "share_step_models": share_step_models}
     if cluster:
-        records = _on_cluster(candidates, spec, cluster, progress)
+        records = _on_cluster(candidates, spec, cluster, progress, options)
     elif workers > 1:
-        records = _on_processes(candidates, spec, workers, progress)
+        records = _on_processes(candidates, spec, workers, progress, options)
     else:
         records = []
         for i, candidate in enumerate(candidates):
-            records.append(evaluate(candidate, spec))
+            records.append(evaluate(candidate, spec, **options))
             if progress:
                 progress(i + 1, len(candidates))
     frame = pd.DataFrame(records)
@@ -177,7 +299,7 @@ def run(spec: PlanSpec, workers: int = 1, cluster: str | None = None, progress=N
 
 def pareto_frontier(frame: pd.DataFrame, percentile: int) -> pd.DataFrame:
     """Candidates that keep up with the traffic and that no other beats on both cost per hour and
-    TPOT at the SLO percentile."""
+    TPOT at the SLO percentile, among those simulated to the end (one stopped early has no TPOT)."""
     if "overloaded" not in frame:
         return frame.iloc[0:0]
     simulated = frame[(frame["status"] == "simulated") & frame["usd_per_hour"].notna()
@@ -192,27 +314,41 @@ def pareto_frontier(frame: pd.DataFrame, percentile: int) -> pd.DataFrame:
     return ordered.loc[keep]
 
 
-def _on_processes(candidates, spec, workers: int, progress) -> list[dict]:
+def _on_processes(candidates, spec, workers: int, progress, options: dict) -> list[dict]:
+    """Each deployment's candidates on one worker process, so that they share its step model."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    records = []
+    records: list[dict] = []
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(evaluate, c, spec) for c in candidates]
+        futures = [pool.submit(_evaluate_all, group, spec, options) for group in _by_deployment(candidates)]
         for future in as_completed(futures):
-            records.append(future.result())
+            records.extend(future.result())
             if progress:
                 progress(len(records), len(candidates))
     return records
 
 
-def _on_cluster(candidates, spec, address, progress) -> list[dict]:
+def _by_deployment(candidates: list[Candidate]) -> list[list[Candidate]]:
+    """The candidates grouped by what their step model depends on (all but replicas and engine
+    limits), in their order."""
+    groups: dict[tuple, list[Candidate]] = {}
+    for c in candidates:
+        groups.setdefault((c.hardware, c.tensor_parallel, c.dtype, c.kv_dtype, c.placement), []).append(c)
+    return list(groups.values())
+
+
+def _evaluate_all(candidates: list[Candidate], spec: PlanSpec, options: dict) -> list[dict]:
+    return [evaluate(c, spec, **options) for c in candidates]
+
+
+def _on_cluster(candidates, spec, address, progress, options: dict) -> list[dict]:
     try:
         from distributed import Client, as_completed
     except ImportError:
         raise HwsimError("--cluster needs Dask distributed: pip install 'hwsim[cluster]'") from None
     client = address if hasattr(address, "submit") else Client(address)
     try:
-        futures = client.map(evaluate, candidates, spec=spec, pure=False)
+        futures = client.map(evaluate, candidates, spec=spec, **options, pure=False)
         records = []
         for future in as_completed(futures):
             records.append(future.result())

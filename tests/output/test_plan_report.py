@@ -35,7 +35,7 @@ def planned(tmp_path_factory):
     """The plan, its outcomes with their latency intervals and robust verdicts as `hwsim plan`
     writes them, and its page on disk."""
     spec = _small(load_plan(PLAN))
-    result = plan.run(spec, workers=1)
+    result = plan.run(spec, workers=1, early=False)  # as `plan --report` runs: every candidate to the end
     frame = planning_commands._with_latency_intervals(spec, result.outcomes)
     frame = frame.assign(passes_robust=planning_commands._robust_passes(spec, frame))
     path = tmp_path_factory.mktemp("plan") / "plan.html"
@@ -252,7 +252,7 @@ def test_the_page_draws_every_chart_in_chromium(planned, tmp_path):
 def test_a_plan_nothing_passes_says_so_and_names_the_closest():
     spec = _small(load_plan(PLAN), requests=60, tpot_s=0.002)
     spec = replace(spec, candidates=tuple(c for c in spec.candidates if c.hardware == "h100-sxm" and c.replicas == 1))
-    result = plan.run(spec, workers=1)
+    result = plan.run(spec, workers=1, early=False)  # as `plan --report` runs: every candidate to the end
     page = plan_report.page(result)
     intro = _intro(page)
     assert result.winner is None and "No candidate meets every SLO. The closest misses:" in intro
@@ -266,7 +266,7 @@ def test_a_plan_with_every_candidate_pruned_says_why():
     spec = _small(load_plan(PLAN))
     spec = replace(spec, candidates=tuple(c for c in spec.candidates if c.hardware == "a100-sxm-80gb"
                                           and c.dtype == "fp8"))
-    result = plan.run(spec, workers=1)
+    result = plan.run(spec, workers=1, early=False)  # as `plan --report` runs: every candidate to the end
     frame = planning_commands._with_latency_intervals(spec, result.outcomes)
     page = plan_report.page(result, frame.assign(passes_robust=planning_commands._robust_passes(spec, frame)))
     assert "No candidate meets every SLO: all 4 were pruned before simulation" in _intro(page)
@@ -293,3 +293,13 @@ def test_plan_writes_latency_intervals_to_its_files_and_report(capsys, tmp_path)
     highs = {text: float(value) for (_, text), (value, _) in zip(
         _column(table, "candidate"), _column(table, "TTFT 90% interval (ms)"), strict=True)}
     assert highs == {row["candidate"]: pytest.approx(row["ttft_p99_s_high"]) for row in rows}
+
+
+def test_a_candidate_stopped_early_is_listed_as_such_without_figures():
+    spec = _small(load_plan(PLAN))
+    result = plan.run(spec, workers=1)  # early verdicts: a certain miss stops its simulation
+    stopped = result.outcomes[result.outcomes["status"] == plan.STOPPED]
+    assert not stopped.empty
+    text = plan_report.page(result)
+    assert f"({len(stopped)} of them stopped early, once an SLO was certainly missed)" in text
+    assert text.count(">misses (stopped early)</td>") == len(stopped)

@@ -45,7 +45,7 @@ def test_hopeless_candidates_are_pruned_before_simulation(tmp_path):
     pruned = result.outcomes[result.outcomes["status"] == "pruned"]
     reasons = dict(zip(pruned["candidate"], pruned["reasons"], strict=True))
     assert any("no fp8 compute" in r for c, r in reasons.items() if "a100" in c)  # Ampere has no fp8
-    assert {"simulated", "pruned"} == set(result.outcomes["status"])
+    assert {"simulated", "pruned"} <= set(result.outcomes["status"]) <= {"simulated", "pruned", plan.STOPPED}
 
 
 def test_the_winner_simulated_alone_meets_the_slos_at_the_same_cost(tmp_path):
