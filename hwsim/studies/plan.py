@@ -36,6 +36,7 @@ from hwsim.specs.workload import Workload
 
 if TYPE_CHECKING:
     from hwsim.serving.engine import Seq
+    from hwsim.serving.simulate import SimulationStopped
 
 STOPPED = "stopped early"  # the status of a candidate whose simulation stopped at a certain miss
 
@@ -222,7 +223,7 @@ def evaluate(candidate: Candidate, spec: PlanSpec, early: bool = True, share_ste
     return record
 
 
-def _stopped_record(record: dict, stopped, missed: _Tally, percentile: int) -> dict:
+def _stopped_record(record: dict, stopped: SimulationStopped, missed: _Tally, percentile: int) -> dict:
     """A candidate stopped once it had certainly missed: its reason and where it stopped; no figures
     from the partial run, and as its worst miss the lower bound of the one that stopped it."""
     where = (f"stopped early at {stopped.at_s:,.1f} s simulated, {stopped.finished:,} of "
