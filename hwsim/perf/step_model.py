@@ -44,6 +44,9 @@ class StepModel:
             and active_experts is None and deployment.implementation.attention == "flash"
         self.cost = functools.lru_cache(maxsize=4096)(self._cost)
         self._dense = functools.lru_cache(maxsize=65536)(self._dense_uncached)
+        # per model, not per class: a class-wide cache would keep every model alive
+        self._body = functools.lru_cache(maxsize=65536)(self._body_uncached)
+        self._head = functools.lru_cache(maxsize=65536)(self._head_uncached)
 
     # --- detailed steps ------------------------------------------------------------------------
     def _cost(self, shape: StepShape) -> StepCost | TierStep:
@@ -149,13 +152,11 @@ class StepModel:
         cost = operator_step(self.deployment, shape)
         return [c for c in cost.costs if c.op.kind != "attention"]
 
-    @functools.cache  # noqa: B019 (one model per deployment, alive as long as its simulation)
-    def _body(self, tokens: int) -> Busy:
+    def _body_uncached(self, tokens: int) -> Busy:
         """The operators before the head for a step of `tokens` tokens (any sequence count gives them)."""
         return _busy_sum([c for c in self._dense_ops(tokens, 1) if c.op.block != "head"])
 
-    @functools.cache  # noqa: B019
-    def _head(self, sequences: int, decode_only: bool) -> Busy:
+    def _head_uncached(self, sequences: int, decode_only: bool) -> Busy:
         """The head's operators for `sequences` sequences (a gather of their last positions unless
         every token is a sequence's only one)."""
         tokens = sequences if decode_only else sequences + 1
