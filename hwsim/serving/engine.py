@@ -6,6 +6,10 @@ cache holds all L tokens the step yields the next token. Preemption by recompute
 cache (the tokens are processed again later); preemption by swap moves it to host memory
 and back over the host link.
 
+Sequences that are decoding form one `Cohort` (hwsim.serving.cohort): they advance together, so
+a step's bookkeeping costs the same whatever the batch size, and each member's numbers are
+written back when it leaves (finishes, is preempted, or produces its first token).
+
 Runs of decode steps whose batch does not change are one simpy timeout: the segment ends at
 the first finish, at the first step that would need a block the pool does not have, or early
 when a new request arrives (then at the end of the step in flight). Each step of a run is priced
@@ -32,7 +36,9 @@ from hwsim.perf import roofline
 from hwsim.perf.energy import idle_w, step_energy_j
 from hwsim.perf.step_model import Busy, StepModel
 from hwsim.serving import policies
-from hwsim.serving.kvcache import BlockPool, SwapSpace, blocks_for, decode_steps_that_fit
+from hwsim.serving.cohort import Cohort
+from hwsim.serving.kvcache import BlockPool, SwapSpace, blocks_for, longest_run_that_fits
+from hwsim.serving.policies import Chunks, Work
 from hwsim.serving.prefix_cache import CachedBlockPool, block_keys
 from hwsim.specs import shape
 from hwsim.specs.hardware import Link
@@ -61,6 +67,7 @@ class Seq:
     preemptions: int = 0
     swaps: int = 0
     replica: int = -1
+    turn: int = 0  # its place in its replica's running order: later arrivals in the batch have larger turns
     done: simpy.Event | None = field(default=None, repr=False)
     # where its time goes (seconds; with the API overhead and the rest, stalled, they sum to its
     # end-to-end latency): queued before it first ran, in steps prefilling or decoding it, the host
@@ -102,20 +109,17 @@ class Seq:
         return self.length - self.computed
 
 
-Work = list[tuple[Seq, int]]  # a step's sequences and how many of their tokens it processes
-
-
-def _decodes_and_chunks(work: Work) -> tuple[list[Seq], Work]:
-    """The step's decodes, and its prefill chunks with their tokens, each in the order of `work`
-    (one pass: it runs every step over the whole batch)."""
+def _decodes_and_chunks(chunks: Chunks) -> tuple[list[Seq], Chunks]:
+    """The chunks that are decodes (the one new token of a sequence whose prompt is cached, not yet a
+    cohort member), and the prefill chunks with their tokens, each in the order of `chunks`."""
     decodes: list[Seq] = []
-    chunks: Work = []
-    for seq, tokens in work:
-        if tokens == 1 and seq.computed > 0:  # a decode: the one new token of a sequence whose prompt is cached
+    prefills: Chunks = []
+    for seq, tokens in chunks:
+        if tokens == 1 and seq.computed > 0:
             decodes.append(seq)
         else:
-            chunks.append((seq, tokens))
-    return decodes, chunks
+            prefills.append((seq, tokens))
+    return decodes, prefills
 
 
 @dataclass(frozen=True)
@@ -183,10 +187,13 @@ class Replica:
         self.batching, self.admission, self.preemption = setup.policies()
         self.waiting: deque[Seq] = deque()
         self.swapped: deque[Seq] = deque()
-        self.running: list[Seq] = []
+        self.running: list[Seq] = []  # in the order they started running: the cohort's members and `partial`
+        self.cohort = Cohort(self.config.block_size)
+        self.partial: list[Seq] = []  # running sequences outside the cohort (prefilling), in running order
+        self._turns = itertools.count()
         self.steps: list[dict] = []
         self._wakeup = env.event()
-        self._run: tuple[float, list[float], list[Seq]] | None = None  # the decode run in flight
+        self._run: tuple[float, list[float], int] | None = None  # the decode run in flight: start, step ends, decodes
         self.process = env.process(self._rounds())
 
     # --- interface ---------------------------------------------------------------------------
@@ -203,8 +210,9 @@ class Replica:
     def outstanding_tokens(self) -> int:
         """Tokens still to process and generate, as of now (decodes of a run in flight count the
         steps they have finished)."""
-        seqs = list(self.waiting) + list(self.swapped) + self.running
-        return sum(s.pending + s.output - s.generated for s in seqs) - self._run_tokens_done()
+        seqs = itertools.chain(self.waiting, self.swapped, self.partial)
+        return (sum(s.pending + s.output - s.generated for s in seqs) + self.cohort.outstanding_tokens()
+                - self._run_tokens_done())
 
     def in_system(self) -> int:
         return len(self.running) + len(self.waiting) + len(self.swapped)
@@ -224,11 +232,11 @@ class Replica:
                 yield self.next_arrival()
 
     # --- admission and KV blocks -------------------------------------------------------------
-    def admit(self, budget: int, whole_prompts: bool, fitting_only: bool = False) -> Work:
+    def admit(self, budget: int, whole_prompts: bool, fitting_only: bool = False) -> Chunks:
         """Admit waiting sequences in arrival order while the token budget, the sequence limit
         and the free blocks (less a watermark) allow; whole prompts when chunking is off. A whole
         prompt over the budget starts only as the step's first work, unless `fitting_only`."""
-        work: Work = []
+        work: Chunks = []
         owed = self._owed()  # kept up to date below: one pass over the running sequences, not one per admission
         while budget > 0 and self.admissible(owed):
             seq = self.waiting[0]
@@ -251,8 +259,30 @@ class Replica:
         seq.leave_queue(self.env.now)
         self.pool.take(held)
         seq.blocks += held
-        self.running.append(seq)
+        self._run_next(seq)
         self.reserve(seq, chunk)
+
+    def _run_next(self, seq: Seq) -> None:
+        """`seq` joins the running sequences, last in their order, outside the cohort until it decodes."""
+        seq.turn = next(self._turns)
+        self.running.append(seq)
+        self.partial.append(seq)
+
+    def _stop_running(self, seq: Seq) -> None:
+        """`seq` is no longer running here (finished, preempted or handed off); written back first if
+        it was decoding with the cohort."""
+        self.running.remove(seq)
+        if seq in self.cohort:
+            self.cohort.leave(seq)
+        elif seq in self.partial:
+            self.partial.remove(seq)
+
+    def adopt_decodes(self) -> None:
+        """Running sequences outside the cohort that now have one token to process (a prompt down to
+        its last token, a sequence swapped back in that got no step yet) decode with it."""
+        for seq in [s for s in self.partial if s.computed > 0 and s.pending == 1]:
+            self.partial.remove(seq)
+            self.cohort.join(seq)
 
     def chunk(self, seq: Seq, budget: int) -> int:
         """The most of `seq`'s pending tokens the budget and the free blocks allow."""
@@ -283,7 +313,8 @@ class Replica:
 
     def _owed(self) -> int:
         """Blocks running sequences will still take: the rest of their prompts (or their full length)."""
-        return self.admission.owed_blocks(self.running, self.config.block_size)
+        admission = self.admission
+        return admission.owed_blocks(self.partial, self.config.block_size) + admission.cohort_owed(self.cohort)
 
     def _blocks_owed(self, seq: Seq) -> int:
         return max(0, blocks_for(self.admission.target_tokens(seq), self.config.block_size) - seq.blocks)
@@ -379,7 +410,7 @@ class Replica:
     # --- preemption and swapping --------------------------------------------------------------
     def preempt(self, seq: Seq) -> float:
         """Take `seq` off the GPU; returns the seconds its swap-out adds to this step."""
-        self.running.remove(seq)
+        self._stop_running(seq)
         seq.preemptions += 1
         seq.waiting_since_s = self.env.now
         moved_bytes = seq.blocks * self.setup.block_bytes
@@ -412,7 +443,7 @@ class Replica:
             seq.blocks, moved_bytes = seq.host_blocks, seq.host_blocks * self.setup.block_bytes
             self.swap_space.swap_in(moved_bytes)
             seq.host_blocks = 0
-            self.running.append(seq)
+            self._run_next(seq)
             seconds += self._copy_s(moved_bytes)
         return seconds
 
@@ -429,48 +460,57 @@ class Replica:
         """Run `work` as one step, or as a run of identical decode steps when nothing is waiting to
         change the batch, then apply the tokens it processed."""
         start, in_system_start = self.env.now, self.in_system()
-        decodes, chunks = _decodes_and_chunks(work)
+        extras, chunks = _decodes_and_chunks(work.chunks)  # decodes outside the cohort, and prefill chunks
+        members = len(self.cohort) if work.decodes else 0
+        decodes = members + len(extras)
+        context_sum = (self.cohort.context_sum() if members else 0) + sum(s.computed for s in extras)
         repeatable = self.config.coalesce and not chunks and self._repeatable(transfer_s)
-        planned = self._decode_run_length(decodes) if repeatable else 1
+        planned = self._decode_run_length(members, extras) if repeatable else 1
         busy: list[Busy] = []
         ends_s: list[float] = []
         timer, padding = self._launch(chunks, decodes)
-        host_s = self.config.host_overhead_s(len(work), sum(c for _, c in chunks),
-                                             len(decodes) + sum(1 for s, c in chunks if s.computed + c >= s.length))
+        host_s = self.config.host_overhead_s(members + len(work.chunks), sum(c for _, c in chunks),
+                                             decodes + sum(1 for s, c in chunks if s.computed + c >= s.length))
 
         def price(more: int) -> None:
             """Price the run's next `more` steps, each at its own context."""
             start_step, count = len(busy), min(planned, len(busy) + more) - len(busy)
             if count <= 0:
                 return
+            groups = self._groups(chunks, decodes, context_sum, start_step) + padding
             if decodes and not chunks:  # a run: one decode group whose context grows a token a step
-                busy.extend(timer.decode_run(self._groups(chunks, decodes, start_step) + padding, count))
+                busy.extend(timer.decode_run(groups, count))
             else:
-                busy.append(timer.step(self._groups(chunks, decodes, start_step) + padding))
+                busy.append(timer.step(groups))
             for step_busy in busy[start_step:]:
                 ends_s.append((ends_s[-1] if ends_s else transfer_s) + step_busy[0] + host_s)
 
         self._run = (start, ends_s, decodes)
         steps = yield from self._wait_steps(start, ends_s, planned, price)
         self._run = None
-        blocks_used = self._blocks_used_per_step(decodes, steps)
-        if steps > 1:
-            for seq in decodes:  # the blocks for steps 2..k, known to be free when planned
+        blocks_used = self._blocks_used_per_step(members, extras, steps)
+        special = self.cohort.take_special(steps) if members else []  # members to finish or give a first token
+        if steps > 1:  # the blocks for steps 2..k, known to be free when planned
+            self.pool.take(self.cohort.reserve_run(steps) if members else 0)
+            for seq in special + extras:
                 self.reserve(seq, steps)
         busy_s = sum(b[0] for b in busy[:steps])
         energy_j = self.energy_j(busy[:steps], self.env.now - start - busy_s)
         durations_s = [end - begin for begin, end in itertools.pairwise([0.0] + ends_s[:steps])]
-        self.record(start, in_system_start, steps, len(decodes), sum(c for _, c in chunks), transfer_s, energy_j,
+        self.record(start, in_system_start, steps, decodes, sum(c for _, c in chunks), transfer_s, energy_j,
                     (_time_weighted(blocks_used, durations_s), max(blocks_used)))
-        self._apply(chunks, decodes, steps, self.env.now - start - steps * host_s, steps * host_s)
+        device_s, step_host_s = self.env.now - start - steps * host_s, steps * host_s
+        if members:
+            self.cohort.advance(steps, device_s, step_host_s)
+        self._apply(chunks, special, extras, steps, device_s, step_host_s)
 
-    def _launch(self, chunks: Work, decodes: list[Seq]) -> tuple[StepModel, tuple[shape.AttnGroup, ...]]:
+    def _launch(self, chunks: Chunks, decodes: int) -> tuple[StepModel, tuple[shape.AttnGroup, ...]]:
         """The step model a step runs on and the padding it carries: a captured step (decode-only,
         or any with `graph_steps: all`) replays the CUDA graph of the next captured size, its padding
         slots one token over one cached position; a step of no captured size launches as the
         engine's `uncaptured` says."""
         config = self.config
-        size = len(decodes) + sum(c for _, c in chunks)  # tokens; decode sequences when only decodes
+        size = decodes + sum(c for _, c in chunks)  # tokens; decode sequences when only decodes
         captured = config.graph_size(size) if config.graph_steps == "all" or not chunks else None
         padding: tuple[shape.AttnGroup, ...] = ()
         if captured is not None and captured > size:
@@ -478,14 +518,15 @@ class Replica:
         eager = captured is None and self.config.uncaptured == "eager" and self.setup.eager_timer is not None
         return (self.setup.eager_timer if eager else self.timer), padding  # type: ignore[return-value]
 
-    def _blocks_used_per_step(self, decodes: list[Seq], steps: int) -> list[float]:
+    def _blocks_used_per_step(self, members: int, extras: list[Seq], steps: int) -> list[float]:
         """The pool's blocks in use during each step of a run: step 1's are held now, each later
         step adds the blocks its decodes grow into."""
         if steps == 1:
             return [float(self.pool.used)]
         size = self.config.block_size
-        new_blocks = [0] * steps  # blocks first needed in each step
-        for seq in decodes:  # a sequence of c cached tokens needs a block c % size steps before each boundary
+        new_blocks = [self.cohort.new_blocks(step) if members else 0 for step in range(steps)]
+        new_blocks[0] = 0  # held already
+        for seq in extras:  # a sequence of c cached tokens needs a block c % size steps before each boundary
             for step in range(size - seq.computed % size, steps, size):
                 new_blocks[step] += 1
         return [float(self.pool.used + extra) for extra in itertools.accumulate(new_blocks)]
@@ -495,13 +536,12 @@ class Replica:
         and nobody waiting to join."""
         return not transfer_s and not self.swapped and not self.admissible()
 
-    def _groups(self, chunks: Work, decodes: list[Seq], step: int = 0) -> tuple[shape.AttnGroup, ...]:
+    def _groups(self, chunks: Chunks, decodes: int, context_sum: int, step: int = 0) -> tuple[shape.AttnGroup, ...]:
         """The attention shape of a run's step `step` (0: the first): one group per prefill chunk,
-        one for all decodes at their mean context in that step."""
+        one for all `decodes` at their mean context in that step (`context_sum` their cached tokens)."""
         groups = tuple(shape.AttnGroup(1, c, s.computed + c) for s, c in chunks)
         if decodes:
-            mean_kv = sum(s.computed for s in decodes) / len(decodes) + 1 + step
-            groups += (self.decode_group(len(decodes), mean_kv),)
+            groups += (self.decode_group(decodes, context_sum / decodes + 1 + step),)
         return groups
 
     @staticmethod
@@ -538,33 +578,46 @@ class Replica:
         if self._run is None:
             return 0
         start, ends_s, decodes = self._run
-        return len(decodes) * bisect.bisect_right(ends_s, self.env.now - start)
+        return decodes * bisect.bisect_right(ends_s, self.env.now - start)
 
-    def _decode_run_length(self, decodes: list[Seq]) -> int:
+    def _decode_run_length(self, members: int, extras: list[Seq]) -> int:
         """Steps until the first sequence finishes or the pool runs out of blocks."""
-        limit = min(s.output - s.generated for s in decodes)
+        limits = [s.output - s.generated for s in extras]
+        first_finish = self.cohort.steps_to_first_finish() if members else None
+        limit = min(limits + ([first_finish] if first_finish is not None else []))
         if limit <= 1:
             return 1
-        held = [(s.computed, s.blocks) for s in decodes]
-        return decode_steps_that_fit(held, limit, self.pool.free, self.config.block_size)
+        size = self.config.block_size
 
-    def _apply(self, chunks: Work, decodes: list[Seq], steps: int, device_s: float, host_s: float) -> None:
-        """The step's prefill chunks, then its decodes, processed as of now; each sequence's time in
-        the step (or run) counted as `device_s` of prefill or decode and `host_s` of host overhead."""
+        def needed(steps: int) -> int:  # blocks of steps 2..`steps`, beyond those the first step holds
+            cohort = self.cohort.run_blocks(steps) if members else 0
+            return cohort + sum(max(0, blocks_for(s.computed + steps, size) - s.blocks) for s in extras)
+
+        return longest_run_that_fits(needed, limit, self.pool.free)
+
+    def _apply(self, chunks: Chunks, special: list[Seq], extras: list[Seq], steps: int, device_s: float,
+               host_s: float) -> None:
+        """The step's prefill chunks, then its decodes outside the cohort (the members `special` that
+        finish or produce their first token, then the `extras` that are not members yet), processed as
+        of now; each sequence's time in the step (or run) counted as `device_s` of prefill or decode and
+        `host_s` of host overhead. Those still running with one token to process decode with the cohort
+        from now on."""
         end = self.env.now
         for seq, tokens in chunks:
             seq.prefill_s += device_s
             seq.host_s += host_s
             self._advance(seq, tokens, end, decode=False)
-        for seq in decodes:
+        for seq in special + extras:
             seq.decode_s += device_s
             seq.host_s += host_s
-            if seq.first_token_s is not None and seq.generated + steps < seq.output and self.role != "prefill":
-                # the common case of `_advance`, inlined: no first token, no finish, no hand-off
-                seq.computed += steps
-                seq.generated += steps
-            else:
-                self._advance(seq, steps, end, decode=True)
+            self._advance(seq, steps, end, decode=True)
+        for seq in itertools.chain((s for s, _ in chunks), extras):
+            if seq in self.partial and seq.pending == 1 and seq.computed > 0:
+                self.partial.remove(seq)
+                self.cohort.join(seq)
+        for seq in special:
+            if seq.completion_s is None and self.role != "prefill":  # neither finished nor handed off
+                self.cohort.join(seq)
 
     def _advance(self, seq: Seq, tokens: int, now: float, decode: bool) -> None:
         """Apply `tokens` processed tokens: a prefill chunk, or a run of decode steps."""
@@ -585,14 +638,14 @@ class Replica:
         if seq.generated >= seq.output:
             seq.generated = seq.output
             seq.completion_s = now
-            self.running.remove(seq)
+            self._stop_running(seq)
             self.release(seq)
         elif self.role == "prefill":
             self._hand_off(seq)
 
     def _hand_off(self, seq: Seq) -> None:
         """A prefill replica is done with a sequence once its first token is out."""
-        self.running.remove(seq)
+        self._stop_running(seq)
         self._drop_blocks(seq)
         if self.handoff is not None:
             self.handoff(seq)

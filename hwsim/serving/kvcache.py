@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from hwsim.base import units
 from hwsim.base.errors import DoesNotFitError, HwsimError
@@ -62,6 +63,12 @@ def decode_steps_that_fit(held: list[tuple[int, int]], limit: int, free: int, bl
     def blocks_needed(k: int) -> int:  # beyond what the first step already reserved
         return sum(max(0, blocks_for(computed + k, block_size) - blocks) for computed, blocks in held)
 
+    return longest_run_that_fits(blocks_needed, limit, free)
+
+
+def longest_run_that_fits(blocks_needed: Callable[[int], int], limit: int, free: int) -> int:
+    """The most steps, 1 to `limit`, whose new blocks (`blocks_needed(k)` for k steps, growing with k
+    and 0 for one step) `free` blocks cover: a bisection."""
     if blocks_needed(limit) <= free:
         return limit
     low, high = 1, limit  # blocks_needed(low) fits, blocks_needed(high) does not

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Generator, Mapping
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 import simpy
 
@@ -20,9 +20,19 @@ from hwsim.serving.kvcache import blocks_for
 from hwsim.specs import shape
 
 if TYPE_CHECKING:
-    from hwsim.serving.engine import Replica, Seq, Work
+    from hwsim.serving.cohort import Cohort
+    from hwsim.serving.engine import Replica, Seq
 
 Process = Generator[simpy.Event, Any, None]  # a stretch of a simpy process: the events it waits for
+Chunks = list[tuple["Seq", int]]  # sequences outside the decode cohort and how many of their tokens a step processes
+
+
+class Work(NamedTuple):
+    """What one step processes: one token of every decode cohort member (when `decodes`), and chunks
+    of other sequences; a one-token chunk of a sequence whose prompt is cached is a decode too."""
+
+    decodes: bool
+    chunks: Chunks
 
 Policy = TypeVar("Policy")
 
@@ -50,44 +60,37 @@ class ContinuousBatching(ABC):
     def round(self, replica: Replica) -> Process:
         """Make room for every decode's next token, bring swapped sequences back, compose the step
         and run it; with nothing to run, wait for the next arrival."""
-        decodes, growing, transfer_s = _make_room_for_decodes(replica)
-        transfer_s += replica.swap_in(reserved_blocks=len(growing))
-        work = self.compose(replica, decodes, growing)
-        if not work:  # nothing can run until something arrives
+        growing, transfer_s = _make_room_for_decodes(replica)
+        transfer_s += replica.swap_in(reserved_blocks=growing)
+        work = self.compose(replica, growing)
+        if not work.chunks and not (work.decodes and len(replica.cohort)):  # nothing can run until something arrives
             yield replica.next_arrival()
             return
         yield from replica.execute(work, transfer_s + replica.take_reload_s())
 
     @abstractmethod
-    def compose(self, replica: Replica, decodes: list[Seq], growing: list[Seq]) -> Work:
-        """This step's [(sequence, tokens)] with their KV blocks reserved. `decodes` are the running
-        sequences with one token to process; `growing` those of them whose token needs a new block."""
+    def compose(self, replica: Replica, growing: int) -> Work:
+        """This step's work with its KV blocks reserved: whether the decode cohort (the running
+        sequences with one token to process) takes part, and [(sequence, tokens)] of the others.
+        `growing` cohort members need a new block for their token."""
 
 
-def _make_room_for_decodes(replica: Replica) -> tuple[list[Seq], list[Seq], float]:
-    """Preempt the newest running sequences until every decode's new token has a block: returns the
-    decodes, those of them that need a new block, and the seconds of swap-outs this costs."""
+def _make_room_for_decodes(replica: Replica) -> tuple[int, float]:
+    """Preempt the newest running sequences until every decode's new token has a block: returns how
+    many decodes need a new block, and the seconds of swap-outs this costs."""
     transfer_s = 0.0
-    decodes = [s for s in replica.running if s.computed > 0 and s.prompt + s.generated - s.computed == 1]  # pending 1
-    growing = _needing_a_block(decodes, replica.config.block_size)
-    while len(growing) > replica.pool.free and replica.running:
-        victim = replica.running[-1]
-        transfer_s += replica.preempt(victim)
-        decodes = [s for s in decodes if s is not victim]
-        growing = _needing_a_block(decodes, replica.config.block_size)
-    return decodes, growing, transfer_s
-
-
-def _needing_a_block(decodes: list[Seq], block_size: int) -> list[Seq]:
-    return [s for s in decodes if s.computed + 1 > s.blocks * block_size]
+    replica.adopt_decodes()
+    while replica.cohort.growing() > replica.pool.free and replica.running:
+        transfer_s += replica.preempt(replica.running[-1])
+    return replica.cohort.growing(), transfer_s
 
 
 class MixedBatching(ContinuousBatching):
     """vLLM's chunked prefill: every decode's next token first, then the prefills under way, then
     new prompts, cut into chunks to fill the step's token budget."""
 
-    def compose(self, replica: Replica, decodes: list[Seq], growing: list[Seq]) -> Work:
-        return _decodes_then_prefills(replica, decodes, growing, whole_prompts=False)
+    def compose(self, replica: Replica, growing: int) -> Work:
+        return _decodes_then_prefills(replica, whole_prompts=False)
 
 
 class InflightBatching(ContinuousBatching):
@@ -95,44 +98,38 @@ class InflightBatching(ContinuousBatching):
     whole new prompts while they fit what is left of the token budget; a prompt that does not fit
     waits for a step with room (it runs alone only when the budget could never hold it)."""
 
-    def compose(self, replica: Replica, decodes: list[Seq], growing: list[Seq]) -> Work:
-        return _decodes_then_prefills(replica, decodes, growing, whole_prompts=True, fitting_only=True)
+    def compose(self, replica: Replica, growing: int) -> Work:
+        return _decodes_then_prefills(replica, whole_prompts=True, fitting_only=True)
 
 
 class PrefillFirstBatching(ContinuousBatching):
     """vLLM without chunked prefill: whenever a waiting prompt can start, the step is whole new
     prompts only and the decodes wait a step; otherwise decodes, then whole prompts."""
 
-    def compose(self, replica: Replica, decodes: list[Seq], growing: list[Seq]) -> Work:
+    def compose(self, replica: Replica, growing: int) -> Work:
         if replica.admissible():
-            return replica.admit(replica.config.max_num_batched_tokens, whole_prompts=True)
-        return _decodes_then_prefills(replica, decodes, growing, whole_prompts=True)
+            return Work(False, replica.admit(replica.config.max_num_batched_tokens, whole_prompts=True))
+        return _decodes_then_prefills(replica, whole_prompts=True)
 
 
-def _decodes_then_prefills(replica: Replica, decodes: list[Seq], growing: list[Seq], whole_prompts: bool,
-                           fitting_only: bool = False) -> Work:
+def _decodes_then_prefills(replica: Replica, whole_prompts: bool, fitting_only: bool = False) -> Work:
     """Decodes take one token each of the step's token budget; prefills share what is left (with
     `fitting_only`, a whole prompt joins only if it fits, unless the step would otherwise be empty
     and the prompt is larger than the whole budget)."""
-    replica.pool.take(len(growing))  # the blocks `_make_room_for_decodes` made room for
-    for seq in growing:
-        seq.blocks += 1
-    work: Work = [(s, 1) for s in decodes]
-    budget = replica.config.max_num_batched_tokens - len(work)
-    prefills = _continue_prefills(replica, decodes, budget)
+    replica.pool.take(replica.cohort.reserve_growth())  # the blocks `_make_room_for_decodes` made room for
+    decodes = len(replica.cohort)
+    budget = replica.config.max_num_batched_tokens - decodes
+    prefills = _continue_prefills(replica, budget)
     budget -= sum(tokens for _, tokens in prefills)
-    if fitting_only and (work or prefills):
-        return work + prefills + replica.admit(budget, whole_prompts, fitting_only=True)
-    return work + prefills + replica.admit(budget, whole_prompts)
+    if fitting_only and (decodes or prefills):
+        return Work(True, prefills + replica.admit(budget, whole_prompts, fitting_only=True))
+    return Work(True, prefills + replica.admit(budget, whole_prompts))
 
 
-def _continue_prefills(replica: Replica, decodes: list[Seq], budget: int) -> Work:
+def _continue_prefills(replica: Replica, budget: int) -> Chunks:
     """The next chunk of each prefill under way, in order, while the budget and free blocks allow."""
-    work: Work = []
-    if len(decodes) == len(replica.running):
-        return work
-    decoding = set(map(id, decodes))
-    for seq in [s for s in replica.running if id(s) not in decoding]:
+    work: Chunks = []
+    for seq in list(replica.partial):
         chunk = replica.chunk(seq, budget)
         if chunk and replica.reserve(seq, chunk):
             work.append((seq, chunk))
@@ -231,7 +228,11 @@ class Admission(Protocol):
 
     def owed_blocks(self, seqs: list[Seq], block_size: int) -> int:
         """Blocks `seqs` are still owed towards their targets: `target_tokens` summed in one tight
-        pass (it runs every step over the whole batch; -(-a // b) is ceil(a / b) in integers)."""
+        pass (-(-a // b) is ceil(a / b) in integers)."""
+        ...
+
+    def cohort_owed(self, cohort: Cohort) -> int:
+        """Blocks the decode cohort's members are still owed towards their targets, from its counters."""
         ...
 
 
@@ -245,6 +246,9 @@ class PromptAdmission:
     def owed_blocks(self, seqs: list[Seq], block_size: int) -> int:
         return sum(max(0, -(-(s.prompt + s.generated) // block_size) - s.blocks) for s in seqs)
 
+    def cohort_owed(self, cohort: Cohort) -> int:
+        return cohort.growing()  # a decoding sequence is owed only the block of its next token
+
 
 class FullAdmission:
     """TensorRT-LLM's guaranteed-no-evict: a sequence starts when its prompt and its whole output
@@ -255,6 +259,9 @@ class FullAdmission:
 
     def owed_blocks(self, seqs: list[Seq], block_size: int) -> int:
         return sum(max(0, -(-(s.prompt + s.output) // block_size) - s.blocks) for s in seqs)
+
+    def cohort_owed(self, cohort: Cohort) -> int:
+        return cohort.full_blocks - cohort.blocks
 
 
 ADMISSION: dict[str, Admission] = {
