@@ -15,12 +15,11 @@ import sys
 import time
 from pathlib import Path
 
+from hwsim.output.html_page import HEADLESS_CHROMIUM_FLAGS  # as the HTML tests draw pages (tests/output/browser.py)
+
 HERE = Path(__file__).resolve().parent
 SCREENSHOT_STUDY = "weight-formats-h100"
 SCREENSHOT_PLAN = HERE.parent / "workloads" / "plans" / "llama3-8b-chat.yaml"
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--hide-scrollbars", "--virtual-time-budget=15000")
 
 
 def screenshot(page: Path, png: Path, height_px: int) -> None:
@@ -29,8 +28,9 @@ def screenshot(page: Path, png: Path, height_px: int) -> None:
     if browser is None:
         raise SystemExit("--screenshots needs Chromium (apt-get install chromium)")
     profile = png.parent / ".chromium-profile"
-    subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size=1400,{height_px}",
-                    f"--screenshot={png}", page.as_uri()], check=True, capture_output=True)
+    subprocess.run([browser, *HEADLESS_CHROMIUM_FLAGS, "--virtual-time-budget=15000", f"--user-data-dir={profile}",
+                    f"--window-size=1400,{height_px}", f"--screenshot={png}", page.as_uri()],
+                   check=True, capture_output=True)
     shutil.rmtree(profile, ignore_errors=True)
     print(f"wrote {png}")
 

@@ -1,9 +1,11 @@
 """The shell every HTML report shares: one self-contained page (plotly inlined, so it opens
 offline), sections with a title, a caption saying what the chart shows and the one thing to notice,
-and one place for the colours that must mean the same thing on every chart."""
+one place for the colours that must mean the same thing on every chart, latency axes whose ticks read
+the same in every report, and the flags a headless Chromium draws the pages with."""
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
@@ -11,6 +13,21 @@ from plotly.offline import get_plotlyjs
 
 SCENARIO_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 BETTER, WORSE, NEUTRAL = "#2a7a2a", "#b02a2a", "#888888"
+
+# How a report's page is drawn without a screen: the README's screenshots (reports/build.py) and the
+# HTML tests (tests/output/browser.py) both use these, so the tests check pages drawn as the
+# screenshots draw them. Each caller adds its own profile folder, time budget and output.
+HEADLESS_CHROMIUM_FLAGS = (
+    "--headless",  # no window: draw into memory, then dump the DOM or write a screenshot
+    "--no-sandbox",  # Chromium's sandbox will not start as root, as in most containers and CI
+    "--disable-gpu",  # software rendering: no graphics device needed
+    "--disable-quic",  # no QUIC (UDP) connections: the pages open offline
+    "--no-first-run",  # no first-run setup or dialogs in a fresh profile
+    "--disable-background-networking",  # no background requests: nothing to wait on or fail without a network
+    "--disable-component-update",  # no component downloads
+    "--disable-sync",  # no account sync
+    "--hide-scrollbars",  # screenshots without scrollbars taking the page's width
+)
 
 
 def scenario_color(index: int) -> str:
@@ -31,6 +48,28 @@ class Section:
         body = f'<p class="empty">{html.escape(self.empty_reason)}</p>' if self.empty_reason else self.body
         caption = f'<p class="caption">{html.escape(self.caption)}</p>' if self.caption else ""
         return f"<section><h2>{html.escape(self.title)}</h2>{body}{caption}</section>"
+
+
+def latency_axis(values_ms: list[float]) -> dict:
+    """Axis settings for latencies in ms: logarithmic with 1-2-5 ticks written in full when they
+    span more than a factor of 20, linear otherwise (so ticks are never bare mantissas)."""
+    positive = [v for v in values_ms if v > 0]
+    if not positive or max(positive) / min(positive) <= 20:
+        return {"type": "linear", "tickformat": ",~r", "rangemode": "tozero"}
+    return {"type": "log", **log_latency_ticks(positive)}
+
+
+def log_latency_ticks(values_ms: list[float]) -> dict:
+    """Ticks for a logarithmic axis of latencies in ms: 1, 2 and 5 times each power of ten from half
+    the lowest positive value to twice the highest, each written in full ("500", "1,000"), where
+    plotly's own would show bare mantissas ("2", "5") between the powers of ten."""
+    positive = [v for v in values_ms if math.isfinite(v) and v > 0]
+    if not positive:
+        return {}
+    low, high = min(positive), max(positive)
+    decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+    ticks = [m * 10.0 ** k for k in decades for m in (1, 2, 5) if low / 2 <= m * 10.0 ** k <= high * 2]
+    return {"tickvals": ticks, "ticktext": [f"{t:,.0f}" if t >= 1 else f"{t:.4g}" for t in ticks]}
 
 
 def figure(fig: go.Figure) -> str:

@@ -20,7 +20,7 @@ from typing import TypeGuard
 import pandas as pd
 import plotly.graph_objects as go
 
-from hwsim.output.html_page import BETTER, NEUTRAL, SORT_TABLES_SCRIPT, WORSE, Section, figure
+from hwsim.output.html_page import BETTER, NEUTRAL, SORT_TABLES_SCRIPT, WORSE, Section, figure, log_latency_ticks
 from hwsim.output.html_page import page as html_page
 from hwsim.specs.plan import Candidate, PlanSlo, PlanSpec
 from hwsim.specs.workload import Lengths, Workload
@@ -526,6 +526,15 @@ def _slo_line(fig: go.Figure, latency: Latency, p: int, log_x: bool) -> None:
                        text=f"{latency.name} p{p} SLO {_ms(latency.limit_s)} ms", showarrow=False)
 
 
+def _latency_axis(placed: pd.DataFrame, latency: Latency, log_x: bool) -> dict:
+    """The latency axis's scale and, when logarithmic, the what-if report's ticks written in full
+    (`log_latency_ticks`), reaching the SLO line too since the axis stretches out to it."""
+    if not log_x:
+        return {"type": "linear"}
+    values_ms = [v * 1e3 for v in placed[latency.key]] + ([latency.limit_s * 1e3] if latency.limit_s else [])
+    return {"type": "log", **log_latency_ticks(values_ms)}
+
+
 def _cost_chart(plan: _Plan, placed: pd.DataFrame, latency: Latency) -> go.Figure:
     """Cost per 1M output tokens against one latency, with its SLO, the frontier and the winner."""
     fig = go.Figure()
@@ -537,7 +546,7 @@ def _cost_chart(plan: _Plan, placed: pd.DataFrame, latency: Latency) -> go.Figur
     fig.update_layout(
         height=560, margin={"t": 50}, legend={"orientation": "h", "y": -0.15},
         xaxis={"title": f"{latency.name} p{plan.p} (ms{', log scale' if log_x else ''})",
-               "type": "log" if log_x else "linear"},
+               **_latency_axis(placed, latency, log_x)},
         yaxis={"title": f"$ per 1M output tokens{' (log scale)' if log_y else ''}",
                "type": "log" if log_y else "linear", "tickprefix": "$"})
     return fig

@@ -20,7 +20,17 @@ from plotly.subplots import make_subplots
 
 from hwsim.base.errors import HwsimError
 from hwsim.loading import intervals_yaml
-from hwsim.output.html_page import BETTER, NEUTRAL, WORSE, Section, figure, operator_color, page, scenario_color
+from hwsim.output.html_page import (
+    BETTER,
+    NEUTRAL,
+    WORSE,
+    Section,
+    figure,
+    latency_axis,
+    operator_color,
+    page,
+    scenario_color,
+)
 from hwsim.perf.memory import memory_fit
 from hwsim.perf.step import StepCost, operator_step
 from hwsim.serving.kvcache import block_bytes
@@ -87,8 +97,16 @@ def _run(scenario: Scenario) -> Run:
     result = simulate(scenario)
     found, why = _capacity_of(scenario)
     if found:
-        result = replace(result, summary=result.summary | capacity.fields(found))
+        result = replace(result, summary=_with_capacity(result.summary, found))
     return Run(_with_intervals(result), found, why)
+
+
+def _with_capacity(summary: dict, found: capacity.Capacity) -> dict:
+    """`summary` with the capacity's fields and the cost per 1M output tokens at that capacity,
+    worked out here once for all that show it: the summary table, its interval, the cost chart and
+    the sensitivity."""
+    summary = summary | capacity.fields(found)
+    return summary | {"usd_per_1m_output_tokens_at_capacity": _at_capacity_cost(summary)}
 
 
 def _capacity_of(scenario: Scenario) -> tuple[capacity.Capacity | None, str]:
@@ -127,7 +145,7 @@ def _with_intervals(result: SimulationResult) -> SimulationResult:
     if band and "capacity_output_tokens_per_s" in result.summary:
         low, high = band.around(result.summary["capacity_output_tokens_per_s"])
         found |= {"capacity_output_tokens_per_s_low": low, "capacity_output_tokens_per_s_high": high}
-        at_capacity = _at_capacity_cost(result.summary)
+        at_capacity = result.summary.get("usd_per_1m_output_tokens_at_capacity")
         if at_capacity is not None:
             cost_low, cost_high = intervals.per_token_cost_interval(
                 at_capacity, result.summary["capacity_output_tokens_per_s"], low, high)
@@ -190,7 +208,7 @@ def _at_capacity_cost(summary: dict) -> float | None:
 
 
 def _summary_table(results: list[SimulationResult]) -> str:
-    summaries = [r.summary | {"usd_per_1m_output_tokens_at_capacity": _at_capacity_cost(r.summary)} for r in results]
+    summaries = [r.summary for r in results]
     head = "".join(f"<th>{html.escape(r.scenario.name)}</th>" for r in results)
     body = []
     for label, key, fmt, higher_better in SUMMARY_ROWS:
@@ -297,7 +315,7 @@ def _load_section(runs: list[Run], progress=None) -> Section:
     fig.update_xaxes(title_text="offered load (requests/s)", type="log" if log_x else "linear")
     for col in (1, 2):
         limits = [limit * 1e3 for limit in (slo.ttft_s if col == 1 else slo.tpot_s,) if limit is not None]
-        fig.update_yaxes(title_text="p99 latency (ms)", row=1, col=col, **_latency_axis(latencies[col] + limits))
+        fig.update_yaxes(title_text="p99 latency (ms)", row=1, col=col, **latency_axis(latencies[col] + limits))
     fig.update_layout(height=460, legend={"orientation": "h", "y": -0.2})
     return Section(title, figure(fig), _load_caption(runs, drawn))
 
@@ -325,18 +343,6 @@ def _slo_line(name: str, x: list[float], y: list[float]) -> go.Scatter:
     return go.Scatter(x=x, y=y, mode="lines", name=f"{name} SLO", legendgroup=f"{name} SLO",
                       line={"color": "#555", "dash": "dash", "width": 1.5},
                       hovertemplate=f"{name} SLO: {max(x) if x[0] == x[1] else max(y):,.4g} ms<extra></extra>")
-
-
-def _latency_axis(values_ms: list[float]) -> dict:
-    """Axis settings for latencies in ms: logarithmic with 1-2-5 ticks written in full when they
-    span more than a factor of 20, linear otherwise (so ticks are never bare mantissas)."""
-    positive = [v for v in values_ms if v > 0]
-    if not positive or max(positive) / min(positive) <= 20:
-        return {"type": "linear", "tickformat": ",~r", "rangemode": "tozero"}
-    low, high = min(positive), max(positive)
-    decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
-    ticks = [m * 10.0 ** k for k in decades for m in (1, 2, 5) if low / 2 <= m * 10.0 ** k <= high * 2]
-    return {"type": "log", "tickvals": ticks, "ticktext": [f"{t:,.4g}" for t in ticks]}
 
 
 # --- roofline ---------------------------------------------------------------------------------
@@ -509,7 +515,7 @@ def _cdf_section(runs: list[Run]) -> Section:
             fig.add_trace(_slo_line(name, [limit * 1e3] * 2, [0.0, 1.0]), row=1, col=col)
             seen[col].append(limit * 1e3)
     for col in (1, 2, 3):
-        fig.update_xaxes(title_text="latency (ms)", row=1, col=col, **_latency_axis(seen[col]))
+        fig.update_xaxes(title_text="latency (ms)", row=1, col=col, **latency_axis(seen[col]))
     fig.update_yaxes(title_text="share of requests", tickformat=".0%", range=[0, 1.02])
     fig.update_layout(height=440, legend={"orientation": "h", "y": -0.22})
     if slo.ttft_s is None and slo.tpot_s is None:
@@ -570,7 +576,7 @@ def _cost_section(runs: list[Run]) -> Section:
                       row=1, col=1)
     fig.add_trace(go.Bar(x=names, y=[r.result.summary.get("usd_per_1m_output_tokens") or 0.0 for r in priced],
                          name="over the run", marker={"color": NEUTRAL}, offsetgroup="run"), row=1, col=2)
-    at_capacity = [_at_capacity_cost(r.result.summary) for r in priced]
+    at_capacity = [r.result.summary.get("usd_per_1m_output_tokens_at_capacity") for r in priced]
     if any(v is not None for v in at_capacity):
         fig.add_trace(go.Bar(x=names, y=[v or 0.0 for v in at_capacity], name="at capacity",
                              marker={"color": "#1f77b4"}, offsetgroup="capacity"), row=1, col=2)
@@ -599,8 +605,8 @@ class Lever:
 
 def _sensitivity_section(base: Run, knobs: dict[str, list[tuple[str, Scenario]]], progress=None) -> Section:
     by_capacity = base.found is not None
-    base_cost = _at_capacity_cost(base.result.summary) if by_capacity else base.result.summary.get(
-        "usd_per_1m_output_tokens")
+    base_cost = base.result.summary.get(
+        "usd_per_1m_output_tokens_at_capacity" if by_capacity else "usd_per_1m_output_tokens")
     levers = []
     for whatif, variants in knobs.items():
         for knob, scenario in variants:
@@ -648,9 +654,9 @@ def _lever(label: str, base: Run, scenario: Scenario, by_capacity: bool, base_co
         found, _ = _capacity_of(scenario)
         if found is None or base.found is None:
             return Lever(label, None, None)
-        summary = summary | capacity.fields(found)
+        summary = _with_capacity(summary, found)
         lever = found.rate_per_s / base.found.rate_per_s - 1
-        cost = _at_capacity_cost(summary)
+        cost = summary["usd_per_1m_output_tokens_at_capacity"]
     else:
         lever = summary["output_tokens_per_s"] / base.result.summary["output_tokens_per_s"] - 1
         cost = summary.get("usd_per_1m_output_tokens")

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars")
+from hwsim.output.html_page import HEADLESS_CHROMIUM_FLAGS  # as reports/build.py draws the README's screenshots
 
 
 def chromium() -> str:
@@ -29,7 +28,7 @@ class Rendered:
 
 def render(page: Path, profile: Path) -> Rendered:
     """The page's DOM once its scripts have run, and whatever it wrote to the console."""
-    command = [chromium(), *FLAGS, f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
+    command = [chromium(), *HEADLESS_CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
                "--virtual-time-budget=15000", "--dump-dom", page.as_uri()]
     result = subprocess.run(command, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -38,7 +37,7 @@ def render(page: Path, profile: Path) -> Rendered:
 
 def screenshot(page: Path, out: Path, profile: Path, width: int = 1400, height: int = 2400) -> Path:
     """A PNG of the page as Chromium draws it at `width` x `height` pixels."""
-    command = [chromium(), *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}",
+    command = [chromium(), *HEADLESS_CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}",
                "--virtual-time-budget=15000", f"--screenshot={out}", page.as_uri()]
     result = subprocess.run(command, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0 and out.exists(), result.stderr[-2000:]

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from hwsim.loading.plan_yaml import load_plan
-from hwsim.output import plan_report, planning_commands
+from hwsim.output import html_page, plan_report, planning_commands
 from hwsim.studies import plan
 
 from .browser import distinct_colors, figures, render, screenshot, values
@@ -213,6 +213,31 @@ def test_the_cost_axis_is_logarithmic_when_costs_span_over_tenfold(planned):
     for fig in figures(page):
         assert fig["layout"]["yaxis"]["type"] == "log" and "(log scale)" in fig["layout"]["yaxis"]["title"]["text"]
     assert "The cost axis is logarithmic: costs span 50x" in page
+
+
+def test_a_log_latency_axis_writes_its_ticks_in_full_like_the_what_if_report(planned):
+    spec, result, frame, path = planned
+    for fig, latency in zip(figures(path.read_text()), plan_report.latencies(spec.slo), strict=True):
+        axis = fig["layout"]["xaxis"]
+        assert axis["type"] == "log"  # the plan's latencies span over tenfold
+        points_ms = [x for trace in fig["data"] if trace["name"] in ("meets every SLO", "misses an SLO")
+                     for x in values(trace, "x")]
+        drawn_ms = points_ms + [latency.limit_s * 1e3]  # the SLO line too
+        ticks = axis["tickvals"]
+        assert len(ticks) >= 3 and ticks == sorted(ticks)
+        assert all(round(t / 10 ** math.floor(math.log10(t)), 6) in (1, 2, 5) for t in ticks)
+        assert min(drawn_ms) / 2 <= ticks[0] <= min(drawn_ms) * 2.5  # 1-2-5 steps are at most 2.5x apart
+        assert max(drawn_ms) / 2.5 <= ticks[-1] <= max(drawn_ms) * 2
+        assert [float(t.replace(",", "")) for t in axis["ticktext"]] == ticks  # "500", "1,000": not plotly's bare mantissas
+        assert axis == {"title": axis["title"], "type": "log", **html_page.log_latency_ticks(drawn_ms)}
+
+
+def test_a_linear_latency_axis_keeps_plotlys_own_ticks(planned):
+    spec, result, frame, path = planned
+    simulated = frame[frame["status"] == "simulated"]
+    near = frame.assign(ttft_p99_s=simulated["ttft_p99_s"].median())  # every point at one latency
+    fig = figures(plan_report.page(result, near))[0]
+    assert fig["layout"]["xaxis"]["type"] == "linear" and "tickvals" not in fig["layout"]["xaxis"]
 
 
 def test_log_scale_is_for_values_spanning_over_tenfold():

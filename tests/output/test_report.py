@@ -170,9 +170,24 @@ def test_a_change_of_nothing_stays_a_sliver():
 
 
 def test_log_latency_axes_write_every_tick_in_full():
-    axis = report._latency_axis([3.0, 700.0])
+    axis = html_page.latency_axis([3.0, 700.0])
     assert axis["type"] == "log" and axis["ticktext"] == ["2", "5", "10", "20", "50", "100", "200", "500", "1,000"]
-    assert report._latency_axis([3.0, 9.0])["type"] == "linear"
+    assert axis["tickvals"] == pytest.approx([2, 5, 10, 20, 50, 100, 200, 500, 1000])
+    assert html_page.latency_axis([3.0, 9.0])["type"] == "linear"
+    assert html_page.log_latency_ticks([3.0, math.nan, 700.0, 0.0]) == {k: axis[k] for k in ("tickvals", "ticktext")}
+    assert html_page.log_latency_ticks([0.3, 30_000.0])["ticktext"][:2] == ["0.2", "0.5"]
+    assert html_page.log_latency_ticks([0.3, 30_000.0])["ticktext"][-3:] == ["10,000", "20,000", "50,000"]
+    assert html_page.log_latency_ticks([]) == {}
+
+
+def test_the_log_latency_axes_carry_their_ticks_written_in_full(study_page):
+    logs = [settings for fig in figures(study_page.read_text(encoding="utf-8")) for axis, settings in
+            fig["layout"].items() if axis[1:5] == "axis" and settings.get("type") == "log"
+            and "(ms)" in settings.get("title", {}).get("text", "")]
+    assert logs  # the study's latency distributions span over 20x
+    for settings in logs:
+        assert len(settings["tickvals"]) >= 3, settings["title"]
+        assert [float(t.replace(",", "")) for t in settings["ticktext"]] == settings["tickvals"], settings["title"]
 
 
 def test_roofline_labels_leave_each_other_room(study_page):
