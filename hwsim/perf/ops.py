@@ -344,27 +344,43 @@ class _Builder:
 
 def attention_op(shape: StepShape, heads: int, kv_heads: int, score_dim: int, value_dim: int,
                  kv_width_cached: int, precision: Precision, repeat: int = 1) -> Op:
-    """Fused attention over all groups: causal within the new tokens, full over the cached prefix.
+    """Fused attention over all groups: causal within the new tokens, full over the cached prefix
+    (its FLOPs and bytes from `attention_work`)."""
+    flops, act_bytes, kv_read = attention_work(shape.groups, heads, score_dim, value_dim, kv_width_cached, precision)
+    return Op("attention", "attention", precision.compute_dtype, flops=flops, act_bytes=act_bytes,
+              kv_read_bytes=kv_read, repeat=repeat, causal=any(g.q_len > 1 for g in shape.groups),
+              groups=shape.groups, heads=heads, kv_heads=kv_heads, head_dim=score_dim)
+
+
+def attention_work(groups: tuple[AttnGroup, ...], heads: int, score_dim: int, value_dim: int, kv_width_cached: int,
+                   precision: Precision) -> tuple[float, float, float]:
+    """FLOPs, activation bytes and cached-KV bytes of fused attention over `groups`.
 
     FLOPs count the (query, key) pairs actually visited; bytes are the cached K/V read once per
-    sequence (query heads of a group share their KV head) plus queries and outputs.
-    """
+    sequence (query heads of a group share their KV head) plus queries and outputs, and any
+    unpacking of a quantized cache."""
     flops = kv_read = q_bytes = unpacked = 0.0
-    for g in shape.groups:
+    for g in groups:
         prefix = g.kv_len - g.q_len
         pairs = g.q_len * prefix + g.q_len * (g.q_len + 1) / 2
         flops += g.sequences * heads * 2.0 * pairs * (score_dim + value_dim)
         kv_read += g.sequences * g.kv_len * kv_width_cached * precision.kv_bytes
         q_bytes += g.sequences * g.q_len * heads * (score_dim + value_dim) * precision.act_bytes
         unpacked += g.sequences * g.kv_len * kv_width_cached * precision.kv_staging_bytes
-    return Op("attention", "attention", precision.compute_dtype, flops=flops, act_bytes=q_bytes + unpacked,
-              kv_read_bytes=kv_read, repeat=repeat, causal=any(g.q_len > 1 for g in shape.groups),
-              groups=shape.groups, heads=heads, kv_heads=kv_heads, head_dim=score_dim)
+    return flops, q_bytes + unpacked, kv_read
 
 
 def model_attention_op(model: Model, shape: StepShape, precision: Precision, tp: int = 1,
                        layers: int | None = None) -> Op:
     """The attention operator of `model` (GQA or MLA) for `shape`, on one of `tp` shards."""
+    heads, kv_heads, score_dim, value_dim, kv_width_cached = attention_dims(model, tp)
+    return attention_op(shape, heads, kv_heads, score_dim, value_dim, kv_width_cached, precision,
+                        model.num_layers if layers is None else layers)
+
+
+def attention_dims(model: Model, tp: int = 1) -> tuple[int, int, int, int, int]:
+    """Query heads, KV heads, score and value widths, and cached KV elements per token and layer of
+    `model`'s attention (GQA or MLA) on one of `tp` shards."""
     heads = model.num_heads // tp
     kv_heads = max(1, model.num_kv_heads // tp)
     if model.mla:  # scores over the latent (kv_lora + rope) and values from the latent (kv_lora)
@@ -373,8 +389,7 @@ def model_attention_op(model: Model, shape: StepShape, precision: Precision, tp:
     else:
         score_dim = value_dim = model.head_dim
         kv_width_cached = 2 * kv_heads * model.head_dim
-    return attention_op(shape, heads, kv_heads, score_dim, value_dim, kv_width_cached, precision,
-                        model.num_layers if layers is None else layers)
+    return heads, kv_heads, score_dim, value_dim, kv_width_cached
 
 
 def materialized_attention_ops(fused: Op, precision: Precision) -> list[Op]:

@@ -16,9 +16,10 @@ from __future__ import annotations
 import functools
 from dataclasses import replace
 
+from hwsim.base.errors import HwsimError
 from hwsim.perf import roofline
 from hwsim.perf.offload import TierStep, tier_step
-from hwsim.perf.ops import attention_scope, model_attention_op
+from hwsim.perf.ops import attention_dims, attention_scope, attention_work, model_attention_op
 from hwsim.perf.step import StepCost, operator_step
 from hwsim.perf.techniques import apply_to_cost, transform_ops
 from hwsim.specs.deployment import Deployment
@@ -42,6 +43,7 @@ class StepModel:
             self._draft = StepModel(draft)
         self._fast = deployment.placement.on_device and deployment.launch == "graph" and layers is None \
             and active_experts is None and deployment.implementation.attention == "flash"
+        self._flash = FlashAttention(deployment) if self._fast and deployment.techniques is None else None
         self.cost = functools.lru_cache(maxsize=4096)(self._cost)
         self._dense = functools.lru_cache(maxsize=65536)(self._dense_uncached)
         # per model, not per class: a class-wide cache would keep every model alive
@@ -92,18 +94,19 @@ class StepModel:
 
         if steps <= 2 or not self._fast or self.deployment.techniques is not None:
             return [self.step(shifted(step)) for step in range(steps)]
+        flash = self._flash
+        assert flash is not None  # the fast path without techniques
         tokens = sum(g.sequences * g.q_len for g in groups)
         sequences = sum(g.sequences for g in groups)
         dense_s, dense_compute_s, dense_memory_s = self._dense(tokens, sequences)
-        first, second = self._attention(shifted(0)), self._attention(shifted(1))
-        layers = first.op.repeat
-        perf = self.deployment.system.compute.performance
-        fixed_s = first.op.kernels * perf.kernel_overhead_s
+        _, first_compute_s, first_memory_s = flash.busy(shifted(0))
+        _, second_compute_s, second_memory_s = flash.busy(shifted(1))
+        layers, fixed_s, sharpness = flash.layers, flash.overhead_s, flash.sharpness
         run = []
         for step in range(steps):
-            compute_s = first.compute_s + (second.compute_s - first.compute_s) * step
-            memory_s = first.memory_s + (second.memory_s - first.memory_s) * step
-            busy_s = roofline.smooth_max(compute_s, memory_s, perf.roofline_sharpness)
+            compute_s = first_compute_s + (second_compute_s - first_compute_s) * step
+            memory_s = first_memory_s + (second_memory_s - first_memory_s) * step
+            busy_s = roofline.smooth_max(compute_s, memory_s, sharpness)
             run.append((dense_s + (fixed_s + busy_s) * layers, dense_compute_s + compute_s * layers,
                         dense_memory_s + memory_s * layers))
         return run
@@ -123,11 +126,15 @@ class StepModel:
     def _plain_step(self, groups: tuple[AttnGroup, ...]) -> Busy:
         tokens = sum(g.sequences * g.q_len for g in groups)
         sequences = sum(g.sequences for g in groups)
-        attention = self._attention(groups)
+        if self._flash is not None:
+            attention_s, compute_s, memory_s = self._flash.busy(groups)
+            layers = self._flash.layers
+        else:
+            attention = self._attention(groups)
+            attention_s, compute_s, memory_s, layers = (attention.time_s, attention.compute_s, attention.memory_s,
+                                                        attention.op.repeat)
         dense_s, dense_compute_s, dense_memory_s = self._dense(tokens, sequences)
-        layers = attention.op.repeat
-        return (dense_s + attention.time_s, dense_compute_s + attention.compute_s * layers,
-                dense_memory_s + attention.memory_s * layers)
+        return dense_s + attention_s, dense_compute_s + compute_s * layers, dense_memory_s + memory_s * layers
 
     def _dense_uncached(self, tokens: int, sequences: int) -> Busy:
         """Every operator but attention, for a step of `tokens` tokens over `sequences` sequences.
@@ -161,6 +168,38 @@ class StepModel:
         every token is a sequence's only one)."""
         tokens = sequences if decode_only else sequences + 1
         return _busy_sum([c for c in self._dense_ops(tokens, sequences) if c.op.block == "head"])
+
+
+class FlashAttention:
+    """A deployment's fused attention priced straight from a step's groups, with the arithmetic of
+    `ops.attention_op` and `roofline.op_cost` (CUDA-graph launch, one kernel per layer) but without
+    building the operator: the serving engine asks for it at every step."""
+
+    def __init__(self, deployment: Deployment):
+        compute = deployment.system.compute
+        perf = compute.performance
+        self.deployment = deployment
+        self.dtype = deployment.precision.compute_dtype
+        self.rate = (compute.peak(self.dtype) or 0.0) * perf.attention_efficiency  # FLOP/s achieved (0: none)
+        self.bandwidth = compute.memory_bandwidth_bytes_per_s * perf.memory_efficiency
+        self.sharpness, self.overhead_s = perf.roofline_sharpness, perf.kernel_overhead_s
+        self.layers = deployment.model.num_layers
+        self._dims: dict[int, tuple[int, int, int, int, int]] = {}
+
+    def busy(self, groups: tuple[AttnGroup, ...]) -> Busy:
+        """(time of every layer, compute busy time and memory busy time of one layer)."""
+        d = self.deployment
+        shape, tp = attention_scope(d.model, StepShape(groups), d.tp, d.experts)
+        if tp not in self._dims:
+            self._dims[tp] = attention_dims(d.model, tp)
+        heads, _, score_dim, value_dim, kv_width = self._dims[tp]
+        flops, act_bytes, kv_bytes = attention_work(shape.groups, heads, score_dim, value_dim, kv_width, d.precision)
+        if flops and not self.rate:
+            raise HwsimError(f"the device has no {self.dtype} compute rate (op attention)")
+        compute_s = flops / self.rate if flops else 0.0
+        memory_s = (act_bytes + kv_bytes) / self.bandwidth
+        busy_s = roofline.smooth_max(compute_s, memory_s, self.sharpness)
+        return (self.overhead_s + busy_s) * self.layers, compute_s, memory_s
 
 
 SHARED_MODELS = 8  # deployments whose step models a process keeps (a plan's candidates come deployment by deployment)
