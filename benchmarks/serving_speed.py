@@ -59,7 +59,7 @@ def main() -> int:
     print(f"chat on Llama-3-8B / H100 at {args.load:.0%} of saturation: {rate:.2f} requests/s offered")
     for count in args.requests:
         started = time.perf_counter()
-        summary = simulate(scenario(count, rate)).summary
+        summary = simulate(scenario(count, rate), keep_steps=False).summary
         took_s = time.perf_counter() - started
         print(f"{count:>9,} requests: {took_s:7.2f} s = {took_s / reference_s:6.1f} reference loops, "
               f"{count / took_s:,.0f} requests per wall second (mean decode batch {summary['mean_batch']:.0f}, "

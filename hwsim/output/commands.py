@@ -225,7 +225,8 @@ def run_simulate(args) -> int:
         scenario = replace(scenario, pricing=pricing_yaml.pricing(args.pricing))
 
     with progress.Progress("simulate", unit="requests", enabled=not args.no_progress) as bar:
-        run = simulate_fleet(scenario, workers=args.workers or 1, cluster=args.cluster, progress=bar.update)
+        run = simulate_fleet(scenario, workers=args.workers or 1, cluster=args.cluster, progress=bar.update,
+                             keep_steps=bool(args.csv_prefix))  # the step table only when it is written
     if run.not_sharded:
         print(f"simulated in one process: {run.not_sharded}", file=sys.stderr)
     result = run.result
@@ -246,6 +247,7 @@ def run_simulate(args) -> int:
         Path(args.json).write_text(json.dumps(summary, indent=2, default=float))
     if args.csv_prefix:
         result.requests.to_csv(f"{args.csv_prefix}-requests.csv", index=False)
+        assert result.steps is not None  # kept for --csv
         result.steps.to_csv(f"{args.csv_prefix}-steps.csv", index=False)
     return 0
 

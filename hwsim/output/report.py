@@ -272,7 +272,7 @@ def _load_points(run: Run) -> list[tuple[float, dict]]:
     for factor in LOAD_FACTORS:
         loaded = replace(workload, rate_per_s=workload.rate_per_s * factor,
                          count=min(workload.count or LOAD_REQUESTS, LOAD_REQUESTS), duration_s=0.0)
-        points.append((loaded.rate_per_s, simulate(replace(scenario, workload=loaded)).summary))
+        points.append((loaded.rate_per_s, simulate(replace(scenario, workload=loaded), keep_steps=False).summary))
     return points
 
 
@@ -537,6 +537,7 @@ def _memory_section(runs: list[Run]) -> Section:
     peaks = []
     for i, run in enumerate(runs):
         steps, s = run.result.steps, run.scenario
+        assert steps is not None  # `_run` keeps the step table
         color = scenario_color(i)
         fig.add_trace(go.Scatter(x=steps["start_s"], y=steps["kv_blocks_used"] / steps["kv_blocks_total"],
                                  mode="lines", name=s.name, legendgroup=s.name, line={"color": color}), row=1, col=1)
@@ -647,7 +648,7 @@ def _lever(label: str, base: Run, scenario: Scenario, by_capacity: bool, base_co
     """How much one change alone moves the headline figure and the cost per token (n/a when the
     change alone is not a scenario that runs: a model that no longer fits, say)."""
     try:
-        summary = simulate(scenario).summary
+        summary = simulate(scenario, keep_steps=False).summary
     except HwsimError:
         return Lever(label, None, None)
     if by_capacity:

@@ -89,8 +89,10 @@ class StepModel:
         token longer each step. Attention's compute and memory times are affine in the context, so
         on the fast path two priced steps give every other one (equal to `step` to rounding)."""
         def shifted(step: int) -> tuple[AttnGroup, ...]:
+            if not step:
+                return groups
             first = groups[0]
-            return (replace(first, kv_len=first.kv_len + step),) + groups[1:]
+            return (AttnGroup(first.sequences, first.q_len, first.kv_len + step),) + groups[1:]
 
         if steps <= 2 or not self._fast or self.deployment.techniques is not None:
             return [self.step(shifted(step)) for step in range(steps)]
@@ -124,8 +126,11 @@ class StepModel:
         return attention
 
     def _plain_step(self, groups: tuple[AttnGroup, ...]) -> Busy:
-        tokens = sum(g.sequences * g.q_len for g in groups)
-        sequences = sum(g.sequences for g in groups)
+        tokens: float = 0  # an int, unless a data-parallel share splits sequences
+        sequences: float = 0
+        for g in groups:
+            tokens += g.sequences * g.q_len
+            sequences += g.sequences
         if self._flash is not None:
             attention_s, compute_s, memory_s = self._flash.busy(groups)
             layers = self._flash.layers
@@ -184,16 +189,19 @@ class FlashAttention:
         self.bandwidth = compute.memory_bandwidth_bytes_per_s * perf.memory_efficiency
         self.sharpness, self.overhead_s = perf.roofline_sharpness, perf.kernel_overhead_s
         self.layers = deployment.model.num_layers
-        self._dims: dict[int, tuple[int, int, int, int, int]] = {}
+        d = deployment
+        _, tp = attention_scope(d.model, StepShape(()), d.tp, d.experts)
+        self._data_parallel = tp != d.tp  # each device attends for its share of the sequences
+        heads, _, self._score_dim, self._value_dim, self._kv_width = attention_dims(d.model, tp)
+        self._heads = heads
 
     def busy(self, groups: tuple[AttnGroup, ...]) -> Busy:
         """(time of every layer, compute busy time and memory busy time of one layer)."""
         d = self.deployment
-        shape, tp = attention_scope(d.model, StepShape(groups), d.tp, d.experts)
-        if tp not in self._dims:
-            self._dims[tp] = attention_dims(d.model, tp)
-        heads, _, score_dim, value_dim, kv_width = self._dims[tp]
-        flops, act_bytes, kv_bytes = attention_work(shape.groups, heads, score_dim, value_dim, kv_width, d.precision)
+        if self._data_parallel:
+            groups = attention_scope(d.model, StepShape(groups), d.tp, d.experts)[0].groups
+        flops, act_bytes, kv_bytes = attention_work(groups, self._heads, self._score_dim, self._value_dim,
+                                                    self._kv_width, d.precision)
         if flops and not self.rate:
             raise HwsimError(f"the device has no {self.dtype} compute rate (op attention)")
         compute_s = flops / self.rate if flops else 0.0

@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from hwsim.serving.kvcache import blocks_for
 
@@ -33,8 +32,7 @@ if TYPE_CHECKING:
     from hwsim.serving.engine import Seq
 
 
-@dataclass(frozen=True)
-class _Joined:
+class _Joined(NamedTuple):
     """A member's values as it joined: the step counter, its cached and generated tokens, the
     cohort's device and host seconds so far, and the entry that keeps its place in the finish heap."""
 
@@ -156,9 +154,13 @@ class Cohort:
     def take_special(self, steps: int) -> list[Seq]:
         """The members whose next `steps` steps end in a finish or a first token, out of the cohort
         (written back as of now) in running order, for the engine to apply one by one."""
+        ahead = self.steps_to_first_finish()
+        if not self._awaiting_first and (ahead is None or ahead > steps):
+            return []  # the common step: nobody finishes, nobody's first token
         special = dict(self._awaiting_first)
-        while (ahead := self.steps_to_first_finish()) is not None and ahead <= steps:
+        while ahead is not None and ahead <= steps:
             special[heapq.heappop(self._finishes)[3]] = None
+            ahead = self.steps_to_first_finish()
         ordered = sorted(special, key=lambda seq: seq.turn)
         for seq in ordered:
             self.leave(seq)

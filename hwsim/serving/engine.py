@@ -40,6 +40,7 @@ from hwsim.serving.cohort import Cohort
 from hwsim.serving.kvcache import BlockPool, SwapSpace, blocks_for, longest_run_that_fits
 from hwsim.serving.policies import Chunks, Work
 from hwsim.serving.prefix_cache import CachedBlockPool, block_keys
+from hwsim.serving.records import StepLog
 from hwsim.specs import shape
 from hwsim.specs.hardware import Link
 from hwsim.specs.scenario import EngineConfig
@@ -136,11 +137,12 @@ class ReplicaSetup:
     layers: int = 1  # KV copies go one layer's K or V block at a time
     tdp_w: float = 0.0  # per device, for the power model
     devices: int = 1  # per replica (tensor parallel)
-    on_finish: Callable[[], None] | None = None  # called once per finished request (progress reporting)
+    on_finish: Callable[[Seq], None] | None = None  # called once per finished request (its record, progress)
     on_first_token: Callable[[Seq], None] | None = None  # called once per request as its first token is out
     eager_timer: StepModel | None = None  # the same deployment launched op by op, for uncaptured steps
     kv_offload_blocks: tuple[int, ...] = ()  # blocks kept below the device for prefix hits: host, then drives
     disk_read_s: Callable[[float], float] | None = None  # seconds to read so many bytes from the drives
+    keep_steps: bool = True  # keep each step's row (the step table), not only the totals a summary needs
 
     def __post_init__(self) -> None:
         for name, ok, expected in (("total_blocks", self.total_blocks >= 1, "at least 1"),
@@ -191,7 +193,8 @@ class Replica:
         self.cohort = Cohort(self.config.block_size)
         self.partial: list[Seq] = []  # running sequences outside the cohort (prefilling), in running order
         self._turns = itertools.count()
-        self.steps: list[dict] = []
+        self.steps = StepLog(setup.keep_steps)
+        self.first_tokens = 0  # requests whose first token this replica produced
         self._wakeup = env.event()
         self._run: tuple[float, list[float], int] | None = None  # the decode run in flight: start, step ends, decodes
         self.process = env.process(self._rounds())
@@ -237,6 +240,8 @@ class Replica:
         and the free blocks (less a watermark) allow; whole prompts when chunking is off. A whole
         prompt over the budget starts only as the step's first work, unless `fitting_only`."""
         work: Chunks = []
+        if not self.waiting:
+            return work
         owed = self._owed()  # kept up to date below: one pass over the running sequences, not one per admission
         while budget > 0 and self.admissible(owed):
             seq = self.waiting[0]
@@ -464,12 +469,13 @@ class Replica:
         members = len(self.cohort) if work.decodes else 0
         decodes = members + len(extras)
         context_sum = (self.cohort.context_sum() if members else 0) + sum(s.computed for s in extras)
+        prefill_tokens = sum(c for _, c in chunks)
         repeatable = self.config.coalesce and not chunks and self._repeatable(transfer_s)
         planned = self._decode_run_length(members, extras) if repeatable else 1
         busy: list[Busy] = []
         ends_s: list[float] = []
-        timer, padding = self._launch(chunks, decodes)
-        host_s = self.config.host_overhead_s(members + len(work.chunks), sum(c for _, c in chunks),
+        timer, padding = self._launch(bool(chunks), decodes + prefill_tokens)
+        host_s = self.config.host_overhead_s(members + len(work.chunks), prefill_tokens,
                                              decodes + sum(1 for s, c in chunks if s.computed + c >= s.length))
 
         def price(more: int) -> None:
@@ -496,22 +502,25 @@ class Replica:
                 self.reserve(seq, steps)
         busy_s = sum(b[0] for b in busy[:steps])
         energy_j = self.energy_j(busy[:steps], self.env.now - start - busy_s)
-        durations_s = [end - begin for begin, end in itertools.pairwise([0.0] + ends_s[:steps])]
-        self.record(start, in_system_start, steps, decodes, sum(c for _, c in chunks), transfer_s, energy_j,
-                    (_time_weighted(blocks_used, durations_s), max(blocks_used)))
+        if steps == 1:
+            mean_blocks = blocks_used[0]
+        else:
+            durations_s = [end - begin for begin, end in itertools.pairwise([0.0] + ends_s[:steps])]
+            mean_blocks = _time_weighted(blocks_used, durations_s)
+        self.record(start, in_system_start, steps, decodes, prefill_tokens, transfer_s, energy_j,
+                    (mean_blocks, max(blocks_used)))
         device_s, step_host_s = self.env.now - start - steps * host_s, steps * host_s
         if members:
             self.cohort.advance(steps, device_s, step_host_s)
         self._apply(chunks, special, extras, steps, device_s, step_host_s)
 
-    def _launch(self, chunks: Chunks, decodes: int) -> tuple[StepModel, tuple[shape.AttnGroup, ...]]:
-        """The step model a step runs on and the padding it carries: a captured step (decode-only,
-        or any with `graph_steps: all`) replays the CUDA graph of the next captured size, its padding
-        slots one token over one cached position; a step of no captured size launches as the
-        engine's `uncaptured` says."""
+    def _launch(self, prefills: bool, size: int) -> tuple[StepModel, tuple[shape.AttnGroup, ...]]:
+        """The step model a step of `size` tokens (with `prefills` chunks or not) runs on and the
+        padding it carries: a captured step (decode-only, or any with `graph_steps: all`) replays the
+        CUDA graph of the next captured size, its padding slots one token over one cached position; a
+        step of no captured size launches as the engine's `uncaptured` says."""
         config = self.config
-        size = decodes + sum(c for _, c in chunks)  # tokens; decode sequences when only decodes
-        captured = config.graph_size(size) if config.graph_steps == "all" or not chunks else None
+        captured = config.graph_size(size) if config.graph_steps == "all" or not prefills else None
         padding: tuple[shape.AttnGroup, ...] = ()
         if captured is not None and captured > size:
             padding = (shape.AttnGroup(captured - size, 1, 1),)
@@ -630,6 +639,7 @@ class Replica:
             seq.generated += 1
         if seq.first_token_s is None:
             seq.first_token_s = now
+            self.first_tokens += 1
             seq.ttft_parts = (seq.queue_s, seq.prefill_s, seq.host_s, seq.preempted_s)
             if self.setup.on_first_token:
                 self.setup.on_first_token(seq)
@@ -659,7 +669,7 @@ class Replica:
         if seq.done is not None:
             seq.done.succeed()
         if self.setup.on_finish:
-            self.setup.on_finish()
+            self.setup.on_finish(seq)
 
     # --- records ------------------------------------------------------------------------------
     def energy_j(self, busy: list[Busy], idle_s: float) -> float:
@@ -673,15 +683,10 @@ class Replica:
         """One row of the steps table for a scheduling decision that ends now; a run's blocks in use
         are its steps' mean weighted by their durations, and their peak."""
         mean_blocks, peak_blocks = blocks_used or (self.pool.used, self.pool.used)
-        self.steps.append({
-            "replica": self.index, "start_s": start, "end_s": self.env.now, "steps": steps,
-            "decode_seqs": decode_seqs, "prefill_tokens": prefill_tokens, "running": len(self.running),
-            "waiting": len(self.waiting) + len(self.swapped),
-            "kv_blocks_used": mean_blocks, "kv_blocks_peak": peak_blocks,
-            "in_system_start": in_system_start, "in_system_end": self.in_system(),
-            "kv_blocks_total": self.pool.total, "transfer_s": transfer_s, "energy_j": energy_j,
-            "kv_blocks_cached": len(self.pool.references) if self.caching else 0,  # type: ignore[attr-defined]
-        })
+        self.steps.add((self.index, start, self.env.now, steps, decode_seqs, prefill_tokens, len(self.running),
+                        len(self.waiting) + len(self.swapped), mean_blocks, peak_blocks, in_system_start,
+                        self.in_system(), self.pool.total, transfer_s, energy_j,
+                        len(self.pool.references) if self.caching else 0))  # type: ignore[attr-defined]
 
 
 def _time_weighted(values: list[float], durations_s: list[float]) -> float:

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from hwsim.base.errors import HwsimError
+from hwsim.serving.records import StepTotals
 from hwsim.serving.simulate import ReplicaTotals, SimulationResult, run_summary, simulate
 from hwsim.specs.scenario import Scenario
 
@@ -45,6 +46,7 @@ class Shard:
     scenario: Scenario
     requests: pd.DataFrame  # as the workload drew them: `simulate` applies the scenario's techniques
     first_replica: int
+    keep_steps: bool = True  # the shard's step table comes back (else only its totals)
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ def round_robin_replicas(table: pd.DataFrame, replicas: int) -> np.ndarray:
     return replica_of
 
 
-def shards(scenario: Scenario, table: pd.DataFrame, count: int) -> list[Shard]:
+def shards(scenario: Scenario, table: pd.DataFrame, count: int, keep_steps: bool = True) -> list[Shard]:
     """`table` split into at most `count` shards of contiguous replicas, as even as the replicas that
     get requests allow (with fewer requests than replicas, the last replicas get none and no shard)."""
     reason = why_not_sharded(scenario, table)
@@ -99,13 +101,14 @@ def shards(scenario: Scenario, table: pd.DataFrame, count: int) -> list[Shard]:
     for block in np.array_split(np.arange(busy), min(max(1, count), busy)):
         first, end = int(block[0]), int(block[-1]) + 1
         rows = (replica_of >= first) & (replica_of < end)
-        parts.append(Shard(replace(scenario, replicas=end - first), table[rows].reset_index(drop=True), first))
+        parts.append(Shard(replace(scenario, replicas=end - first), table[rows].reset_index(drop=True), first,
+                           keep_steps))
     return parts
 
 
 def run_shard(shard: Shard) -> SimulationResult:
     """Simulate one shard (a task for a worker process)."""
-    return simulate(shard.scenario, requests=shard.requests)
+    return simulate(shard.scenario, requests=shard.requests, keep_steps=shard.keep_steps)
 
 
 def merge(scenario: Scenario, parts: list[Shard], results: list[SimulationResult]) -> SimulationResult:
@@ -115,14 +118,19 @@ def merge(scenario: Scenario, parts: list[Shard], results: list[SimulationResult
         raise HwsimError("nothing to merge: no shard results")
     requests = pd.concat([_renumbered(r.requests, s.first_replica) for s, r in zip(parts, results, strict=True)],
                          ignore_index=True).sort_values("request", kind="stable", ignore_index=True)
-    steps = pd.concat([_renumbered(r.steps, s.first_replica) for s, r in zip(parts, results, strict=True)],
-                      ignore_index=True).sort_values(["start_s", "replica"], ignore_index=True)
+    frames = [_renumbered(r.steps, s.first_replica) for s, r in zip(parts, results, strict=True) if r.steps is not None]
+    steps = None  # the step table, when every shard kept its own
+    if len(frames) == len(results):
+        steps = pd.concat(frames, ignore_index=True).sort_values(["start_s", "replica"], ignore_index=True)
+    step_totals = sum((r.step_totals.renumbered(s.first_replica) for s, r in zip(parts, results, strict=True)),
+                      StepTotals())
     fleet = replace(results[0].scenario, replicas=scenario.replicas)  # the precision the techniques chose
-    summary = run_summary(fleet, requests, steps, _totals(scenario.replicas, results))
+    summary = run_summary(fleet, requests, step_totals, _totals(scenario.replicas, results))
     blocks_per_replica = results[0].kv_blocks_total // parts[0].scenario.replicas
     idle_replicas = scenario.replicas - sum(s.scenario.replicas for s in parts)
     return SimulationResult(fleet, requests, steps, summary, blocks_per_replica * scenario.replicas,
-                            sum(r.kv_blocks_free_at_end for r in results) + blocks_per_replica * idle_replicas)
+                            sum(r.kv_blocks_free_at_end for r in results) + blocks_per_replica * idle_replicas,
+                            step_totals)
 
 
 def _renumbered(frame: pd.DataFrame, first_replica: int) -> pd.DataFrame:
@@ -140,20 +148,22 @@ def _totals(replicas: int, results: list[SimulationResult]) -> ReplicaTotals:
 
 
 def simulate_fleet(scenario: Scenario, requests: pd.DataFrame | None = None, *, workers: int = 1,
-                   cluster: Any = None, progress: Callable[[int, int], None] | None = None) -> FleetRun:
+                   cluster: Any = None, progress: Callable[[int, int], None] | None = None,
+                   keep_steps: bool = True) -> FleetRun:
     """Simulate `scenario` in parts on `workers` local processes or on a Dask cluster (`cluster`: a
     scheduler address or a `distributed.Client`), one part per worker; in this process when one worker
     is asked for or the fleet cannot be split, then saying why. `progress(done, total)` is told the
-    requests of each finished part (each finished request when in this process)."""
+    requests of each finished part (each finished request when in this process). Without
+    `keep_steps` the result has the steps' totals but no step table."""
     table = scenario.workload.requests() if requests is None else requests
     if workers <= 1 and not cluster:
-        return FleetRun(simulate(scenario, requests=table, progress=progress), 1)
+        return FleetRun(simulate(scenario, requests=table, progress=progress, keep_steps=keep_steps), 1)
     reason = why_not_sharded(scenario, table)
     if reason:
-        return FleetRun(simulate(scenario, requests=table, progress=progress), 1, reason)
+        return FleetRun(simulate(scenario, requests=table, progress=progress, keep_steps=keep_steps), 1, reason)
     if cluster:
-        return _on_cluster(scenario, table, cluster, progress)
-    return _on_processes(scenario, table, workers, progress)
+        return _on_cluster(scenario, table, cluster, progress, keep_steps)
+    return _on_processes(scenario, table, workers, progress, keep_steps)
 
 
 def _reporter(total: int, progress: Callable[[int, int], None] | None) -> Callable[[Shard], None]:
@@ -170,11 +180,11 @@ def _reporter(total: int, progress: Callable[[int, int], None] | None) -> Callab
 
 
 def _on_processes(scenario: Scenario, table: pd.DataFrame, workers: int,
-                  progress: Callable[[int, int], None] | None) -> FleetRun:
+                  progress: Callable[[int, int], None] | None, keep_steps: bool) -> FleetRun:
     """One shard per local process: each simulation holds the GIL, so threads would not help."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    parts = shards(scenario, table, workers)
+    parts = shards(scenario, table, workers, keep_steps)
     finished = _reporter(len(table), progress)
     results: list[SimulationResult | None] = [None] * len(parts)
     with ProcessPoolExecutor(max_workers=len(parts)) as pool:
@@ -186,7 +196,7 @@ def _on_processes(scenario: Scenario, table: pd.DataFrame, workers: int,
 
 
 def _on_cluster(scenario: Scenario, table: pd.DataFrame, address: Any,
-                progress: Callable[[int, int], None] | None) -> FleetRun:
+                progress: Callable[[int, int], None] | None, keep_steps: bool) -> FleetRun:
     """One shard per worker of the cluster, each sent to its own worker: a simulation is pure Python,
     so a worker's extra threads would only take turns."""
     try:
@@ -196,7 +206,7 @@ def _on_cluster(scenario: Scenario, table: pd.DataFrame, address: Any,
     client = address if hasattr(address, "submit") else Client(address)
     try:
         names = sorted(client.nthreads())  # every worker's address
-        parts = shards(scenario, table, len(names))
+        parts = shards(scenario, table, len(names), keep_steps)
         finished = _reporter(len(table), progress)
         futures = {}
         for i, shard in enumerate(parts):

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from hwsim.perf.energy import idle_w
+from hwsim.serving.records import StepTotals
 from hwsim.specs.scenario import Slo
 
 PERCENTILES = (50, 90, 99)
@@ -20,7 +21,7 @@ def per_request(requests: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def summarize(requests: pd.DataFrame, steps: pd.DataFrame, slo: Slo, arrival: str, swap_bytes: float,
+def summarize(requests: pd.DataFrame, steps: StepTotals, slo: Slo, arrival: str, swap_bytes: float,
               tdp_w: float = 0.0, devices_per_replica: int = 1, replicas: int = 1) -> dict:
     """The run's summary: throughput, latency percentiles, SLO attainment, KV use, preemptions,
     energy. `tdp_w` is per device; replicas draw idle power whenever they have no step."""
@@ -82,27 +83,23 @@ def _slo_attainment(table: pd.DataFrame, slo: Slo, span: float) -> dict:
     return {"slo_attainment": float(met.mean()), "goodput_requests_per_s": float(met.sum()) / span}
 
 
-def _kv_and_batching(table: pd.DataFrame, steps: pd.DataFrame, swap_bytes: float) -> dict:
+def _kv_and_batching(table: pd.DataFrame, steps: StepTotals, swap_bytes: float) -> dict:
     """KV cache use (time-weighted mean and peak), preemptions and swaps, and the mean decode batch."""
-    busy = steps["end_s"] - steps["start_s"]
-    kv_share = steps["kv_blocks_used"] / steps["kv_blocks_total"]  # a run's mean over its steps
-    kv_peak = steps["kv_blocks_peak"] / steps["kv_blocks_total"]
     return {
-        "kv_utilization_mean": float((kv_share * busy).sum() / busy.sum()) if busy.sum() else 0.0,
-        "kv_utilization_max": float(kv_peak.max()) if len(kv_peak) else 0.0,
+        "kv_utilization_mean": steps.kv_share_s / steps.busy_s if steps.busy_s else 0.0,
+        "kv_utilization_max": steps.kv_peak_share,
         "preemptions": int(table["preemptions"].sum()),
         "swaps": int(table["swaps"].sum()),
         "swap_bytes": float(swap_bytes),
-        "mean_batch": float((steps["decode_seqs"] * steps["steps"]).sum() / steps["steps"].sum()),
+        "mean_batch": steps.decode_seq_steps / steps.steps,
     }
 
 
-def _energy(table: pd.DataFrame, steps: pd.DataFrame, span: float, tdp_w: float, devices_per_replica: int,
+def _energy(table: pd.DataFrame, steps: StepTotals, span: float, tdp_w: float, devices_per_replica: int,
             replicas: int) -> dict:
     """What the steps drew, plus each replica's devices idling while it had no step."""
-    busy_by_replica = (steps["end_s"] - steps["start_s"]).groupby(steps["replica"]).sum()
-    idle_s = sum(span - float(busy_by_replica.get(r, 0.0)) for r in range(replicas))
-    energy = float(steps["energy_j"].sum()) + idle_w(tdp_w) * devices_per_replica * max(0.0, idle_s)
+    idle_s = sum(span - steps.busy_s_by_replica.get(r, 0.0) for r in range(replicas))
+    energy = steps.energy_j + idle_w(tdp_w) * devices_per_replica * max(0.0, idle_s)
     return {
         "energy_j": energy,
         "mean_power_w": energy / span,

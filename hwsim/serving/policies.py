@@ -182,6 +182,7 @@ def _prefill_batch(replica: Replica, batch: list[Seq]) -> Process:
                    replica.energy_j([busy], overhead_s))
     for seq in batch:
         seq.computed, seq.generated, seq.first_token_s = seq.prompt, 1, env.now
+        replica.first_tokens += 1
         seq.prefill_s, seq.host_s = seq.prefill_s + busy[0], seq.host_s + overhead_s
         seq.ttft_parts = (seq.queue_s, seq.prefill_s, seq.host_s, seq.preempted_s)
         if seq.output == 1:

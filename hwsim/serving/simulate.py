@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -16,20 +16,24 @@ from hwsim.serving import bench_metrics, metrics, policies
 from hwsim.serving.engine import Replica, ReplicaSetup, Seq
 from hwsim.serving.kvcache import block_bytes, blocks_for, capacity_blocks
 from hwsim.serving.policies import Process, Router
+from hwsim.serving.records import LATENCY_PARTS, TTFT_PARTS, RequestLog, StepTotals, step_frame
 from hwsim.specs.hardware import Link
 from hwsim.specs.placement import check_tiers
 from hwsim.specs.scenario import Scenario, check
 from hwsim.specs.workload import Workload
+
+__all__ = ["LATENCY_PARTS", "TTFT_PARTS", "SimulationResult", "SimulationStopped", "simulate"]
 
 
 @dataclass(frozen=True)
 class SimulationResult:
     scenario: Scenario
     requests: pd.DataFrame  # one row per request
-    steps: pd.DataFrame  # one row per scheduling decision (a step, or a run of identical decode steps)
+    steps: pd.DataFrame | None  # one row per scheduling decision (a step, or a run of identical decode steps)
     summary: dict
     kv_blocks_total: int
     kv_blocks_free_at_end: int
+    step_totals: StepTotals = field(default_factory=StepTotals)  # what the summary took of the steps, table or not
 
 
 class SimulationStopped(Exception):
@@ -47,12 +51,15 @@ Stop = Callable[[Seq], str | None]  # asked of each request at its first token a
 
 
 def simulate(scenario: Scenario, requests: pd.DataFrame | None = None,
-             progress: Callable[[int, int], None] | None = None, stop: Stop | None = None) -> SimulationResult:
+             progress: Callable[[int, int], None] | None = None, stop: Stop | None = None,
+             keep_steps: bool = True) -> SimulationResult:
     """Simulate `scenario` (its workload's requests unless `requests` is given).
 
     `progress(done, total)` is called as requests finish, at most about a hundred times. `stop(seq)`
     is asked as each request gets its first token (its `completion_s` still None) and again as it
-    finishes; the first reason it returns ends the run there, raising `SimulationStopped`."""
+    finishes; the first reason it returns ends the run there, raising `SimulationStopped`. Without
+    `keep_steps` the result has no step table (`steps` is None), only the totals its summary needs:
+    a long run then holds a few hundred bytes per request."""
     check(scenario)
     scenario, table = _with_techniques(scenario, scenario.workload.requests() if requests is None else requests)
     if table.empty:
@@ -63,25 +70,25 @@ def simulate(scenario: Scenario, requests: pd.DataFrame | None = None,
     total_blocks = _kv_cache_blocks(scenario, table)
     env = simpy.Environment()
     stopped = env.event()
+    log = RequestLog()
     setup = ReplicaSetup(
         config=engine, timer=timer, total_blocks=total_blocks,
         block_bytes=block_bytes(scenario.model, scenario.precision, engine.block_size, scenario.tp),
         host_link=scenario.system.host_link,
         copy_issue_s=scenario.system.compute.performance.eager_copy_dispatch_s,
         layers=scenario.model.num_layers, tdp_w=device_tdp_w(scenario.system), devices=scenario.tp,
-        on_finish=_progress_counter(len(table), progress),
+        on_finish=_recorder(log, len(table), progress), keep_steps=keep_steps,
         on_first_token=_stop_watch(env, stop, stopped) if stop else None,
         eager_timer=step_model_for(replace(scenario.deployment, launch="eager")) if engine.uncaptured == "eager"
         else None,
         **_kv_offload(scenario))
     replicas, router = _replicas(env, scenario, setup)
-    seqs = _sequences(table)
-    _start_traffic(env, scenario, seqs, router, table)
+    _start_traffic(env, scenario, router, table)
     if stop is None:
         env.run()
     else:
-        _run_until(env, stopped, seqs)
-    return _result(scenario, seqs, replicas, total_blocks)
+        _run_until(env, stopped, replicas, log, len(table))
+    return _result(scenario, log, len(table), replicas, total_blocks)
 
 
 def _with_techniques(scenario: Scenario, table: pd.DataFrame) -> tuple[Scenario, pd.DataFrame]:
@@ -144,7 +151,8 @@ def _stop_watch(env: simpy.Environment, stop: Stop, stopped: simpy.Event) -> Cal
     return on_first_token
 
 
-def _run_until(env: simpy.Environment, stopped: simpy.Event, seqs: list[Seq]) -> None:
+def _run_until(env: simpy.Environment, stopped: simpy.Event, replicas: list[Replica], log: RequestLog,
+               requests: int) -> None:
     """Run to the end, or raise `SimulationStopped` as soon as `stopped` triggers (simpy's
     `run(until=event)` would fail on a run that ends without it)."""
     step = env.step
@@ -153,20 +161,18 @@ def _run_until(env: simpy.Environment, stopped: simpy.Event, seqs: list[Seq]) ->
             step()
     except simpy.core.EmptySchedule:
         return
-    raise SimulationStopped(str(stopped.value), env.now, sum(s.first_token_s is not None for s in seqs),
-                            sum(s.completion_s is not None for s in seqs), len(seqs))
+    raise SimulationStopped(str(stopped.value), env.now, sum(r.first_tokens for r in replicas), log.count, requests)
 
 
-def _progress_counter(total: int, progress: Callable[[int, int], None] | None) -> Callable[[], None]:
-    """A callback for each finished request that reports to `progress` about a hundred times a run."""
-    finished = 0
+def _recorder(log: RequestLog, total: int, progress: Callable[[int, int], None] | None) -> Callable[[Seq], None]:
+    """A callback for each finished request that keeps its record and reports to `progress` about a
+    hundred times a run."""
     report_every = max(1, total // 100)
 
-    def on_finish() -> None:
-        nonlocal finished
-        finished += 1
-        if progress and (finished % report_every == 0 or finished == total):
-            progress(finished, total)
+    def on_finish(seq: Seq) -> None:
+        log.add(seq)
+        if progress and (log.count % report_every == 0 or log.count == total):
+            progress(log.count, total)
 
     return on_finish
 
@@ -191,53 +197,60 @@ def _replicas(env: simpy.Environment, scenario: Scenario, setup: ReplicaSetup) -
     return prefill_pool + decode_pool, router(prefill_pool)
 
 
-def _sequences(table: pd.DataFrame) -> list[Seq]:
-    """One sequence per request row, in the table's order (with its prompt's segments, when the
-    workload says which prompts share what)."""
-    columns = (table[name].tolist() for name in ("request", "arrival_s", "prompt_tokens", "output_tokens"))
-    seqs = [Seq(int(request), float(arrival_s), int(prompt), int(output))
-            for request, arrival_s, prompt, output in zip(*columns, strict=True)]
-    if "segments" in table.columns:
-        for seq, segments in zip(seqs, table["segments"], strict=True):
-            seq.segments = segments
-    if "output_segment" in table.columns:
-        for seq, answer in zip(seqs, table["output_segment"], strict=True):
-            seq.output_segment = answer
-    return seqs
+def _sequences(table: pd.DataFrame, order: np.ndarray | None = None) -> Iterator[Seq]:
+    """One sequence per request row, in the table's order or in `order` (row positions), made as
+    they are asked for, a chunk of rows at a time (with its prompt's segments, when the workload says
+    which prompts share what)."""
+    columns = [table[name].to_numpy() for name in ("request", "arrival_s", "prompt_tokens", "output_tokens")]
+    segments = table["segments"].to_numpy() if "segments" in table.columns else None
+    answers = table["output_segment"].to_numpy() if "output_segment" in table.columns else None
+    positions = np.arange(len(table)) if order is None else order
+    for start in range(0, len(positions), SEQUENCE_CHUNK):
+        rows = positions[start:start + SEQUENCE_CHUNK]
+        chunk = zip(*(column[rows].tolist() for column in columns), strict=True)
+        for row, (request, arrival_s, prompt, output) in zip(rows.tolist(), chunk, strict=True):
+            seq = Seq(int(request), float(arrival_s), int(prompt), int(output))
+            if segments is not None:
+                seq.segments = segments[row]
+            if answers is not None:
+                seq.output_segment = answers[row]
+            yield seq
 
 
-def _start_traffic(env: simpy.Environment, scenario: Scenario, seqs: list[Seq], router: Router,
-                   table: pd.DataFrame) -> None:
+SEQUENCE_CHUNK = 4096  # request rows turned into Python values at a time
+
+
+def _start_traffic(env: simpy.Environment, scenario: Scenario, router: Router, table: pd.DataFrame) -> None:
     """Open-loop arrivals at their times, closed-loop users that each wait for their last answer, or
     conversations whose turns each wait for the previous answer."""
     overhead_s = scenario.engine.request_overhead_s
     sessions = scenario.workload.sessions
     if sessions is not None:
         conversations: dict[int, list[Seq]] = {}
-        for seq, session in zip(seqs, table["session"], strict=True):
+        for seq, session in zip(_sequences(table), table["session"], strict=True):
             conversations.setdefault(int(session), []).append(seq)
         for turns in conversations.values():
             env.process(_conversation(env, turns, router, overhead_s, sessions.think_time_s))
     elif scenario.workload.arrival == "closed_loop":
-        queue = iter(seqs)
-        for _ in range(min(scenario.workload.concurrency, len(seqs))):
+        queue = _sequences(table)
+        for _ in range(min(scenario.workload.concurrency, len(table))):
             env.process(_user(env, queue, router, overhead_s))
     else:
-        env.process(_arrivals(env, seqs, router, overhead_s))
+        in_time_order = np.lexsort((table["request"].to_numpy(), table["arrival_s"].to_numpy()))
+        env.process(_arrivals(env, _sequences(table, in_time_order), router, overhead_s))
 
 
-def _result(scenario: Scenario, seqs: list[Seq], replicas: list[Replica], total_blocks: int) -> SimulationResult:
+def _result(scenario: Scenario, log: RequestLog, requests: int, replicas: list[Replica],
+            total_blocks: int) -> SimulationResult:
     """The request and step tables, their summary and cost; every request must have finished."""
-    unfinished = [s for s in seqs if s.completion_s is None]
-    if unfinished:
-        raise RuntimeError(f"{len(unfinished)} requests never finished (request {unfinished[0].request})")
-    request_frame = _request_frame(seqs)
+    if log.count < requests:
+        raise RuntimeError(f"{requests - log.count} requests never finished")
+    request_frame = log.frame()
     request_frame["warmup"] = request_frame["request"] < scenario.workload.warmup
-    step_frame = pd.DataFrame([row for r in replicas for row in r.steps]).sort_values(["start_s", "replica"],
-                                                                                     ignore_index=True)
-    summary = run_summary(scenario, request_frame, step_frame, ReplicaTotals.of(replicas))
-    return SimulationResult(scenario, request_frame, step_frame, summary, total_blocks * len(replicas),
-                            sum(r.pool.free for r in replicas))
+    step_totals = sum((r.steps.totals for r in replicas), StepTotals())
+    summary = run_summary(scenario, request_frame, step_totals, ReplicaTotals.of(replicas))
+    return SimulationResult(scenario, request_frame, step_frame([r.steps for r in replicas]), summary,
+                            total_blocks * len(replicas), sum(r.pool.free for r in replicas), step_totals)
 
 
 @dataclass(frozen=True)
@@ -258,12 +271,13 @@ class ReplicaTotals:
                    tuple(sum(r.reloads[i] for r in replicas) for i in range(tiers)))
 
 
-def run_summary(scenario: Scenario, request_frame: pd.DataFrame, step_frame: pd.DataFrame,
+def run_summary(scenario: Scenario, request_frame: pd.DataFrame, step_totals: StepTotals,
                 totals: ReplicaTotals) -> dict:
-    """The summary of a run's request table (its `warmup` rows left out) and step table, and its cost;
-    a function of the tables and `totals` alone, so a fleet run in parts gets the same summary."""
-    measured = request_frame[~request_frame["warmup"]]
-    summary = metrics.summarize(measured, step_frame, scenario.slo, scenario.workload.arrival, totals.swap_bytes,
+    """The summary of a run's request table (its `warmup` rows left out) and step totals, and its
+    cost; a function of them and `totals` alone, so a fleet run in parts gets the same summary."""
+    warmup = request_frame["warmup"]
+    measured = request_frame[~warmup] if warmup.any() else request_frame
+    summary = metrics.summarize(measured, step_totals, scenario.slo, scenario.workload.arrival, totals.swap_bytes,
                                 device_tdp_w(scenario.system), scenario.tp, totals.replicas)
     summary.update(_cost(scenario, summary, scenario.tp * totals.replicas))
     if scenario.engine.prefix_caching:
@@ -271,33 +285,6 @@ def run_summary(scenario: Scenario, request_frame: pd.DataFrame, step_frame: pd.
     if scenario.workload.benchmark is not None:
         summary["benchmark"] = _benchmark_report(scenario.workload, measured)
     return summary
-
-
-# where a request's time went; with `api_s` and `stalled_s` they sum to its end-to-end latency, and the
-# `ttft_` ones (with `api_s`) to its time to first token
-LATENCY_PARTS = ("queue_s", "prefill_s", "decode_s", "host_s", "preempted_s")
-TTFT_PARTS = ("ttft_queue_s", "ttft_prefill_s", "ttft_host_s", "ttft_preempted_s")
-
-
-def _request_frame(seqs: list[Seq]) -> pd.DataFrame:
-    """One row per request: its times, tokens and preemptions, and its latency taken apart. Stalled is
-    the rest: running but left out of a step (a prefill-first step, a spent token budget) or its KV
-    on the way between a prefill and a decode replica."""
-    frame = pd.DataFrame({
-        "request": [s.request for s in seqs], "replica": [s.replica for s in seqs],
-        "arrival_s": [s.arrival_s for s in seqs], "first_token_s": [s.first_token_s for s in seqs],
-        "completion_s": [s.completion_s for s in seqs], "prompt_tokens": [s.prompt for s in seqs],
-        "output_tokens": [s.output for s in seqs], "preemptions": [s.preemptions for s in seqs],
-        "swaps": [s.swaps for s in seqs], "cached_tokens": [s.cached_tokens for s in seqs],
-        "api_s": [s.submitted_s - s.arrival_s for s in seqs],  # type: ignore[operator]
-        **{part: [getattr(s, part) for s in seqs] for part in LATENCY_PARTS},
-        **{part: [s.ttft_parts[i] for s in seqs] for i, part in enumerate(TTFT_PARTS)},  # type: ignore[index]
-    })
-    accounted = frame["api_s"] + frame[list(LATENCY_PARTS)].sum(axis=1)
-    frame["stalled_s"] = ((frame["completion_s"] - frame["arrival_s"]) - accounted).clip(lower=0.0)
-    ttft_accounted = frame["api_s"] + frame[list(TTFT_PARTS)].sum(axis=1)
-    frame["ttft_stalled_s"] = ((frame["first_token_s"] - frame["arrival_s"]) - ttft_accounted).clip(lower=0.0)
-    return frame.sort_values("request", ignore_index=True)
 
 
 def _prefix_cache_summary(requests: pd.DataFrame, totals: ReplicaTotals, block_size: int) -> dict:
@@ -340,9 +327,10 @@ def _cost(scenario: Scenario, summary: dict, devices: int) -> dict:
     return result
 
 
-def _arrivals(env: simpy.Environment, seqs: list[Seq], router: Router, overhead_s: float) -> Process:
-    """Open-loop traffic: each request reaches the scheduler at its arrival time plus the API overhead."""
-    for seq in sorted(seqs, key=lambda s: (s.arrival_s, s.request)):
+def _arrivals(env: simpy.Environment, seqs: Iterator[Seq], router: Router, overhead_s: float) -> Process:
+    """Open-loop traffic, in time order: each request reaches the scheduler at its arrival time plus
+    the API overhead."""
+    for seq in seqs:
         if seq.arrival_s + overhead_s > env.now:
             yield env.timeout(seq.arrival_s + overhead_s - env.now)
         router.route(seq)
@@ -386,6 +374,8 @@ def little_law(result: SimulationResult) -> tuple[float, float]:
     system (running + waiting + swapped at each step's start and end, time-weighted) and arrival rate x mean time
     in system from the request records. They agree when the engine's queues are accounted right."""
     steps, requests = result.steps, result.requests
+    if steps is None:
+        raise HwsimError("Little's law needs the step table: simulate with keep_steps=True")
     start, end = requests["arrival_s"].min(), requests["completion_s"].max()
     durations = (steps["end_s"] - steps["start_s"]).to_numpy()
     in_system = ((steps["in_system_start"] + steps["in_system_end"]) / 2).to_numpy()

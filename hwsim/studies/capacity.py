@@ -59,7 +59,7 @@ def capacity(scenario: Scenario, tolerance: float = 0.02, percentile: int = 99) 
     trials: list[Trial] = []
 
     def trial(rate: float) -> Trial:
-        result = simulate(replace(scenario, workload=replace(workload, rate_per_s=rate)))
+        result = simulate(replace(scenario, workload=replace(workload, rate_per_s=rate)), keep_steps=False)
         summary = result.summary
         why = "overloaded: queueing delay grew through the run" if summary["overloaded"] else ""
         for name, limit in (("ttft", slo.ttft_s), ("tpot", slo.tpot_s)):

@@ -199,7 +199,7 @@ def evaluate(candidate: Candidate, spec: PlanSpec, early: bool = True, share_ste
     if not share_step_models:
         forget_step_models()
     try:
-        result = simulate(scenario_for(candidate, spec), requests, stop=verdict)
+        result = simulate(scenario_for(candidate, spec), requests, stop=verdict, keep_steps=False)
     except SimulationStopped as stopped:
         assert verdict is not None and verdict.missed is not None
         return _stopped_record(record, stopped, verdict.missed, p)

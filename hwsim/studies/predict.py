@@ -354,7 +354,8 @@ def predict_serving(row: Row, overlays: Overlays, techniques=None) -> float:
                                    placement=placement, offload=options,
                                    experts=deployment.ExpertSetup(expert_parallel=True) if _moe_parallel(model, system)
                                    else None,
-                                   **({"techniques": techniques} if techniques is not None else {})))
+                                   **({"techniques": techniques} if techniques is not None else {})),
+                          keep_steps=False)
     except HwsimError as exc:
         raise RowError(f"not predictable: {exc}") from None
     value = result.summary[SERVING_METRICS[row.metric]]

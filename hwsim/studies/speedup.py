@@ -226,7 +226,8 @@ def scenario_effects(comparison: Comparison, scenarios: list) -> list[dict[str, 
         if scenario.system.id != after.hardware:
             raise HwsimError(f"scenario {scenario.name} runs on {scenario.system.id}; the kernels were measured on "
                              f"{after.hardware}")
-        states = [simulate(replace(scenario, techniques=replace(scenario.techniques, kernel_table=t))).summary
+        states = [simulate(replace(scenario, techniques=replace(scenario.techniques, kernel_table=t)),
+                           keep_steps=False).summary
                   for t in (before, after)]
         effects.append({"scenario": scenario.name, "before": states[0], "after": states[1]})
     return effects

@@ -4,6 +4,7 @@ from dataclasses import replace
 import simpy
 
 from hwsim.serving.engine import Replica, ReplicaSetup, Seq
+from hwsim.serving.records import step_frame
 from hwsim.specs.scenario import EngineConfig
 
 STEP_S = 1e-3
@@ -47,3 +48,8 @@ def serve(engine_replica: Replica, *requests: tuple[float, int, int]) -> list[Se
         env.process(arrive(seq))
     env.run()
     return seqs
+
+
+def rows(engine_replica: Replica) -> list[dict]:
+    """The replica's step records, one dict per scheduling decision."""
+    return step_frame([engine_replica.steps]).to_dict("records")

@@ -10,7 +10,7 @@ from hwsim.serving.simulate import simulate
 from hwsim.specs.shape import AttnGroup
 
 from .scenarios import H100, NO_OVERHEAD, fixed, scenario
-from .steps import ENGINE, STEP_S, ConstantSteps, replica, serve
+from .steps import ENGINE, STEP_S, ConstantSteps, replica, rows, serve
 
 
 @pytest.mark.parametrize("field, value, expected", [
@@ -47,7 +47,7 @@ def test_a_request_is_one_prefill_step_then_one_run_of_decode_steps():
     (seq,) = serve(engine, (0.0, 32, 4))
     assert seq.first_token_s == pytest.approx(STEP_S)
     assert seq.completion_s == pytest.approx(4 * STEP_S)
-    prefill, decodes = engine.steps
+    prefill, decodes = rows(engine)
     assert (prefill["steps"], prefill["prefill_tokens"], prefill["decode_seqs"]) == (1, 32, 0)
     assert (decodes["steps"], decodes["prefill_tokens"], decodes["decode_seqs"]) == (3, 0, 1)
     assert engine.pool.free == engine.pool.total
@@ -56,7 +56,7 @@ def test_a_request_is_one_prefill_step_then_one_run_of_decode_steps():
 def test_a_run_of_decodes_stops_after_the_step_in_flight_when_a_request_arrives():
     engine = replica()
     first, second = serve(engine, (0.0, 16, 100), (2.5 * STEP_S, 16, 2))
-    run = engine.steps[1]
+    run = rows(engine)[1]
     assert run["steps"] == 2 and run["end_s"] == pytest.approx(3 * STEP_S)  # steps 2 and 3 ran, then it stopped
     assert second.first_token_s == pytest.approx(4 * STEP_S)  # its prefill joined the next step
     assert first.completion_s > second.completion_s
@@ -93,9 +93,9 @@ def test_swap_preemption_leaves_the_room_it_made_for_decodes():
 
 def test_finished_requests_are_counted_and_their_waiters_woken():
     finished = []
-    engine = replica(on_finish=lambda: finished.append(engine.env.now))
-    serve(engine, (0.0, 16, 2), (0.0, 16, 5))
-    assert len(finished) == 2
+    engine = replica(on_finish=lambda seq: finished.append((seq.request, engine.env.now)))
+    first, second = serve(engine, (0.0, 16, 2), (0.0, 16, 5))
+    assert finished == [(0, first.completion_s), (1, second.completion_s)]  # each request, as it finished
 
 
 def test_kv_blocks_are_conserved_even_under_preemption():

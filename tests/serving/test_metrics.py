@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from hwsim.serving import metrics
+from hwsim.serving.records import StepTotals
 from hwsim.serving.simulate import simulate
 from hwsim.specs.scenario import Slo
 
@@ -16,10 +17,10 @@ REQUESTS = pd.DataFrame({
     "api_s": [0.1, 0.0], "ttft_queue_s": [0.1, 0.5], "ttft_prefill_s": [0.2, 0.4], "ttft_host_s": [0.1, 0.1],
     "ttft_preempted_s": [0.0, 0.0], "ttft_stalled_s": [0.0, 0.0],
 })
-STEPS = pd.DataFrame({
+STEPS = StepTotals.of(pd.DataFrame({
     "replica": [0, 0], "start_s": [0.0, 1.0], "end_s": [1.0, 3.0], "steps": [1, 4], "decode_seqs": [0, 2],
     "kv_blocks_used": [10, 30], "kv_blocks_peak": [10, 30], "kv_blocks_total": [100, 100], "energy_j": [100.0, 300.0],
-})
+}))
 
 
 def test_a_summary_of_two_requests():

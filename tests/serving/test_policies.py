@@ -14,7 +14,7 @@ from hwsim.specs import scenario as scenario_spec
 from hwsim.specs.workload import Lengths, Workload
 
 from .scenarios import H100, NO_OVERHEAD, fixed, scenario
-from .steps import ENGINE, STEP_S, replica, serve
+from .steps import ENGINE, STEP_S, replica, rows, serve
 
 
 def test_every_name_a_scenario_accepts_has_a_policy():
@@ -36,14 +36,14 @@ def test_an_unknown_name_lists_the_known_ones():
 def test_mixed_batching_runs_a_new_prompt_in_the_same_step_as_the_decodes():
     engine = replica()
     serve(engine, (0.0, 16, 50), (2.5 * STEP_S, 16, 5))
-    later_prefill = [r for r in engine.steps if r["prefill_tokens"]][1]
+    later_prefill = [r for r in rows(engine) if r["prefill_tokens"]][1]
     assert later_prefill["decode_seqs"] == 1 and later_prefill["running"] == 2
 
 
 def test_prefill_first_runs_a_new_prompt_alone_while_the_decodes_wait():
     engine = replica(replace(ENGINE, batching="prefill_first"))
     serve(engine, (0.0, 16, 50), (2.5 * STEP_S, 16, 5))
-    later_prefill = [r for r in engine.steps if r["prefill_tokens"]][1]
+    later_prefill = [r for r in rows(engine) if r["prefill_tokens"]][1]
     assert later_prefill["decode_seqs"] == 0 and later_prefill["running"] == 2
 
 
@@ -51,10 +51,10 @@ def test_inflight_batching_never_cuts_a_prompt_to_fill_the_budget():
     budget = replace(ENGINE, max_num_batched_tokens=40, max_num_seqs=8)
     chunked = replica(budget)
     serve(chunked, (0.0, 30, 5), (0.0, 30, 5))
-    assert [r["prefill_tokens"] for r in chunked.steps if r["prefill_tokens"]] == [40, 20]  # the second prompt cut
+    assert [r["prefill_tokens"] for r in rows(chunked) if r["prefill_tokens"]] == [40, 20]  # the second prompt cut
     whole = replica(replace(budget, batching="inflight"))
     serve(whole, (0.0, 30, 5), (0.0, 30, 5))
-    first, second = [r for r in whole.steps if r["prefill_tokens"]]
+    first, second = [r for r in rows(whole) if r["prefill_tokens"]]
     assert first["prefill_tokens"] == 30 and second["prefill_tokens"] == 30  # the second waits for room
     assert second["decode_seqs"] == 1  # and shares its step with the first one's decode
 
@@ -63,7 +63,7 @@ def test_inflight_batching_runs_a_prompt_larger_than_the_budget_alone():
     engine = replica(replace(ENGINE, batching="inflight", max_num_batched_tokens=40, max_num_seqs=8))
     seqs = serve(engine, (0.0, 64, 3), (0.0, 16, 3))
     assert all(s.completion_s is not None for s in seqs)
-    assert [r["prefill_tokens"] for r in engine.steps if r["prefill_tokens"]][0] == 64
+    assert [r["prefill_tokens"] for r in rows(engine) if r["prefill_tokens"]][0] == 64
 
 
 def test_static_batching_decodes_every_slot_until_the_longest_is_done():
@@ -71,7 +71,7 @@ def test_static_batching_decodes_every_slot_until_the_longest_is_done():
     short, long = serve(engine, (0.0, 16, 3), (0.0, 16, 5))
     assert short.first_token_s == long.first_token_s == pytest.approx(STEP_S)
     assert short.completion_s == pytest.approx(3 * STEP_S) and long.completion_s == pytest.approx(5 * STEP_S)
-    assert [r["steps"] for r in engine.steps] == [1, 4]  # the prefill, then 4 decode steps for both slots
+    assert [r["steps"] for r in rows(engine)] == [1, 4]  # the prefill, then 4 decode steps for both slots
     assert engine.pool.free == engine.pool.total
 
 
