@@ -142,7 +142,7 @@ def _check_split(model: Model, layers: int, tp: int) -> None:
 
 
 def _in_block(ops: list[Op], block: str) -> list[Op]:
-    return [replace(op, block=block) for op in ops]
+    return [op if op.block == block else replace(op, block=block) for op in ops]
 
 
 class _Builder:
@@ -346,15 +346,17 @@ def attention_op(shape: StepShape, heads: int, kv_heads: int, score_dim: int, va
                  kv_width_cached: int, precision: Precision, repeat: int = 1) -> Op:
     """Fused attention over all groups: causal within the new tokens, full over the cached prefix
     (its FLOPs and bytes from `attention_work`)."""
-    flops, act_bytes, kv_read = attention_work(shape.groups, heads, score_dim, value_dim, kv_width_cached, precision)
+    flops, act_bytes, kv_read = attention_work(shape.groups, heads, score_dim, value_dim, kv_width_cached,
+                                               precision.kv_bytes, precision.act_bytes, precision.kv_staging_bytes)
     return Op("attention", "attention", precision.compute_dtype, flops=flops, act_bytes=act_bytes,
               kv_read_bytes=kv_read, repeat=repeat, causal=any(g.q_len > 1 for g in shape.groups),
               groups=shape.groups, heads=heads, kv_heads=kv_heads, head_dim=score_dim)
 
 
 def attention_work(groups: tuple[AttnGroup, ...], heads: int, score_dim: int, value_dim: int, kv_width_cached: int,
-                   precision: Precision) -> tuple[float, float, float]:
-    """FLOPs, activation bytes and cached-KV bytes of fused attention over `groups`.
+                   kv_bytes: float, act_bytes: float, kv_staging_bytes: float) -> tuple[float, float, float]:
+    """FLOPs, activation bytes and cached-KV bytes of fused attention over `groups`, with the cache's,
+    the activations' and an unpacked cache's bytes per element.
 
     FLOPs count the (query, key) pairs actually visited; bytes are the cached K/V read once per
     sequence (query heads of a group share their KV head) plus queries and outputs, and any
@@ -364,9 +366,9 @@ def attention_work(groups: tuple[AttnGroup, ...], heads: int, score_dim: int, va
         prefix = g.kv_len - g.q_len
         pairs = g.q_len * prefix + g.q_len * (g.q_len + 1) / 2
         flops += g.sequences * heads * 2.0 * pairs * (score_dim + value_dim)
-        kv_read += g.sequences * g.kv_len * kv_width_cached * precision.kv_bytes
-        q_bytes += g.sequences * g.q_len * heads * (score_dim + value_dim) * precision.act_bytes
-        unpacked += g.sequences * g.kv_len * kv_width_cached * precision.kv_staging_bytes
+        kv_read += g.sequences * g.kv_len * kv_width_cached * kv_bytes
+        q_bytes += g.sequences * g.q_len * heads * (score_dim + value_dim) * act_bytes
+        unpacked += g.sequences * g.kv_len * kv_width_cached * kv_staging_bytes
     return flops, q_bytes + unpacked, kv_read
 
 

@@ -194,6 +194,8 @@ class FlashAttention:
         self._data_parallel = tp != d.tp  # each device attends for its share of the sequences
         heads, _, self._score_dim, self._value_dim, self._kv_width = attention_dims(d.model, tp)
         self._heads = heads
+        precision = d.precision
+        self._element_bytes = (precision.kv_bytes, precision.act_bytes, precision.kv_staging_bytes)
 
     def busy(self, groups: tuple[AttnGroup, ...]) -> Busy:
         """(time of every layer, compute busy time and memory busy time of one layer)."""
@@ -201,7 +203,7 @@ class FlashAttention:
         if self._data_parallel:
             groups = attention_scope(d.model, StepShape(groups), d.tp, d.experts)[0].groups
         flops, act_bytes, kv_bytes = attention_work(groups, self._heads, self._score_dim, self._value_dim,
-                                                    self._kv_width, d.precision)
+                                                    self._kv_width, *self._element_bytes)
         if flops and not self.rate:
             raise HwsimError(f"the device has no {self.dtype} compute rate (op attention)")
         compute_s = flops / self.rate if flops else 0.0

@@ -11,9 +11,18 @@ from hwsim.specs.scenario import Slo
 PERCENTILES = (50, 90, 99)
 
 
+SUMMARIZED = ("arrival_s", "first_token_s", "completion_s", "prompt_tokens", "output_tokens", "preemptions", "swaps",
+              "api_s", "ttft_queue_s", "ttft_prefill_s", "ttft_host_s", "ttft_preempted_s",
+              "ttft_stalled_s")  # the request columns a summary reads
+
+
 def per_request(requests: pd.DataFrame) -> pd.DataFrame:
     """TTFT, TPOT (mean inter-token latency of the request) and end-to-end latency per request."""
-    out = requests.copy()
+    return _with_latencies(requests.copy())
+
+
+def _with_latencies(out: pd.DataFrame) -> pd.DataFrame:
+    """`out` with each request's TTFT, TPOT and end-to-end latency added to it."""
     out["ttft_s"] = out["first_token_s"] - out["arrival_s"]
     out["e2e_s"] = out["completion_s"] - out["arrival_s"]
     gaps = (out["output_tokens"] - 1).where(out["output_tokens"] > 1)
@@ -25,7 +34,7 @@ def summarize(requests: pd.DataFrame, steps: StepTotals, slo: Slo, arrival: str,
               tdp_w: float = 0.0, devices_per_replica: int = 1, replicas: int = 1) -> dict:
     """The run's summary: throughput, latency percentiles, SLO attainment, KV use, preemptions,
     energy. `tdp_w` is per device; replicas draw idle power whenever they have no step."""
-    table = per_request(requests)
+    table = _with_latencies(requests[[c for c in SUMMARIZED if c in requests.columns]])  # a copy of what it reads
     span = table["completion_s"].max() - table["arrival_s"].min()
     summary = _throughput(table, span)
     summary.update(_latencies(table))
@@ -111,10 +120,10 @@ def _overloaded(table: pd.DataFrame, arrival: str) -> bool:
     """Open-loop traffic the system cannot keep up with: queueing delay grows through the run."""
     if arrival in ("offline", "closed_loop") or len(table) < 20:
         return False
-    ordered = table.sort_values("arrival_s")
-    tenth = max(2, len(ordered) // 10)
-    early = ordered["ttft_s"].iloc[:tenth].median()
-    late = ordered["ttft_s"].iloc[-tenth:].median()
+    ttft_s = table["ttft_s"].to_numpy()[table["arrival_s"].argsort().to_numpy()]  # in arrival order
+    tenth = max(2, len(ttft_s) // 10)
+    early = float(np.median(ttft_s[:tenth]))
+    late = float(np.median(ttft_s[-tenth:]))
     return bool(late > 5 * early and late > 1.0)
 
 

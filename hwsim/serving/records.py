@@ -54,9 +54,10 @@ class RequestLog:
         spent token budget) or its KV on the way between a prefill and a decode replica."""
         blocks = self._chunks + ([np.array(self._rows, dtype=float)] if self._rows else [])
         data = np.concatenate(blocks) if blocks else np.empty((0, len(REQUEST_COLUMNS)))
+        del blocks
         data = data[np.argsort(data[:, 0], kind="stable")]
         frame = pd.DataFrame({name: data[:, i].astype(np.int64) if name in COUNT_COLUMNS else data[:, i]
-                              for i, name in enumerate(REQUEST_COLUMNS)})
+                              for i, name in enumerate(REQUEST_COLUMNS)}, copy=False)  # columns of `data`, not copies
         accounted = frame["api_s"] + frame[list(LATENCY_PARTS)].sum(axis=1)
         frame["stalled_s"] = ((frame["completion_s"] - frame["arrival_s"]) - accounted).clip(lower=0.0)
         ttft_accounted = frame["api_s"] + frame[list(TTFT_PARTS)].sum(axis=1)
