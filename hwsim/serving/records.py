@@ -52,10 +52,13 @@ class RequestLog:
         """One row per request in request order: its times, tokens and preemptions, and its latency
         taken apart. Stalled is the rest: running but left out of a step (a prefill-first step, a
         spent token budget) or its KV on the way between a prefill and a decode replica."""
-        blocks = self._chunks + ([np.array(self._rows, dtype=float)] if self._rows else [])
-        data = np.concatenate(blocks) if blocks else np.empty((0, len(REQUEST_COLUMNS)))
-        del blocks
+        if self._rows:
+            self._chunks.append(np.array(self._rows, dtype=float))
+            self._rows = []
+        data = np.concatenate(self._chunks) if self._chunks else np.empty((0, len(REQUEST_COLUMNS)))
+        self._chunks = [data]  # one block now: the chunks go (a long run holds two copies at most)
         data = data[np.argsort(data[:, 0], kind="stable")]
+        self._chunks = [data]
         frame = pd.DataFrame({name: data[:, i].astype(np.int64) if name in COUNT_COLUMNS else data[:, i]
                               for i, name in enumerate(REQUEST_COLUMNS)}, copy=False)  # columns of `data`, not copies
         accounted = frame["api_s"] + frame[list(LATENCY_PARTS)].sum(axis=1)
