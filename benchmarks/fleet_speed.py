@@ -78,13 +78,13 @@ def main() -> int:
         print(f"cluster of {args.workers} workers started in {time.perf_counter() - started:.1f} s")
         workers_cpu_s = client.run(cpu_s)
         started, here_cpu_s = time.perf_counter(), cpu_s()
-        sharded = simulate_fleet(scenario, cluster=client)
+        sharded = simulate_fleet(scenario, cluster=client, keep_steps=False)
         sharded_s, here_cpu_s = time.perf_counter() - started, cpu_s() - here_cpu_s
         workers_cpu_s = [now - workers_cpu_s[name] for name, now in client.run(cpu_s).items()]
         workers_rss_mb = list(client.run(peak_rss_mb).values())
     sharding_rss_mb = peak_rss_mb()
     started, single_cpu_s = time.perf_counter(), cpu_s()
-    single = simulate(scenario)
+    single = simulate(scenario, keep_steps=False)
     single_s, single_cpu_s = time.perf_counter() - started, cpu_s() - single_cpu_s
 
     difference = largest_difference(sharded.result.requests, single.requests)
