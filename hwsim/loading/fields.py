@@ -211,15 +211,15 @@ MAX_DEPTH = 64  # levels of nested mappings and lists: no profile comes near
 
 
 def _depth(data: Any) -> int:
-    """How deeply `data`'s mappings and lists nest (0 for a plain value), without recursing."""
-    deepest, stack = 0, [(data, 0)]
+    """How deeply `data`'s mappings and lists nest (0 for a plain value), without recursing; a
+    mapping or list that YAML aliases share (or that holds itself) is walked once."""
+    deepest, stack, seen = 0, [(data, 0)], set()
     while stack:
         value, depth = stack.pop()
         deepest = max(deepest, depth)
-        if isinstance(value, dict):
-            stack.extend((item, depth + 1) for item in value.values())
-        elif isinstance(value, list):
-            stack.extend((item, depth + 1) for item in value)
+        if isinstance(value, dict | list) and id(value) not in seen:
+            seen.add(id(value))
+            stack.extend((item, depth + 1) for item in (value.values() if isinstance(value, dict) else value))
     return deepest
 
 
