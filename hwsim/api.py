@@ -53,9 +53,10 @@ def estimate(deployment: Deployment, batch: int = 1, prompt: int = 512, output: 
     return _estimate(deployment, batch, prompt, output)
 
 
-def simulate(scenario: Scenario, requests: pd.DataFrame | None = None) -> SimulationResult:
-    """A serving run over time (as `hwsim simulate`): `.summary`, `.requests` and `.steps` frames."""
-    return _simulate(scenario, requests)
+def simulate(scenario: Scenario, requests: pd.DataFrame | None = None, keep_steps: bool = True) -> SimulationResult:
+    """A serving run over time (as `hwsim simulate`): `.summary`, `.requests` and `.steps` frames
+    (`.steps` None without `keep_steps`: a long run then keeps only the totals its summary needs)."""
+    return _simulate(scenario, requests, keep_steps=keep_steps)
 
 
 def validate(*files: str | Path) -> pd.DataFrame:
