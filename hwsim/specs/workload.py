@@ -19,10 +19,11 @@ from hwsim.specs.benchmark import Benchmark
 ARRIVALS = ("poisson", "gamma", "closed_loop", "offline", "trace")
 LENGTHS = ("fixed", "uniform", "lognormal", "empirical")
 TRACE_COLUMNS = ("timestamp_s", "prompt_tokens", "output_tokens")
-# Model-independent bounds on a workload. The simulator steps through every request at about a
-# thousand requests a second, so a million takes a quarter of an hour and more would not finish;
-# no model reads ten million tokens in one request.
-MAX_REQUESTS = 1_000_000
+# Model-independent bounds on a workload. The simulator steps through every request at about ten
+# thousand requests a second on one core and keeps a few hundred bytes of each (without the step
+# table), so ten million take a quarter of an hour and a few GB; no model reads ten million tokens
+# in one request.
+MAX_REQUESTS = 10_000_000
 MAX_TOKENS_PER_REQUEST = 10_000_000
 MAX_SIGMA = 10.0  # lognormal spread of log(length): beyond it every draw is clipped to min or max
 MAX_CV = 100.0  # gamma burstiness: beyond it the gaps underflow to zero

@@ -135,9 +135,9 @@ def test_bad_hf_configs_name_the_key_they_spell(tmp_path, text, expected):
     ("arrival: {kind: poisson, rate: .inf}\nrequests: 5\n" + LENGTHS,
      r"w.yaml: arrival.rate: expected a finite number; got inf$"),
     ("arrival: {kind: poisson, rate: 1}\nrequests: 1000000000000\n" + LENGTHS,
-     r"w.yaml: requests: must be at most 1,000,000; got 1000000000000$"),
+     r"w.yaml: requests: must be at most 10,000,000; got 1000000000000$"),
     ("arrival: {kind: poisson, rate: 1000}\nduration: 1e6 s\n" + LENGTHS,
-     r"w.yaml: duration: 1e\+06 s at 1000 requests/s is about 1,000,000,000 requests; at most 1,000,000"),
+     r"w.yaml: duration: 1e\+06 s at 1000 requests/s is about 1,000,000,000 requests; at most 10,000,000"),
     ("arrival: {kind: offline}\nrequests: 5\nprompt_tokens: {kind: fixed, value: 20000000}\n"
      "output_tokens: {kind: fixed, value: 1}\n",
      r"w.yaml: prompt_tokens.value: must be at most 10,000,000; got 20000000$"),
