@@ -56,20 +56,21 @@ def latency_axis(values_ms: list[float]) -> dict:
     positive = [v for v in values_ms if v > 0]
     if not positive or max(positive) / min(positive) <= 20:
         return {"type": "linear", "tickformat": ",~r", "rangemode": "tozero"}
-    return {"type": "log", **log_latency_ticks(positive)}
+    return {"type": "log", **log_ticks(positive)}
 
 
-def log_latency_ticks(values_ms: list[float]) -> dict:
-    """Ticks for a logarithmic axis of latencies in ms: 1, 2 and 5 times each power of ten from half
-    the lowest positive value to twice the highest, each written in full ("500", "1,000"), where
-    plotly's own would show bare mantissas ("2", "5") between the powers of ten."""
-    positive = [v for v in values_ms if math.isfinite(v) and v > 0]
+def log_ticks(values: list[float], prefix: str = "") -> dict:
+    """Ticks for a logarithmic axis (latencies in ms, dollars with `prefix` "$"): 1, 2 and 5 times each
+    power of ten from half the lowest positive value to twice the highest, each written in full
+    ("0.5", "500", "1,000"), where plotly's own would show bare mantissas ("2", "5") between the
+    powers of ten (and drop a `tickprefix`, so the prefix is written into each label)."""
+    positive = [v for v in values if math.isfinite(v) and v > 0]
     if not positive:
         return {}
     low, high = min(positive), max(positive)
     decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
     ticks = [m * 10.0 ** k for k in decades for m in (1, 2, 5) if low / 2 <= m * 10.0 ** k <= high * 2]
-    return {"tickvals": ticks, "ticktext": [f"{t:,.0f}" if t >= 1 else f"{t:.4g}" for t in ticks]}
+    return {"tickvals": ticks, "ticktext": [prefix + (f"{t:,.0f}" if t >= 1 else f"{t:.4g}") for t in ticks]}
 
 
 def figure(fig: go.Figure) -> str:

@@ -20,7 +20,7 @@ from typing import TypeGuard
 import pandas as pd
 import plotly.graph_objects as go
 
-from hwsim.output.html_page import BETTER, NEUTRAL, SORT_TABLES_SCRIPT, WORSE, Section, figure, log_latency_ticks
+from hwsim.output.html_page import BETTER, NEUTRAL, SORT_TABLES_SCRIPT, WORSE, Section, figure, log_ticks
 from hwsim.output.html_page import page as html_page
 from hwsim.specs.plan import Candidate, PlanSlo, PlanSpec
 from hwsim.specs.workload import Lengths, Workload
@@ -528,11 +528,11 @@ def _slo_line(fig: go.Figure, latency: Latency, p: int, log_x: bool) -> None:
 
 def _latency_axis(placed: pd.DataFrame, latency: Latency, log_x: bool) -> dict:
     """The latency axis's scale and, when logarithmic, the what-if report's ticks written in full
-    (`log_latency_ticks`), reaching the SLO line too since the axis stretches out to it."""
+    (`log_ticks`), reaching the SLO line too since the axis stretches out to it."""
     if not log_x:
         return {"type": "linear"}
     values_ms = [v * 1e3 for v in placed[latency.key]] + ([latency.limit_s * 1e3] if latency.limit_s else [])
-    return {"type": "log", **log_latency_ticks(values_ms)}
+    return {"type": "log", **log_ticks(values_ms)}
 
 
 def _cost_chart(plan: _Plan, placed: pd.DataFrame, latency: Latency) -> go.Figure:
@@ -548,7 +548,8 @@ def _cost_chart(plan: _Plan, placed: pd.DataFrame, latency: Latency) -> go.Figur
         xaxis={"title": f"{latency.name} p{plan.p} (ms{', log scale' if log_x else ''})",
                **_latency_axis(placed, latency, log_x)},
         yaxis={"title": f"$ per 1M output tokens{' (log scale)' if log_y else ''}",
-               "type": "log" if log_y else "linear", "tickprefix": "$"})
+               **({"type": "log", **log_ticks(list(placed[COST]), prefix="$")} if log_y
+                  else {"type": "linear", "tickprefix": "$"})})
     return fig
 
 

@@ -211,7 +211,10 @@ def test_the_cost_axis_is_logarithmic_when_costs_span_over_tenfold(planned):
         frame.index != cheapest, frame["usd_per_1m_output_tokens"].max() / 50))
     page = plan_report.page(result, spread)
     for fig in figures(page):
-        assert fig["layout"]["yaxis"]["type"] == "log" and "(log scale)" in fig["layout"]["yaxis"]["title"]["text"]
+        axis = fig["layout"]["yaxis"]
+        assert axis["type"] == "log" and "(log scale)" in axis["title"]["text"]
+        assert len(axis["tickvals"]) >= 3 and all(t.startswith("$") for t in axis["ticktext"])  # "$0.5", "$1"
+        assert [float(t[1:].replace(",", "")) for t in axis["ticktext"]] == axis["tickvals"]  # not bare mantissas
     assert "The cost axis is logarithmic: costs span 50x" in page
 
 
@@ -229,7 +232,7 @@ def test_a_log_latency_axis_writes_its_ticks_in_full_like_the_what_if_report(pla
         assert min(drawn_ms) / 2 <= ticks[0] <= min(drawn_ms) * 2.5  # 1-2-5 steps are at most 2.5x apart
         assert max(drawn_ms) / 2.5 <= ticks[-1] <= max(drawn_ms) * 2
         assert [float(t.replace(",", "")) for t in axis["ticktext"]] == ticks  # "500", "1,000": not plotly's bare mantissas
-        assert axis == {"title": axis["title"], "type": "log", **html_page.log_latency_ticks(drawn_ms)}
+        assert axis == {"title": axis["title"], "type": "log", **html_page.log_ticks(drawn_ms)}
 
 
 def test_a_linear_latency_axis_keeps_plotlys_own_ticks(planned):
