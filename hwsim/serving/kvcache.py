@@ -56,16 +56,6 @@ def blocks_for(tokens: int, block_size: int) -> int:
     return math.ceil(tokens / block_size)
 
 
-def decode_steps_that_fit(held: list[tuple[int, int]], limit: int, free: int, block_size: int) -> int:
-    """The most decode steps, 1 to `limit`, whose new blocks `free` blocks cover, for sequences of
-    (cached tokens, blocks held) that already hold the blocks of their first step."""
-
-    def blocks_needed(k: int) -> int:  # beyond what the first step already reserved
-        return sum(max(0, blocks_for(computed + k, block_size) - blocks) for computed, blocks in held)
-
-    return longest_run_that_fits(blocks_needed, limit, free)
-
-
 def longest_run_that_fits(blocks_needed: Callable[[int], int], limit: int, free: int) -> int:
     """The most steps, 1 to `limit`, whose new blocks (`blocks_needed(k)` for k steps, growing with k
     and 0 for one step) `free` blocks cover: a bisection."""

@@ -4,7 +4,7 @@ import itertools
 import pytest
 
 from hwsim.base.errors import HwsimError
-from hwsim.serving.kvcache import BlockPool, SwapSpace, blocks_for, decode_steps_that_fit
+from hwsim.serving.kvcache import BlockPool, SwapSpace, blocks_for, longest_run_that_fits
 
 
 def test_blocks_round_up_to_hold_every_token():
@@ -44,6 +44,10 @@ def _fit_by_trying(held, limit, free, block_size):
 
 
 @pytest.mark.parametrize("free, limit", itertools.product((0, 1, 2, 5, 40), (2, 7, 33, 100)))
-def test_decode_steps_that_fit_is_the_longest_run_the_free_blocks_cover(free, limit):
+def test_the_longest_run_that_fits_is_the_longest_the_free_blocks_cover(free, limit):
     held = [(31, 2), (16, 2), (100, 7), (5, 1)]  # (cached tokens, blocks), the first step's block reserved
-    assert decode_steps_that_fit(held, limit, free, 16) == _fit_by_trying(held, limit, free, 16)
+
+    def blocks_needed(k: int) -> int:  # beyond what the first step reserved
+        return sum(max(0, blocks_for(computed + k, 16) - blocks) for computed, blocks in held)
+
+    assert longest_run_that_fits(blocks_needed, limit, free) == _fit_by_trying(held, limit, free, 16)
