@@ -24,24 +24,6 @@ def power_w(tdp_w: float, compute_busy: float, memory_busy: float) -> float:
     return idle_w(tdp_w) + (tdp_w - idle_w(tdp_w)) * load
 
 
-def steps_energy_j(tdp_w: float, busy: list[tuple[float, float, float]]) -> float:
-    """Energy of steps on one device from their (time, compute busy, memory busy): `step_energy_j`
-    of each, summed, over numpy arrays for many steps."""
-    if len(busy) < ARRAY_STEPS:
-        return sum(step_energy_j(tdp_w, *step) for step in busy)
-    import numpy as np
-
-    time_s, compute_s, memory_s = np.array(busy).T
-    with np.errstate(divide="ignore", invalid="ignore"):
-        load = np.minimum(1.0, COMPUTE_WEIGHT * np.minimum(1.0, compute_s / time_s)
-                          + MEMORY_WEIGHT * np.minimum(1.0, memory_s / time_s))
-    power = idle_w(tdp_w) + (tdp_w - idle_w(tdp_w)) * load
-    return float(np.where(time_s > 0, power * time_s, 0.0).sum())
-
-
-ARRAY_STEPS = 32  # steps from which `steps_energy_j` works over arrays
-
-
 def step_energy_j(tdp_w: float, time_s: float, compute_s: float, memory_s: float) -> float:
     """Energy of one step on one device, from its busy times (at achievable rates)."""
     if time_s <= 0:

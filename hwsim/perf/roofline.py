@@ -19,14 +19,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from hwsim.base.errors import HwsimError
 from hwsim.perf.ops import Op
 from hwsim.specs.hardware import ComputeSpec, Link, Performance
-
-if TYPE_CHECKING:
-    import numpy as np
 
 LAUNCH_MODES = ("graph", "eager")
 
@@ -53,16 +49,6 @@ def smooth_max(a: float, b: float, p: float) -> float:
         return max(a, b)
     hi = max(a, b)
     return hi * ((a / hi) ** p + (b / hi) ** p) ** (1.0 / p)
-
-
-def smooth_max_each(a: np.ndarray, b: np.ndarray, p: float) -> np.ndarray:
-    """`smooth_max` of each pair of `a` and `b`: the same arithmetic over arrays."""
-    import numpy as np
-
-    hi = np.maximum(a, b)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        joined = hi * ((a / hi) ** p + (b / hi) ** p) ** (1.0 / p)
-    return np.where((a <= 0) | (b <= 0), hi, joined)
 
 
 def op_cost(op: Op, device: ComputeSpec, launch: str = "graph") -> OpCost:

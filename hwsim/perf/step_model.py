@@ -104,16 +104,6 @@ class StepModel:
         _, first_compute_s, first_memory_s = flash.busy(shifted(0))
         _, second_compute_s, second_memory_s = flash.busy(shifted(1))
         layers, fixed_s, sharpness = flash.layers, flash.overhead_s, flash.sharpness
-        if steps >= ARRAY_STEPS:  # the same arithmetic over arrays
-            import numpy as np
-
-            step_index = np.arange(steps, dtype=float)
-            compute_each_s = first_compute_s + (second_compute_s - first_compute_s) * step_index
-            memory_each_s = first_memory_s + (second_memory_s - first_memory_s) * step_index
-            busy_each_s = roofline.smooth_max_each(compute_each_s, memory_each_s, sharpness)
-            return list(zip((dense_s + (fixed_s + busy_each_s) * layers).tolist(),
-                            (dense_compute_s + compute_each_s * layers).tolist(),
-                            (dense_memory_s + memory_each_s * layers).tolist(), strict=True))
         run = []
         for step in range(steps):
             compute_s = first_compute_s + (second_compute_s - first_compute_s) * step
@@ -222,7 +212,6 @@ class FlashAttention:
         return (self.overhead_s + busy_s) * self.layers, compute_s, memory_s
 
 
-ARRAY_STEPS = 32  # a run of this many steps or more is priced over numpy arrays
 SHARED_MODELS = 8  # deployments whose step models a process keeps (a plan's candidates come deployment by deployment)
 _shared: dict[str, StepModel] = {}
 

@@ -33,7 +33,7 @@ import simpy
 
 from hwsim.base.errors import HwsimError
 from hwsim.perf import roofline
-from hwsim.perf.energy import idle_w, step_energy_j, steps_energy_j
+from hwsim.perf.energy import idle_w, step_energy_j
 from hwsim.perf.step_model import Busy, StepModel
 from hwsim.serving import policies
 from hwsim.serving.cohort import Cohort
@@ -675,8 +675,7 @@ class Replica:
     def energy_j(self, busy: list[Busy], idle_s: float) -> float:
         """All devices of the replica: each step drawing its power, the rest of the time idle."""
         tdp_w = self.setup.tdp_w
-        drawn_j = step_energy_j(tdp_w, *busy[0]) if len(busy) == 1 else steps_energy_j(tdp_w, busy)
-        per_device = drawn_j + idle_w(tdp_w) * idle_s
+        per_device = sum(step_energy_j(tdp_w, *step) for step in busy) + idle_w(tdp_w) * idle_s
         return per_device * self.setup.devices
 
     def record(self, start: float, in_system_start: int, steps: int, decode_seqs: int, prefill_tokens: int,

@@ -62,17 +62,16 @@ class ContinuousBatching(ABC):
         and run it; with nothing to run, wait for the next arrival."""
         growing, transfer_s = _make_room_for_decodes(replica)
         transfer_s += replica.swap_in(reserved_blocks=growing)
-        work = self.compose(replica, growing)
+        work = self.compose(replica)
         if not work.chunks and not (work.decodes and len(replica.cohort)):  # nothing can run until something arrives
             yield replica.next_arrival()
             return
         yield from replica.execute(work, transfer_s + replica.take_reload_s())
 
     @abstractmethod
-    def compose(self, replica: Replica, growing: int) -> Work:
+    def compose(self, replica: Replica) -> Work:
         """This step's work with its KV blocks reserved: whether the decode cohort (the running
-        sequences with one token to process) takes part, and [(sequence, tokens)] of the others.
-        `growing` cohort members need a new block for their token."""
+        sequences with one token to process) takes part, and [(sequence, tokens)] of the others."""
 
 
 def _make_room_for_decodes(replica: Replica) -> tuple[int, float]:
@@ -89,7 +88,7 @@ class MixedBatching(ContinuousBatching):
     """vLLM's chunked prefill: every decode's next token first, then the prefills under way, then
     new prompts, cut into chunks to fill the step's token budget."""
 
-    def compose(self, replica: Replica, growing: int) -> Work:
+    def compose(self, replica: Replica) -> Work:
         return _decodes_then_prefills(replica, whole_prompts=False)
 
 
@@ -98,7 +97,7 @@ class InflightBatching(ContinuousBatching):
     whole new prompts while they fit what is left of the token budget; a prompt that does not fit
     waits for a step with room (it runs alone only when the budget could never hold it)."""
 
-    def compose(self, replica: Replica, growing: int) -> Work:
+    def compose(self, replica: Replica) -> Work:
         return _decodes_then_prefills(replica, whole_prompts=True, fitting_only=True)
 
 
@@ -106,7 +105,7 @@ class PrefillFirstBatching(ContinuousBatching):
     """vLLM without chunked prefill: whenever a waiting prompt can start, the step is whole new
     prompts only and the decodes wait a step; otherwise decodes, then whole prompts."""
 
-    def compose(self, replica: Replica, growing: int) -> Work:
+    def compose(self, replica: Replica) -> Work:
         if replica.admissible():
             return Work(False, replica.admit(replica.config.max_num_batched_tokens, whole_prompts=True))
         return _decodes_then_prefills(replica, whole_prompts=True)
