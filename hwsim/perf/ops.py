@@ -12,7 +12,9 @@ rotary, fused SiLU-and-mul). The math is the same; kernel counts and activation 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from hwsim.base.errors import HwsimError
 from hwsim.specs.deployment import FUSED, ExpertSetup, Implementation, Precision
@@ -113,13 +115,13 @@ def step_ops(
     if local_tp != tp:
         local = _Builder(model, local_shape, precision, implementation, local_tp)
         setup = replace(setup, expert_parallel=True)
-    ops = _in_block(local.embedding(), "embedding")
-    ops += _in_block(local.attention_block(layers), "attention")
+    ops = local.section("embedding", local.embedding)
+    ops += local.section("attention", local.attention_block, layers)
     if dense_layers:
-        ops += _in_block(local.dense_mlp(dense_layers, model.intermediate_size, "mlp"), "mlp")
+        ops += local.section("mlp", local.dense_mlp, dense_layers, model.intermediate_size, "mlp")
     if moe_layers:
-        ops += _in_block(builder.moe_mlp(moe_layers, active_experts, setup), "moe")
-    ops += _in_block(local.head(), "head")
+        ops += builder.section("moe", builder.moe_mlp, moe_layers, active_experts, setup)
+    ops += local.section("head", local.head)
     return [op for op in ops if op.repeat > 0]
 
 
@@ -141,10 +143,6 @@ def _check_split(model: Model, layers: int, tp: int) -> None:
         raise HwsimError(f"tensor parallel degree {tp} does not divide the {model.num_heads} heads of {model.id}")
 
 
-def _in_block(ops: list[Op], block: str) -> list[Op]:
-    return [op if op.block == block else replace(op, block=block) for op in ops]
-
-
 class _Builder:
     def __init__(self, model: Model, shape: StepShape, precision: Precision, impl: Implementation, tp: int):
         self.m = model
@@ -156,6 +154,13 @@ class _Builder:
         self.a = precision.act_bytes
         self.w = precision.weight_bytes_per_param
         self.dt = precision.compute_dtype
+        self.block = "attention"  # the block the operators made now belong to
+
+    def section(self, block: str, build: Callable[..., list[Op]], *args: Any) -> list[Op]:
+        """The operators `build(*args)` makes, each in `block` as it is made (the step model builds
+        a step's operators for every new token count it meets, so they are not copied afterwards)."""
+        self.block = block
+        return build(*args)
 
     def gemm(self, name: str, m: float, n: int, k: int, repeat: int, experts: float = 1.0) -> Op:
         """y[m, n] = x[m, k] @ W[n, k]^T; `experts` weight matrices are read: one grouped GEMM in an
@@ -185,6 +190,7 @@ class _Builder:
             n=n,
             k=k,
             experts=experts,
+            block=self.block,
         )
 
     def _per_expert(self, experts: float) -> int:
@@ -193,7 +199,8 @@ class _Builder:
         return max(1, round(experts))
 
     def elementwise(self, name: str, elements: float, bytes_per_element: float, kernels: int, repeat: int) -> Op:
-        return Op(name, "elementwise", self.dt, act_bytes=elements * bytes_per_element, repeat=repeat, kernels=kernels)
+        return Op(name, "elementwise", self.dt, act_bytes=elements * bytes_per_element, repeat=repeat, kernels=kernels,
+                  block=self.block)
 
     def norm(self, name: str, rows: float, repeat: int) -> Op:
         h = self.m.hidden_size
@@ -203,7 +210,8 @@ class _Builder:
         return self.elementwise(name, rows * h, per_act * self.a + fixed, self.impl.norm_kernels, repeat)
 
     def allreduce(self, name: str, repeat: int) -> Op:
-        return Op(name, "collective", self.dt, act_bytes=self.t * self.m.hidden_size * self.a, repeat=repeat)
+        return Op(name, "collective", self.dt, act_bytes=self.t * self.m.hidden_size * self.a, repeat=repeat,
+                  block=self.block)
 
     def embedding(self) -> list[Op]:
         h = self.m.hidden_size
@@ -320,10 +328,12 @@ class _Builder:
             if active_experts is not None:  # routing fixed ahead: scale the busiest device's share
                 distinct = min(distinct * active_experts / max(active, 1e-9), moe.experts)
             tokens_x_k = t * moe.top_k
-            ops.append(Op("alltoall_dispatch", "collective", self.dt, act_bytes=tokens_x_k * h * self.a, repeat=layers))
+            ops.append(Op("alltoall_dispatch", "collective", self.dt, act_bytes=tokens_x_k * h * self.a, repeat=layers,
+                             block=self.block))
             ops += self.dense_mlp(layers, moe.expert_intermediate_size, "experts", experts=max(distinct, 1e-9),
                                   tokens=max(1, round(rows)), shard=False)
-            ops.append(Op("alltoall_combine", "collective", self.dt, act_bytes=tokens_x_k * h * self.a, repeat=layers))
+            ops.append(Op("alltoall_combine", "collective", self.dt, act_bytes=tokens_x_k * h * self.a, repeat=layers,
+                             block=self.block))
         else:
             # each routed token-expert pair is one row of a grouped GEMM over the active experts
             ops += self.dense_mlp(layers, moe.expert_intermediate_size, "experts", experts=active,

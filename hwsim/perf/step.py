@@ -54,13 +54,19 @@ def operator_step(deployment: Deployment, shape: StepShape, layers: int | None =
     op_list = ops_mod.step_ops(d.model, shape, d.precision, d.implementation, tp, layers, active_experts, d.experts)
     if d.techniques is not None:
         op_list = transform_ops(d.techniques, op_list, shape)
-    costs = [_collective_cost(op, d.system, tp) if op.kind == "collective" else _kernel_cost(op, d)
-             for op in op_list]
+    costs = [price_op(op, d) for op in op_list]
     if d.launch == "eager":
         time_s = launch_queue_s(costs, layers or d.model.num_layers)
     else:
         time_s = sum(c.time_s for c in costs)
     return StepCost(time_s, tuple(costs), shape)
+
+
+def price_op(op: ops_mod.Op, deployment: Deployment) -> roofline.OpCost:
+    """One operator of a step on the deployment: a collective on the peer link, a kernel on the device."""
+    if op.kind == "collective":
+        return _collective_cost(op, deployment.system, deployment.tp)
+    return _kernel_cost(op, deployment)
 
 
 def _kernel_cost(op: ops_mod.Op, deployment: Deployment) -> roofline.OpCost:

@@ -19,8 +19,8 @@ from dataclasses import replace
 from hwsim.base.errors import HwsimError
 from hwsim.perf import roofline
 from hwsim.perf.offload import TierStep, tier_step
-from hwsim.perf.ops import attention_dims, attention_scope, attention_work, model_attention_op
-from hwsim.perf.step import StepCost, operator_step
+from hwsim.perf.ops import attention_dims, attention_scope, attention_work, model_attention_op, step_ops
+from hwsim.perf.step import StepCost, operator_step, price_op
 from hwsim.perf.techniques import apply_to_cost, transform_ops
 from hwsim.specs.deployment import Deployment
 from hwsim.specs.shape import AttnGroup, StepShape
@@ -156,17 +156,15 @@ class StepModel:
 
     def _dense_ops(self, tokens: int, sequences: int) -> list[roofline.OpCost]:
         """The priced operators of a step of `tokens` tokens over `sequences` sequences, but attention."""
-        if tokens > sequences:
-            shape = StepShape((AttnGroup(1, tokens - sequences + 1, tokens - sequences + 1),)
-                              + ((AttnGroup(sequences - 1, 1, 1),) if sequences > 1 else ()))
-        else:
-            shape = StepShape((AttnGroup(sequences, 1, 1),))
-        cost = operator_step(self.deployment, shape)
+        cost = operator_step(self.deployment, _dense_shape(tokens, sequences))
         return [c for c in cost.costs if c.op.kind != "attention"]
 
     def _body_uncached(self, tokens: int) -> Busy:
-        """The operators before the head for a step of `tokens` tokens (any sequence count gives them)."""
-        return _busy_sum([c for c in self._dense_ops(tokens, 1) if c.op.block != "head"])
+        """The operators before the head for a step of `tokens` tokens (any sequence count gives them).
+        Without techniques an operator's price depends on nothing but itself, so only these are priced."""
+        d = self.deployment
+        ops = step_ops(d.model, _dense_shape(tokens, 1), d.precision, d.implementation, d.tp, experts=d.experts)
+        return _busy_sum([price_op(op, d) for op in ops if op.kind != "attention" and op.block != "head"])
 
     def _head_uncached(self, sequences: int, decode_only: bool) -> Busy:
         """The head's operators for `sequences` sequences (a gather of their last positions unless
@@ -233,6 +231,15 @@ def step_model_for(deployment: Deployment) -> StepModel:
 def forget_step_models() -> None:
     """Share no step model built so far (to time or test runs that each build their own)."""
     _shared.clear()
+
+
+def _dense_shape(tokens: int, sequences: int) -> StepShape:
+    """A step of `tokens` tokens over `sequences` sequences: one prefill chunk and decodes, or decodes only
+    (what every operator but attention sees of a step)."""
+    if tokens > sequences:
+        return StepShape((AttnGroup(1, tokens - sequences + 1, tokens - sequences + 1),)
+                         + ((AttnGroup(sequences - 1, 1, 1),) if sequences > 1 else ()))
+    return StepShape((AttnGroup(sequences, 1, 1),))
 
 
 def _busy_sum(costs: list[roofline.OpCost]) -> Busy:
