@@ -9,6 +9,8 @@ idles. The weights and the idle share are assumptions, not measurements, and say
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 IDLE_FRACTION = 0.15  # idle power as a share of TDP (an H100 idles near 100 W of 700; UNVERIFIED)
 COMPUTE_WEIGHT = 0.6
 MEMORY_WEIGHT = 0.6
@@ -20,12 +22,24 @@ def idle_w(tdp_w: float) -> float:
 
 def power_w(tdp_w: float, compute_busy: float, memory_busy: float) -> float:
     """Average power of a step whose pipelines are busy these fractions of its time."""
-    load = min(1.0, COMPUTE_WEIGHT * min(1.0, compute_busy) + MEMORY_WEIGHT * min(1.0, memory_busy))
-    return idle_w(tdp_w) + (tdp_w - idle_w(tdp_w)) * load
+    idle = idle_w(tdp_w)
+    return idle + (tdp_w - idle) * _load(compute_busy, memory_busy)
 
 
 def step_energy_j(tdp_w: float, time_s: float, compute_s: float, memory_s: float) -> float:
     """Energy of one step on one device, from its busy times (at achievable rates)."""
-    if time_s <= 0:
-        return 0.0
-    return power_w(tdp_w, compute_s / time_s, memory_s / time_s) * time_s
+    return steps_energy_j(tdp_w, ((time_s, compute_s, memory_s),))
+
+
+def steps_energy_j(tdp_w: float, steps: Iterable[tuple[float, float, float]]) -> float:
+    """Energy of steps (time, compute busy, memory busy) run one after the other on one device: each
+    at `power_w` for its time (the serving engine sums the steps of every run, so in one pass)."""
+    idle = idle_w(tdp_w)
+    dynamic = tdp_w - idle
+    return sum(((idle + dynamic * _load(compute_s / time_s, memory_s / time_s)) * time_s
+                for time_s, compute_s, memory_s in steps if time_s > 0), 0.0)
+
+
+def _load(compute_busy: float, memory_busy: float) -> float:
+    """The share of the dynamic power range a step draws."""
+    return min(1.0, COMPUTE_WEIGHT * min(1.0, compute_busy) + MEMORY_WEIGHT * min(1.0, memory_busy))

@@ -18,6 +18,7 @@ from dataclasses import replace
 
 from hwsim.base.errors import HwsimError
 from hwsim.perf import roofline
+from hwsim.perf.linear_body import ANCHORS, LinearBody
 from hwsim.perf.offload import TierStep, tier_step
 from hwsim.perf.ops import attention_dims, attention_scope, attention_work, model_attention_op, step_ops
 from hwsim.perf.step import StepCost, operator_step, price_op
@@ -48,6 +49,8 @@ class StepModel:
         self._dense = functools.lru_cache(maxsize=65536)(self._dense_uncached)
         # per model, not per class: a class-wide cache would keep every model alive
         self._body = functools.lru_cache(maxsize=65536)(self._body_uncached)
+        self._linear_body: LinearBody | None = None  # looked for at the first body priced
+        self._looked_for_lines = False
         self._head = functools.lru_cache(maxsize=65536)(self._head_uncached)
 
     # --- detailed steps ------------------------------------------------------------------------
@@ -103,14 +106,14 @@ class StepModel:
         dense_s, dense_compute_s, dense_memory_s = self._dense(tokens, sequences)
         _, first_compute_s, first_memory_s = flash.busy(shifted(0))
         _, second_compute_s, second_memory_s = flash.busy(shifted(1))
-        layers, fixed_s, sharpness = flash.layers, flash.overhead_s, flash.sharpness
+        layers, fixed_s, sharpness, smooth_max = flash.layers, flash.overhead_s, flash.sharpness, roofline.smooth_max
+        compute_step_s, memory_step_s = second_compute_s - first_compute_s, second_memory_s - first_memory_s
         run = []
         for step in range(steps):
-            compute_s = first_compute_s + (second_compute_s - first_compute_s) * step
-            memory_s = first_memory_s + (second_memory_s - first_memory_s) * step
-            busy_s = roofline.smooth_max(compute_s, memory_s, sharpness)
-            run.append((dense_s + (fixed_s + busy_s) * layers, dense_compute_s + compute_s * layers,
-                        dense_memory_s + memory_s * layers))
+            compute_s = first_compute_s + compute_step_s * step
+            memory_s = first_memory_s + memory_step_s * step
+            run.append((dense_s + (fixed_s + smooth_max(compute_s, memory_s, sharpness)) * layers,
+                        dense_compute_s + compute_s * layers, dense_memory_s + memory_s * layers))
         return run
 
     def _attention(self, groups: tuple[AttnGroup, ...]) -> roofline.OpCost:
@@ -160,11 +163,22 @@ class StepModel:
         return [c for c in cost.costs if c.op.kind != "attention"]
 
     def _body_uncached(self, tokens: int) -> Busy:
-        """The operators before the head for a step of `tokens` tokens (any sequence count gives them).
-        Without techniques an operator's price depends on nothing but itself, so only these are priced."""
+        """The operators before the head for a step of `tokens` tokens (any sequence count gives them),
+        from their lines in the token count where they have them (`LinearBody`)."""
+        if not self._looked_for_lines:
+            perf = self.deployment.system.compute.performance
+            self._linear_body = LinearBody.of(self._body_costs, perf.roofline_sharpness, perf.kernel_overhead_s)
+            self._looked_for_lines = True
+        if self._linear_body is not None and tokens >= ANCHORS[0]:
+            return self._linear_body(tokens)
+        return _busy_sum(self._body_costs(tokens))
+
+    def _body_costs(self, tokens: int) -> list[roofline.OpCost]:
+        """The body's operators priced one by one. Without techniques an operator's price depends on
+        nothing but itself, so only these are priced."""
         d = self.deployment
         ops = step_ops(d.model, _dense_shape(tokens, 1), d.precision, d.implementation, d.tp, experts=d.experts)
-        return _busy_sum([price_op(op, d) for op in ops if op.kind != "attention" and op.block != "head"])
+        return [price_op(op, d) for op in ops if op.kind != "attention" and op.block != "head"]
 
     def _head_uncached(self, sequences: int, decode_only: bool) -> Busy:
         """The head's operators for `sequences` sequences (a gather of their last positions unless

@@ -138,6 +138,12 @@ class Cohort:
         """Members that need a new block in a run's step `step` (0: the step about to run)."""
         return self._phase[(self.step + step) % self.block_size]
 
+    def new_blocks_each(self, steps: int) -> list[int]:
+        """`new_blocks(step)` of each of a run's `steps` steps, the phase counts read in one cycle."""
+        start = self.step % self.block_size
+        cycle = self._phase[start:] + self._phase[:start]
+        return (cycle * (steps // self.block_size + 1))[:steps]
+
     def reserve_run(self, steps: int) -> int:
         """The members take the blocks of a run's later steps; returns how many."""
         count = self.run_blocks(steps)

@@ -33,7 +33,7 @@ import simpy
 
 from hwsim.base.errors import HwsimError
 from hwsim.perf import roofline
-from hwsim.perf.energy import idle_w, step_energy_j
+from hwsim.perf.energy import idle_w, steps_energy_j
 from hwsim.perf.step_model import Busy, StepModel
 from hwsim.serving import policies
 from hwsim.serving.cohort import Cohort
@@ -533,7 +533,7 @@ class Replica:
         if steps == 1:
             return [float(self.pool.used)]
         size = self.config.block_size
-        new_blocks = [self.cohort.new_blocks(step) if members else 0 for step in range(steps)]
+        new_blocks = self.cohort.new_blocks_each(steps) if members else [0] * steps
         new_blocks[0] = 0  # held already
         for seq in extras:  # a sequence of c cached tokens needs a block c % size steps before each boundary
             for step in range(size - seq.computed % size, steps, size):
@@ -675,7 +675,7 @@ class Replica:
     def energy_j(self, busy: list[Busy], idle_s: float) -> float:
         """All devices of the replica: each step drawing its power, the rest of the time idle."""
         tdp_w = self.setup.tdp_w
-        per_device = sum(step_energy_j(tdp_w, *step) for step in busy) + idle_w(tdp_w) * idle_s
+        per_device = steps_energy_j(tdp_w, busy) + idle_w(tdp_w) * idle_s
         return per_device * self.setup.devices
 
     def record(self, start: float, in_system_start: int, steps: int, decode_seqs: int, prefill_tokens: int,

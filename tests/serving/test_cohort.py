@@ -41,6 +41,7 @@ def test_a_member_needs_a_new_block_when_its_cached_tokens_fill_its_blocks():
     # over a run of 20 steps each needs one more: `room` in step 12 (32 cached), `full` in step 16 (48 cached)
     assert cohort.run_blocks(20) == 2
     assert [step for step in range(1, 20) if cohort.new_blocks(step)] == [12, 16]
+    assert cohort.new_blocks_each(40) == [cohort.new_blocks(step) for step in range(40)]  # over two cycles and more
 
 
 def test_finishes_come_in_step_order_and_running_order_on_a_tie():
