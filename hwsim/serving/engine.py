@@ -468,15 +468,15 @@ class Replica:
         extras, chunks = _decodes_and_chunks(work.chunks)  # decodes outside the cohort, and prefill chunks
         members = len(self.cohort) if work.decodes else 0
         decodes = members + len(extras)
-        context_sum = (self.cohort.context_sum() if members else 0) + sum(s.computed for s in extras)
-        prefill_tokens = sum(c for _, c in chunks)
+        context_sum = (self.cohort.context_sum() if members else 0) + (sum(s.computed for s in extras) if extras else 0)
+        prefill_tokens = sum(c for _, c in chunks) if chunks else 0
         repeatable = self.config.coalesce and not chunks and self._repeatable(transfer_s)
         planned = self._decode_run_length(members, extras) if repeatable else 1
         busy: list[Busy] = []
         ends_s: list[float] = []
         timer, padding = self._launch(bool(chunks), decodes + prefill_tokens)
-        host_s = self.config.host_overhead_s(members + len(work.chunks), prefill_tokens,
-                                             decodes + sum(1 for s, c in chunks if s.computed + c >= s.length))
+        prompts_done = sum(1 for s, c in chunks if s.computed + c >= s.length) if chunks else 0  # first tokens out
+        host_s = self.config.host_overhead_s(members + len(work.chunks), prefill_tokens, decodes + prompts_done)
 
         def price(more: int) -> None:
             """Price the run's next `more` steps, each at its own context."""
@@ -500,13 +500,13 @@ class Replica:
             self.pool.take(self.cohort.reserve_run(steps) if members else 0)
             for seq in special + extras:
                 self.reserve(seq, steps)
-        busy_s = sum(b[0] for b in busy[:steps])
-        energy_j = self.energy_j(busy[:steps], self.env.now - start - busy_s)
         if steps == 1:
-            mean_blocks = blocks_used[0]
+            busy_s, mean_blocks = busy[0][0], blocks_used[0]
         else:
+            busy_s = sum(b[0] for b in busy[:steps])
             durations_s = [end - begin for begin, end in itertools.pairwise([0.0] + ends_s[:steps])]
             mean_blocks = _time_weighted(blocks_used, durations_s)
+        energy_j = self.energy_j(busy[:steps], self.env.now - start - busy_s)
         self.record(start, in_system_start, steps, decodes, prefill_tokens, transfer_s, energy_j,
                     (mean_blocks, max(blocks_used)))
         device_s, step_host_s = self.env.now - start - steps * host_s, steps * host_s
