@@ -21,9 +21,9 @@ def idle_w(tdp_w: float) -> float:
 
 
 def power_w(tdp_w: float, compute_busy: float, memory_busy: float) -> float:
-    """Average power of a step whose pipelines are busy these fractions of its time."""
-    idle = idle_w(tdp_w)
-    return idle + (tdp_w - idle) * _load(compute_busy, memory_busy)
+    """Average power of a step whose pipelines are busy these fractions of its time (the energy of
+    such a step one second long)."""
+    return steps_energy_j(tdp_w, ((1.0, compute_busy, memory_busy),))
 
 
 def step_energy_j(tdp_w: float, time_s: float, compute_s: float, memory_s: float) -> float:
@@ -32,14 +32,11 @@ def step_energy_j(tdp_w: float, time_s: float, compute_s: float, memory_s: float
 
 
 def steps_energy_j(tdp_w: float, steps: Iterable[tuple[float, float, float]]) -> float:
-    """Energy of steps (time, compute busy, memory busy) run one after the other on one device: each
-    at `power_w` for its time (the serving engine sums the steps of every run, so in one pass)."""
+    """Energy of steps (time, compute busy, memory busy) run one after the other on one device, each
+    drawing the power of the module's formula for its time (in one pass: the serving engine sums
+    the steps of every run)."""
     idle = idle_w(tdp_w)
     dynamic = tdp_w - idle
-    return sum(((idle + dynamic * _load(compute_s / time_s, memory_s / time_s)) * time_s
+    return sum(((idle + dynamic * min(1.0, COMPUTE_WEIGHT * min(1.0, compute_s / time_s)
+                                      + MEMORY_WEIGHT * min(1.0, memory_s / time_s))) * time_s
                 for time_s, compute_s, memory_s in steps if time_s > 0), 0.0)
-
-
-def _load(compute_busy: float, memory_busy: float) -> float:
-    """The share of the dynamic power range a step draws."""
-    return min(1.0, COMPUTE_WEIGHT * min(1.0, compute_busy) + MEMORY_WEIGHT * min(1.0, memory_busy))

@@ -87,34 +87,10 @@ class StepModel:
             return time_s, compute_s, memory_s
         return self._plain_step(groups)
 
-    def decode_run(self, groups: tuple[AttnGroup, ...], steps: int) -> list[Busy]:
-        """`step` of each of `steps` decode steps: `groups`, then with the first group's context one
-        token longer each step. Attention's compute and memory times are affine in the context, so
-        on the fast path two priced steps give every other one (equal to `step` to rounding)."""
-        def shifted(step: int) -> tuple[AttnGroup, ...]:
-            if not step:
-                return groups
-            first = groups[0]
-            return (AttnGroup(first.sequences, first.q_len, first.kv_len + step),) + groups[1:]
-
-        if steps <= 2 or not self._fast or self.deployment.techniques is not None:
-            return [self.step(shifted(step)) for step in range(steps)]
-        flash = self._flash
-        assert flash is not None  # the fast path without techniques
-        tokens = sum(g.sequences * g.q_len for g in groups)
-        sequences = sum(g.sequences for g in groups)
-        dense_s, dense_compute_s, dense_memory_s = self._dense(tokens, sequences)
-        _, first_compute_s, first_memory_s = flash.busy(shifted(0))
-        _, second_compute_s, second_memory_s = flash.busy(shifted(1))
-        layers, fixed_s, sharpness, smooth_max = flash.layers, flash.overhead_s, flash.sharpness, roofline.smooth_max
-        compute_step_s, memory_step_s = second_compute_s - first_compute_s, second_memory_s - first_memory_s
-        run = []
-        for step in range(steps):
-            compute_s = first_compute_s + compute_step_s * step
-            memory_s = first_memory_s + memory_step_s * step
-            run.append((dense_s + (fixed_s + smooth_max(compute_s, memory_s, sharpness)) * layers,
-                        dense_compute_s + compute_s * layers, dense_memory_s + memory_s * layers))
-        return run
+    def decode_run(self, groups: tuple[AttnGroup, ...]) -> DecodeRun:
+        """The run of decode steps whose first step is over `groups`, each later one with the first
+        group's context a token longer."""
+        return DecodeRun(self, groups)
 
     def _attention(self, groups: tuple[AttnGroup, ...]) -> roofline.OpCost:
         """The attention operator of a step over `groups`, priced on the device."""
@@ -185,6 +161,59 @@ class StepModel:
         every token is a sequence's only one)."""
         tokens = sequences if decode_only else sequences + 1
         return _busy_sum([c for c in self._dense_ops(tokens, sequences) if c.op.block == "head"])
+
+
+class DecodeRun:
+    """`StepModel.step` of each step of a run of decode steps: step 0 over `groups`, each later step
+    with the first group's context one token longer. Attention's compute and memory times are affine
+    in the context, so on the fast path two priced steps give every other one (equal to `step` to
+    rounding): they are priced when a stretch of more than two steps is first asked for, and serve
+    every later stretch of the run (the engine prices a run a stretch at a time)."""
+
+    def __init__(self, model: StepModel, groups: tuple[AttnGroup, ...]):
+        self.model = model
+        self.groups = groups
+        self._line: tuple[int, Busy, float, float, float, float] | None = None  # origin, dense, attention's line
+
+    def busy(self, first: int, steps: int) -> list[Busy]:
+        """(time, compute busy, memory busy) of steps `first` .. `first + steps - 1`."""
+        model = self.model
+        affine = model._fast and model.deployment.techniques is None
+        if self._line is None and (steps <= 2 or not affine):
+            return [model.step(self._shifted(step)) for step in range(first, first + steps)]
+        if self._line is None:
+            self._line = self._priced_line(first)
+        flash = model._flash
+        assert flash is not None  # the fast path without techniques
+        origin, (dense_s, dense_compute_s, dense_memory_s), compute_s0, compute_step_s, memory_s0, memory_step_s = \
+            self._line
+        layers, fixed_s, sharpness, smooth_max = flash.layers, flash.overhead_s, flash.sharpness, roofline.smooth_max
+        run = []
+        for step in range(first - origin, first - origin + steps):
+            compute_s = compute_s0 + compute_step_s * step
+            memory_s = memory_s0 + memory_step_s * step
+            run.append((dense_s + (fixed_s + smooth_max(compute_s, memory_s, sharpness)) * layers,
+                        dense_compute_s + compute_s * layers, dense_memory_s + memory_s * layers))
+        return run
+
+    def _priced_line(self, origin: int) -> tuple[int, Busy, float, float, float, float]:
+        """The dense part and attention's compute and memory times at step `origin` and their growth
+        per step, from steps `origin` and `origin + 1` priced."""
+        flash, groups = self.model._flash, self.groups
+        assert flash is not None
+        tokens = sum(g.sequences * g.q_len for g in groups)
+        sequences = sum(g.sequences for g in groups)
+        _, first_compute_s, first_memory_s = flash.busy(self._shifted(origin))
+        _, second_compute_s, second_memory_s = flash.busy(self._shifted(origin + 1))
+        return (origin, self.model._dense(tokens, sequences), first_compute_s, second_compute_s - first_compute_s,
+                first_memory_s, second_memory_s - first_memory_s)
+
+    def _shifted(self, step: int) -> tuple[AttnGroup, ...]:
+        groups = self.groups
+        if not step:
+            return groups
+        first = groups[0]
+        return (AttnGroup(first.sequences, first.q_len, first.kv_len + step),) + groups[1:]
 
 
 class FlashAttention:

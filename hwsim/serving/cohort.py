@@ -132,7 +132,7 @@ class Cohort:
     def run_blocks(self, steps: int) -> int:
         """Blocks the members' tokens of a run's steps 2..`steps` need beyond the first step's."""
         cycles, rest = divmod(steps - 1, self.block_size)
-        return cycles * len(self._members) + sum(self.new_blocks(step) for step in range(1, rest + 1))
+        return cycles * len(self._members) + sum(self.new_blocks_each(rest + 1)[1:])
 
     def new_blocks(self, step: int) -> int:
         """Members that need a new block in a run's step `step` (0: the step about to run)."""

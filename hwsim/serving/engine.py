@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import operator
 from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import simpy
@@ -34,7 +36,7 @@ import simpy
 from hwsim.base.errors import HwsimError
 from hwsim.perf import roofline
 from hwsim.perf.energy import idle_w, steps_energy_j
-from hwsim.perf.step_model import Busy, StepModel
+from hwsim.perf.step_model import Busy, DecodeRun, StepModel
 from hwsim.serving import policies
 from hwsim.serving.cohort import Cohort
 from hwsim.serving.kvcache import BlockPool, SwapSpace, blocks_for, longest_run_that_fits
@@ -478,16 +480,20 @@ class Replica:
         prompts_done = sum(1 for s, c in chunks if s.computed + c >= s.length) if chunks else 0  # first tokens out
         host_s = self.config.host_overhead_s(members + len(work.chunks), prefill_tokens, decodes + prompts_done)
 
+        run: DecodeRun | None = None
+
         def price(more: int) -> None:
             """Price the run's next `more` steps, each at its own context."""
+            nonlocal run
             start_step, count = len(busy), min(planned, len(busy) + more) - len(busy)
             if count <= 0:
                 return
-            groups = self._groups(chunks, decodes, context_sum, start_step) + padding
             if decodes and not chunks:  # a run: one decode group whose context grows a token a step
-                busy.extend(timer.decode_run(groups, count))
+                if run is None:
+                    run = timer.decode_run(self._groups(chunks, decodes, context_sum) + padding)
+                busy.extend(run.busy(start_step, count))
             else:
-                busy.append(timer.step(groups))
+                busy.append(timer.step(self._groups(chunks, decodes, context_sum) + padding))
             for step_busy in busy[start_step:]:
                 ends_s.append((ends_s[-1] if ends_s else transfer_s) + step_busy[0] + host_s)
 
@@ -503,8 +509,8 @@ class Replica:
         if steps == 1:
             busy_s, mean_blocks = busy[0][0], blocks_used[0]
         else:
-            busy_s = sum(b[0] for b in busy[:steps])
-            durations_s = [end - begin for begin, end in itertools.pairwise([0.0] + ends_s[:steps])]
+            busy_s = sum(map(itemgetter(0), busy[:steps]))
+            durations_s = list(map(operator.sub, ends_s[:steps], [0.0] + ends_s[:steps - 1]))
             mean_blocks = _time_weighted(blocks_used, durations_s)
         energy_j = self.energy_j(busy[:steps], self.env.now - start - busy_s)
         self.record(start, in_system_start, steps, decodes, prefill_tokens, transfer_s, energy_j,
@@ -538,19 +544,19 @@ class Replica:
         for seq in extras:  # a sequence of c cached tokens needs a block c % size steps before each boundary
             for step in range(size - seq.computed % size, steps, size):
                 new_blocks[step] += 1
-        return [float(self.pool.used + extra) for extra in itertools.accumulate(new_blocks)]
+        return list(map(float, itertools.accumulate(new_blocks, initial=self.pool.used)))[1:]
 
     def _repeatable(self, transfer_s: float) -> bool:
         """Whether a step of decodes only may repeat until something changes: no copies to wait for,
         and nobody waiting to join."""
         return not transfer_s and not self.swapped and not self.admissible()
 
-    def _groups(self, chunks: Chunks, decodes: int, context_sum: int, step: int = 0) -> tuple[shape.AttnGroup, ...]:
-        """The attention shape of a run's step `step` (0: the first): one group per prefill chunk,
-        one for all `decodes` at their mean context in that step (`context_sum` their cached tokens)."""
+    def _groups(self, chunks: Chunks, decodes: int, context_sum: int) -> tuple[shape.AttnGroup, ...]:
+        """The attention shape of a step (a run's first): one group per prefill chunk, one for all
+        `decodes` at their mean context (`context_sum` their cached tokens)."""
         groups = tuple(shape.AttnGroup(1, c, s.computed + c) for s, c in chunks)
         if decodes:
-            groups += (self.decode_group(decodes, context_sum / decodes + 1 + step),)
+            groups += (self.decode_group(decodes, context_sum / decodes + 1),)
         return groups
 
     @staticmethod
@@ -573,13 +579,30 @@ class Replica:
             price(more)
             more *= 2
             stretch = self.env.timeout(start + ends_s[-1] - self.env.now)
-            yield stretch | self._wakeup
+            yield self._first_of(stretch, self._wakeup)
             if not stretch.processed:  # a request arrived: stop after the step in flight
                 steps = min(bisect.bisect_left(ends_s, self.env.now - start) + 1, len(ends_s))
                 yield self.env.timeout(max(0.0, start + ends_s[steps - 1] - self.env.now))
                 return steps
             if len(ends_s) == planned:
                 return planned
+
+    def _first_of(self, stretch: simpy.Event, arrival: simpy.Event) -> simpy.Event:
+        """An event triggered when the first of `stretch` and `arrival` is processed: `stretch | arrival`
+        without the value simpy builds for a condition (which this engine never reads; a decode run
+        waits for one at every stretch)."""
+        either = self.env.event()
+
+        def wake(_: simpy.Event) -> None:
+            if not either.triggered:
+                either.succeed()
+
+        for event in (stretch, arrival):
+            if event.callbacks is None:  # processed already
+                wake(event)
+            else:
+                event.callbacks.append(wake)
+        return either
 
     def _run_tokens_done(self) -> int:
         """Tokens the run in flight has finished by now, one per decode per finished step (the
@@ -694,4 +717,4 @@ def _time_weighted(values: list[float], durations_s: list[float]) -> float:
     total_s = sum(durations_s)
     if total_s <= 0:
         return values[0]
-    return sum(v * d for v, d in zip(values, durations_s, strict=True)) / total_s
+    return sum(map(operator.mul, values, durations_s)) / total_s

@@ -76,10 +76,14 @@ def test_a_decode_run_prices_each_step_as_step_would():
 
     model = _StepModel(_Deployment(_catalog.model("llama-3-8b"), _catalog.system("h100-sxm")))
     groups = (_AttnGroup(48, 1, 700.5), _AttnGroup(16, 1, 1))  # 48 decodes and 16 graph padding slots
-    run = model.decode_run(groups, 300)
-    for step in (0, 1, 2, 150, 299):
+    run = model.decode_run(groups)
+    priced = run.busy(0, 1) + run.busy(1, 2) + run.busy(3, 40) + run.busy(43, 257)  # stretch by stretch, as the engine asks
+    assert len(priced) == 300
+    for step in (0, 1, 2, 3, 4, 42, 43, 150, 299):
         expected = model.step((_AttnGroup(48, 1, 700.5 + step), _AttnGroup(16, 1, 1)))
-        assert run[step] == pytest.approx(expected, rel=1e-12)
+        assert priced[step] == pytest.approx(expected, rel=1e-12)
+    at_once = model.decode_run(groups).busy(0, 300)  # in one stretch
+    assert [x for step in at_once for x in step] == pytest.approx([x for step in priced for x in step], rel=1e-12)
 
 
 @pytest.mark.parametrize("model, hardware, count, dtype, experts", [

@@ -24,9 +24,20 @@ class ConstantSteps:
     def step_s(self, groups):
         return self.step(groups)[0]
 
-    def decode_run(self, groups, steps):
-        first = groups[0]
-        return [self.step((replace(first, kv_len=first.kv_len + i),) + tuple(groups[1:])) for i in range(steps)]
+    def decode_run(self, groups):
+        return _Run(self, groups)
+
+
+class _Run:
+    """A run of decode steps on `ConstantSteps`: each step's shape kept, its context a token longer."""
+
+    def __init__(self, steps: ConstantSteps, groups):
+        self.steps, self.groups = steps, groups
+
+    def busy(self, first, count):
+        head = self.groups[0]
+        return [self.steps.step((replace(head, kv_len=head.kv_len + i),) + tuple(self.groups[1:]))
+                for i in range(first, first + count)]
 
 
 def replica(engine=ENGINE, total_blocks=64, **setup) -> Replica:
