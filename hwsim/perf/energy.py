@@ -37,6 +37,10 @@ def steps_energy_j(tdp_w: float, steps: Iterable[tuple[float, float, float]]) ->
     the steps of every run)."""
     idle = idle_w(tdp_w)
     dynamic = tdp_w - idle
-    return sum(((idle + dynamic * min(1.0, COMPUTE_WEIGHT * min(1.0, compute_s / time_s)
-                                      + MEMORY_WEIGHT * min(1.0, memory_s / time_s))) * time_s
+    return sum(((idle + dynamic * _at_most_one(COMPUTE_WEIGHT * _at_most_one(compute_s / time_s)
+                                               + MEMORY_WEIGHT * _at_most_one(memory_s / time_s))) * time_s
                 for time_s, compute_s, memory_s in steps if time_s > 0), 0.0)
+
+
+def _at_most_one(share: float) -> float:
+    return share if share < 1.0 else 1.0
