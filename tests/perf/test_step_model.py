@@ -99,3 +99,10 @@ def test_the_dense_part_memoized_by_tokens_and_by_sequences_equals_the_whole_ste
     for tokens, sequences in [(1, 1), (7, 2), (64, 64), (513, 5), (2048, 256), (8192, 64)]:
         whole = _busy_sum(timer._dense_ops(tokens, sequences))
         assert timer._dense_uncached(tokens, sequences) == pytest.approx(whole, rel=1e-12)
+
+
+def test_a_decode_run_with_a_technique_prices_every_step_as_step_does():
+    spec = Speculative(DRAFT, draft_length=4, acceptance=0.7)
+    model = StepModel(Deployment(LLAMA, H100, techniques=Techniques(speculative=spec)))
+    run = model.decode_run((AttnGroup(8, 1, 300.0),))
+    assert run.busy(5, 3) == [model.step((AttnGroup(8, 1, 300.0 + step),)) for step in (5, 6, 7)]

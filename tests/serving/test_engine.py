@@ -164,3 +164,30 @@ def test_host_overheads_count_sequences_prompt_tokens_and_tokens_out():
 def test_captured_sizes_must_increase():
     with pytest.raises(HwsimError, match="cuda_graph_sizes must be increasing"):
         replace(ENGINE, cuda_graph_sizes=(8, 4))
+
+
+@pytest.mark.parametrize("processed_first", ["stretch", "arrival", "arrival before the wait"])
+def test_a_stretch_of_a_run_waits_for_its_end_or_an_arrival_whichever_is_processed_first(processed_first):
+    engine_replica = replica()
+    env = engine_replica.env
+    arrival = env.event()
+    if processed_first == "arrival before the wait":
+        arrival.succeed()
+        env.run()  # processed: the wait begins after it
+    woken_at = []
+
+    def wait():
+        stretch = env.timeout(5.0)
+        yield engine_replica._first_of(stretch, arrival)
+        woken_at.append((env.now, stretch.processed))
+
+    def arrive():
+        yield env.timeout(2.0 if processed_first == "arrival" else 9.0)
+        if not arrival.triggered:
+            arrival.succeed()
+
+    env.process(wait())
+    env.process(arrive())
+    env.run()
+    expected = {"stretch": (5.0, True), "arrival": (2.0, False), "arrival before the wait": (0.0, False)}
+    assert woken_at == [expected[processed_first]]
