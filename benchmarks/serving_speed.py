@@ -6,7 +6,9 @@ Llama-3-8B / one H100 at 90% of its saturation rate.
 The saturation rate is found first (a short run offered far more than the engine serves: the
 requests/s it completes). Machines are shared and noisy, so every time is also printed as a ratio to
 a reference pure-Python loop timed in the same run: compare ratios, not seconds, across runs and
-commits. Peak RSS is the process's high-water mark after the largest run.
+commits; the loop is timed just before and just after each simulation and their mean is used, so a
+change in the machine's load during the run falls on both. Peak RSS is the process's high-water
+mark after the largest run.
 """
 from __future__ import annotations
 
@@ -53,17 +55,18 @@ def main() -> int:
     parser.add_argument("--requests", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--load", type=float, default=0.9, help="offered rate as a share of saturation")
     args = parser.parse_args()
-    reference_s = reference_loop_s()
-    print(f"reference loop ({REFERENCE_ITERATIONS:,} iterations): {reference_s:.3f} s")
     rate = args.load * saturation_rate_per_s()
     print(f"chat on Llama-3-8B / H100 at {args.load:.0%} of saturation: {rate:.2f} requests/s offered")
+    print(f"reference loop: {REFERENCE_ITERATIONS:,} iterations, timed before and after each run")
     for count in args.requests:
+        before_s = reference_loop_s()
         started = time.perf_counter()
         summary = simulate(scenario(count, rate), keep_steps=False).summary
         took_s = time.perf_counter() - started
-        print(f"{count:>9,} requests: {took_s:7.2f} s = {took_s / reference_s:6.1f} reference loops, "
-              f"{count / took_s:,.0f} requests per wall second (mean decode batch {summary['mean_batch']:.0f}, "
-              f"overloaded: {summary['overloaded']})")
+        reference_s = (before_s + reference_loop_s()) / 2
+        print(f"{count:>9,} requests: {took_s:7.2f} s = {took_s / reference_s:6.1f} reference loops of "
+              f"{reference_s:.3f} s, {count / took_s:,.0f} requests per wall second "
+              f"(mean decode batch {summary['mean_batch']:.0f}, overloaded: {summary['overloaded']})")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak_mb:,.0f} MB")
     return 0
