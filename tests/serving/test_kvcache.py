@@ -43,7 +43,7 @@ def _fit_by_trying(held, limit, free, block_size):
     return max([k for k, n in zip(range(1, limit + 1), need, strict=True) if n <= free], default=1)
 
 
-@pytest.mark.parametrize("free, limit", itertools.product((0, 1, 2, 5, 40), (2, 7, 33, 100)))
+@pytest.mark.parametrize("free, limit", list(itertools.product((0, 1, 2, 5, 40), (2, 7, 33, 100))))
 def test_the_longest_run_that_fits_is_the_longest_the_free_blocks_cover(free, limit):
     held = [(31, 2), (16, 2), (100, 7), (5, 1)]  # (cached tokens, blocks), the first step's block reserved
 
