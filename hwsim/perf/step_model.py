@@ -5,7 +5,10 @@ outside the accelerator); `StepModel.step(groups)` gives the serving engine (tim
 memory busy) fast enough to ask once per scheduling decision. With CUDA-graph launch and all data
 on the device, everything but attention depends only on how many tokens and sequences a step
 carries, so that part is memoized by (tokens, sequences) and attention, which depends on every
-sequence's context, is one operator priced directly; the sum equals `cost(shape)`.
+sequence's context, is one operator priced directly; the sum equals `cost(shape)`. A token count
+met for the first time is priced from its operators' lines in the token count where they have
+them (`hwsim.perf.linear_body`), and a run of decode steps from attention's line in the context
+(`DecodeRun`).
 
 Speculative decoding: a decode-only step is `draft_length` draft steps plus one verification of
 draft_length + 1 tokens per sequence, divided by the tokens it yields on average, so one-token

@@ -28,7 +28,6 @@ import operator
 from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any
 
 import simpy
@@ -509,7 +508,7 @@ class Replica:
         if steps == 1:
             busy_s, mean_blocks = busy[0][0], blocks_used[0]
         else:
-            busy_s = sum(map(itemgetter(0), busy[:steps]))
+            busy_s = sum(map(operator.itemgetter(0), busy[:steps]))
             durations_s = list(map(operator.sub, ends_s[:steps], [0.0] + ends_s[:steps - 1]))
             mean_blocks = _time_weighted(blocks_used, durations_s)
         energy_j = self.energy_j(busy[:steps], self.env.now - start - busy_s)
