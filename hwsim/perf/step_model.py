@@ -52,8 +52,6 @@ class StepModel:
         self._dense = functools.lru_cache(maxsize=65536)(self._dense_uncached)
         # per model, not per class: a class-wide cache would keep every model alive
         self._body = functools.lru_cache(maxsize=65536)(self._body_uncached)
-        self._linear_body: LinearBody | None = None  # looked for at the first body priced
-        self._looked_for_lines = False
         self._head = functools.lru_cache(maxsize=65536)(self._head_uncached)
 
     # --- detailed steps ------------------------------------------------------------------------
@@ -108,11 +106,7 @@ class StepModel:
         return attention
 
     def _plain_step(self, groups: tuple[AttnGroup, ...]) -> Busy:
-        tokens: float = 0  # an int, unless a data-parallel share splits sequences
-        sequences: float = 0
-        for g in groups:
-            tokens += g.sequences * g.q_len
-            sequences += g.sequences
+        tokens, sequences = _size(groups)
         if self._flash is not None:
             attention_s, compute_s, memory_s = self._flash.busy(groups)
             layers = self._flash.layers
@@ -144,13 +138,15 @@ class StepModel:
     def _body_uncached(self, tokens: int) -> Busy:
         """The operators before the head for a step of `tokens` tokens (any sequence count gives them),
         from their lines in the token count where they have them (`LinearBody`)."""
-        if not self._looked_for_lines:
-            perf = self.deployment.system.compute.performance
-            self._linear_body = LinearBody.of(self._body_costs, perf.roofline_sharpness, perf.kernel_overhead_s)
-            self._looked_for_lines = True
         if self._linear_body is not None and tokens >= ANCHORS[0]:
             return self._linear_body(tokens)
         return _busy_sum(self._body_costs(tokens))
+
+    @functools.cached_property
+    def _linear_body(self) -> LinearBody | None:
+        """The body's lines in the token count, looked for at the first body priced."""
+        perf = self.deployment.system.compute.performance
+        return LinearBody.of(self._body_costs, perf.roofline_sharpness, perf.kernel_overhead_s)
 
     def _body_costs(self, tokens: int) -> list[roofline.OpCost]:
         """The body's operators priced one by one. Without techniques an operator's price depends on
@@ -180,14 +176,11 @@ class DecodeRun:
 
     def busy(self, first: int, steps: int) -> list[Busy]:
         """(time, compute busy, memory busy) of steps `first` .. `first + steps - 1`."""
-        model = self.model
-        affine = model._fast and model.deployment.techniques is None
-        if self._line is None and (steps <= 2 or not affine):
-            return [model.step(self._shifted(step)) for step in range(first, first + steps)]
+        flash = self.model._flash  # the fast path without techniques, where attention has its line
+        if flash is None or (self._line is None and steps <= 2):
+            return [self.model.step(self._shifted(step)) for step in range(first, first + steps)]
         if self._line is None:
             self._line = self._priced_line(first)
-        flash = model._flash
-        assert flash is not None  # the fast path without techniques
         origin, (dense_s, dense_compute_s, dense_memory_s), compute_s0, compute_step_s, memory_s0, memory_step_s = \
             self._line
         layers, fixed_s, sharpness, smooth_max = flash.layers, flash.overhead_s, flash.sharpness, roofline.smooth_max
@@ -204,11 +197,9 @@ class DecodeRun:
         per step, from steps `origin` and `origin + 1` priced."""
         flash, groups = self.model._flash, self.groups
         assert flash is not None
-        tokens = sum(g.sequences * g.q_len for g in groups)
-        sequences = sum(g.sequences for g in groups)
         _, first_compute_s, first_memory_s = flash.busy(self._shifted(origin))
         _, second_compute_s, second_memory_s = flash.busy(self._shifted(origin + 1))
-        return (origin, self.model._dense(tokens, sequences), first_compute_s, second_compute_s - first_compute_s,
+        return (origin, self.model._dense(*_size(groups)), first_compute_s, second_compute_s - first_compute_s,
                 first_memory_s, second_memory_s - first_memory_s)
 
     def _shifted(self, step: int) -> tuple[AttnGroup, ...]:
@@ -277,6 +268,16 @@ def step_model_for(deployment: Deployment) -> StepModel:
 def forget_step_models() -> None:
     """Share no step model built so far (to time or test runs that each build their own)."""
     _shared.clear()
+
+
+def _size(groups: tuple[AttnGroup, ...]) -> tuple[float, float]:
+    """A step's tokens and sequences (ints, unless a data-parallel share splits sequences)."""
+    tokens: float = 0
+    sequences: float = 0
+    for g in groups:
+        tokens += g.sequences * g.q_len
+        sequences += g.sequences
+    return tokens, sequences
 
 
 def _dense_shape(tokens: int, sequences: int) -> StepShape:

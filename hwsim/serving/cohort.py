@@ -120,7 +120,7 @@ class Cohort:
 
     def growing(self) -> int:
         """Members whose token in this step needs a new block not yet reserved."""
-        return 0 if self.grown else self._phase[self.step % self.block_size]
+        return 0 if self.grown else self.new_blocks(0)
 
     def reserve_growth(self) -> int:
         """The members take the blocks of this step's tokens; returns how many."""

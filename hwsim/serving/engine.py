@@ -642,10 +642,7 @@ class Replica:
             seq.decode_s += device_s
             seq.host_s += host_s
             self._advance(seq, steps, end, decode=True)
-        for seq in itertools.chain((s for s, _ in chunks), extras):
-            if seq in self.partial and seq.pending == 1 and seq.computed > 0:
-                self.partial.remove(seq)
-                self.cohort.join(seq)
+        self.adopt_decodes()
         for seq in special:
             if seq.completion_s is None and self.role != "prefill":  # neither finished nor handed off
                 self.cohort.join(seq)
