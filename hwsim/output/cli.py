@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
+from hwsim.base import build
 from hwsim.base.errors import HwsimError
 from hwsim.loading import bench_import
 from hwsim.perf.roofline import LAUNCH_MODES
@@ -443,8 +444,8 @@ def _overview() -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="hwsim", description="Performance simulator for LLM inference hardware.",
                      epilog=_overview(), formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"hwsim {_version()}",
-                        help="print the installed version and exit")
+    parser.add_argument("--version", action="version", version=f"hwsim {_version()} (engine {build.describe()})",
+                        help="print the installed version, and whether its engine is compiled, and exit")
     sub = parser.add_subparsers(dest="command")
     for name, help_text, run, arguments in COMMANDS:
         p = sub.add_parser(name, help=help_text, description=help_text, epilog=EXAMPLES[name],

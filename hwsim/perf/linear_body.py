@@ -80,7 +80,7 @@ class LinearBody:
             return None  # a kernel's time is not its fixed cost plus the p-norm of its two times
         return body
 
-    def __call__(self, tokens: int) -> Busy:
+    def __call__(self, tokens: int | float) -> Busy:
         """The body of a step of `tokens` tokens (at least `ANCHORS[0]`)."""
         time_s, compute_total_s, memory_total_s = self.collective_s + self.collective_per_token_s * tokens, 0.0, 0.0
         sharpness = self.sharpness

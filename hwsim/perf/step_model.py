@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import replace
+from typing import Protocol
 
 from hwsim.base.errors import HwsimError
 from hwsim.perf import roofline
@@ -31,6 +32,23 @@ from hwsim.specs.shape import AttnGroup, StepShape
 from hwsim.specs.techniques import Speculative
 
 Busy = tuple[float, float, float]  # (time, compute busy, memory busy) of one device, seconds
+Count = int | float  # tokens or sequences of a step: whole, unless a data-parallel share splits sequences
+
+
+class RunTimer(Protocol):
+    def busy(self, first: int, steps: int) -> list[Busy]:
+        """(time, compute busy, memory busy) of a run's steps `first` .. `first + steps - 1`."""
+        ...
+
+
+class StepTimer(Protocol):
+    """What the serving engine asks of a step model: `StepModel`, or a stand-in that times steps its own way."""
+
+    def step(self, groups: tuple[AttnGroup, ...]) -> Busy:
+        ...
+
+    def decode_run(self, groups: tuple[AttnGroup, ...]) -> RunTimer:
+        ...
 
 
 class StepModel:
@@ -53,6 +71,7 @@ class StepModel:
         # per model, not per class: a class-wide cache would keep every model alive
         self._body = functools.lru_cache(maxsize=65536)(self._body_uncached)
         self._head = functools.lru_cache(maxsize=65536)(self._head_uncached)
+        self._linear_body = functools.lru_cache(maxsize=1)(self._find_linear_body)
 
     # --- detailed steps ------------------------------------------------------------------------
     def _cost(self, shape: StepShape) -> StepCost | TierStep:
@@ -117,7 +136,7 @@ class StepModel:
         dense_s, dense_compute_s, dense_memory_s = self._dense(tokens, sequences)
         return dense_s + attention_s, dense_compute_s + compute_s * layers, dense_memory_s + memory_s * layers
 
-    def _dense_uncached(self, tokens: int, sequences: int) -> Busy:
+    def _dense_uncached(self, tokens: Count, sequences: Count) -> Busy:
         """Every operator but attention, for a step of `tokens` tokens over `sequences` sequences.
 
         Without techniques (which may scale operators by the step's prefill share), the head's
@@ -130,32 +149,32 @@ class StepModel:
         head = self._head(sequences, tokens == sequences)
         return body[0] + head[0], body[1] + head[1], body[2] + head[2]
 
-    def _dense_ops(self, tokens: int, sequences: int) -> list[roofline.OpCost]:
+    def _dense_ops(self, tokens: Count, sequences: Count) -> list[roofline.OpCost]:
         """The priced operators of a step of `tokens` tokens over `sequences` sequences, but attention."""
         cost = operator_step(self.deployment, _dense_shape(tokens, sequences))
         return [c for c in cost.costs if c.op.kind != "attention"]
 
-    def _body_uncached(self, tokens: int) -> Busy:
+    def _body_uncached(self, tokens: Count) -> Busy:
         """The operators before the head for a step of `tokens` tokens (any sequence count gives them),
         from their lines in the token count where they have them (`LinearBody`)."""
-        if self._linear_body is not None and tokens >= ANCHORS[0]:
-            return self._linear_body(tokens)
+        lines = self._linear_body()
+        if lines is not None and tokens >= ANCHORS[0]:
+            return lines(tokens)
         return _busy_sum(self._body_costs(tokens))
 
-    @functools.cached_property
-    def _linear_body(self) -> LinearBody | None:
+    def _find_linear_body(self) -> LinearBody | None:
         """The body's lines in the token count, looked for at the first body priced."""
         perf = self.deployment.system.compute.performance
         return LinearBody.of(self._body_costs, perf.roofline_sharpness, perf.kernel_overhead_s)
 
-    def _body_costs(self, tokens: int) -> list[roofline.OpCost]:
+    def _body_costs(self, tokens: Count) -> list[roofline.OpCost]:
         """The body's operators priced one by one. Without techniques an operator's price depends on
         nothing but itself, so only these are priced."""
         d = self.deployment
         ops = step_ops(d.model, _dense_shape(tokens, 1), d.precision, d.implementation, d.tp, experts=d.experts)
         return [price_op(op, d) for op in ops if op.kind != "attention" and op.block != "head"]
 
-    def _head_uncached(self, sequences: int, decode_only: bool) -> Busy:
+    def _head_uncached(self, sequences: Count, decode_only: bool) -> Busy:
         """The head's operators for `sequences` sequences (a gather of their last positions unless
         every token is a sequence's only one)."""
         tokens = sequences if decode_only else sequences + 1
@@ -270,21 +289,22 @@ def forget_step_models() -> None:
     _shared.clear()
 
 
-def _size(groups: tuple[AttnGroup, ...]) -> tuple[float, float]:
+def _size(groups: tuple[AttnGroup, ...]) -> tuple[Count, Count]:
     """A step's tokens and sequences (ints, unless a data-parallel share splits sequences)."""
-    tokens: float = 0
-    sequences: float = 0
+    tokens: Count = 0
+    sequences: Count = 0
     for g in groups:
         tokens += g.sequences * g.q_len
         sequences += g.sequences
     return tokens, sequences
 
 
-def _dense_shape(tokens: int, sequences: int) -> StepShape:
+def _dense_shape(tokens: Count, sequences: Count) -> StepShape:
     """A step of `tokens` tokens over `sequences` sequences: one prefill chunk and decodes, or decodes only
     (what every operator but attention sees of a step)."""
     if tokens > sequences:
-        return StepShape((AttnGroup(1, tokens - sequences + 1, tokens - sequences + 1),)
+        prompt = tokens - sequences + 1  # whole: only decodes are ever shared out in fractions
+        return StepShape((AttnGroup(1, prompt, prompt),)  # type: ignore[arg-type]
                          + ((AttnGroup(sequences - 1, 1, 1),) if sequences > 1 else ()))
     return StepShape((AttnGroup(sequences, 1, 1),))
 

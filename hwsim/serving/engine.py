@@ -35,7 +35,7 @@ import simpy
 from hwsim.base.errors import HwsimError
 from hwsim.perf import roofline
 from hwsim.perf.energy import idle_w, steps_energy_j
-from hwsim.perf.step_model import Busy, DecodeRun, StepModel
+from hwsim.perf.step_model import Busy, RunTimer, StepTimer
 from hwsim.serving import policies
 from hwsim.serving.cohort import Cohort
 from hwsim.serving.kvcache import BlockPool, SwapSpace, blocks_for, longest_run_that_fits
@@ -54,7 +54,7 @@ ROLES = ("both", "prefill", "decode")
 RELOAD_CHUNK_TOKENS = 256
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Seq:
     request: int
     arrival_s: float
@@ -87,7 +87,7 @@ class Seq:
     # nobody else has), the prompt tokens its first admission found cached, the cached blocks it holds
     # and how many of its blocks have been offered to the cache
     segments: tuple | None = field(default=None, repr=False)
-    output_segment: object = field(default=None, repr=False)  # its answer's identity, when a later prompt repeats it
+    output_segment: Any = field(default=None, repr=False)  # its answer's identity, when a later prompt repeats it
     cached_tokens: int = 0
     shared_keys: list = field(default_factory=list, repr=False)
     cache_upto: int = 0
@@ -130,7 +130,7 @@ class ReplicaSetup:
     size and block bytes, the host link for swaps, and the devices' power."""
 
     config: EngineConfig
-    timer: StepModel
+    timer: StepTimer
     total_blocks: int
     block_bytes: float  # one KV block on one device
     host_link: Link | None = None  # where swapped-out KV goes; None: preemption always recomputes
@@ -140,7 +140,7 @@ class ReplicaSetup:
     devices: int = 1  # per replica (tensor parallel)
     on_finish: Callable[[Seq], None] | None = None  # called once per finished request (its record, progress)
     on_first_token: Callable[[Seq], None] | None = None  # called once per request as its first token is out
-    eager_timer: StepModel | None = None  # the same deployment launched op by op, for uncaptured steps
+    eager_timer: StepTimer | None = None  # the same deployment launched op by op, for uncaptured steps
     kv_offload_blocks: tuple[int, ...] = ()  # blocks kept below the device for prefix hits: host, then drives
     disk_read_s: Callable[[float], float] | None = None  # seconds to read so many bytes from the drives
     keep_steps: bool = True  # keep each step's row (the step table), not only the totals a summary needs
@@ -479,7 +479,7 @@ class Replica:
         prompts_done = sum(1 for s, c in chunks if s.computed + c >= s.length) if chunks else 0  # first tokens out
         host_s = self.config.host_overhead_s(members + len(work.chunks), prefill_tokens, decodes + prompts_done)
 
-        run: DecodeRun | None = None
+        run: RunTimer | None = None
 
         def price(more: int) -> None:
             """Price the run's next `more` steps, each at its own context."""
@@ -519,7 +519,7 @@ class Replica:
             self.cohort.advance(steps, device_s, step_host_s)
         self._apply(chunks, special, extras, steps, device_s, step_host_s)
 
-    def _launch(self, prefills: bool, size: int) -> tuple[StepModel, tuple[shape.AttnGroup, ...]]:
+    def _launch(self, prefills: bool, size: int) -> tuple[StepTimer, tuple[shape.AttnGroup, ...]]:
         """The step model a step of `size` tokens (with `prefills` chunks or not) runs on and the
         padding it carries: a captured step (decode-only, or any with `graph_steps: all`) replays the
         CUDA graph of the next captured size, its padding slots one token over one cached position; a
@@ -597,7 +597,7 @@ class Replica:
                 either.succeed()
 
         for event in (stretch, arrival):
-            if event.callbacks is None:  # processed already
+            if event.processed:
                 wake(event)
             else:
                 event.callbacks.append(wake)

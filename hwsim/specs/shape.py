@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class AttnGroup:
+class AttnGroup(NamedTuple):
+    """Sequences that share a query length and a context (a named tuple: the serving engine makes
+    a few at every step, and a tuple is made faster than a frozen dataclass)."""
+
     sequences: float  # a data-parallel device's share may be a fraction
     q_len: int
     kv_len: float  # a decode group of many sequences carries their mean context

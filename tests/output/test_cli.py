@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from hwsim.base import build
 from hwsim.output import cli
 
 from .invoke import run
@@ -157,11 +158,12 @@ def test_a_new_and_an_old_spelling_together_or_neither_where_required_is_refused
     assert code == 2 and expected in err.splitlines()[-1]
 
 
-def test_version_is_the_installed_package_version(capsys):
+def test_version_is_the_installed_package_version_and_says_how_its_engine_runs(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["--version"])
     assert exit_info.value.code == 0
-    assert capsys.readouterr().out == f"hwsim {importlib.metadata.version('hwsim')}\n"
+    engine = "compiled by mypyc" if build.compiled_modules() else "pure Python"
+    assert capsys.readouterr().out == f"hwsim {importlib.metadata.version('hwsim')} (engine {engine})\n"
 
 
 @pytest.mark.parametrize("name", sorted(cli.EXAMPLES))

@@ -1,5 +1,4 @@
 """A step model for engine tests: every step takes the same time, whatever its shape."""
-from dataclasses import replace
 
 import simpy
 
@@ -36,7 +35,7 @@ class _Run:
 
     def busy(self, first, count):
         head = self.groups[0]
-        return [self.steps.step((replace(head, kv_len=head.kv_len + i),) + tuple(self.groups[1:]))
+        return [self.steps.step((head._replace(kv_len=head.kv_len + i),) + tuple(self.groups[1:]))
                 for i in range(first, first + count)]
 
 

@@ -1,20 +1,19 @@
 """Scheduling policies: one object per name a scenario may use, and what each one does."""
 from dataclasses import replace
-from types import SimpleNamespace
 
 import pytest
+import simpy
 
 from hwsim.base.errors import HwsimError
 from hwsim.loading import catalog
 from hwsim.serving import policies
-from hwsim.serving.engine import Seq
-from hwsim.serving.kvcache import SwapSpace
+from hwsim.serving.engine import Replica, ReplicaSetup, Seq
 from hwsim.serving.simulate import simulate
 from hwsim.specs import scenario as scenario_spec
 from hwsim.specs.workload import Lengths, Workload
 
 from .scenarios import H100, NO_OVERHEAD, fixed, scenario
-from .steps import ENGINE, STEP_S, replica, rows, serve
+from .steps import ENGINE, STEP_S, ConstantSteps, replica, rows, serve
 
 
 def test_every_name_a_scenario_accepts_has_a_policy():
@@ -108,8 +107,8 @@ def test_admission_targets_the_prompt_or_the_whole_generation():
 # --- preemption ----------------------------------------------------------------------------
 
 
-def _replica_with(host_link, swap_bytes: float) -> SimpleNamespace:
-    return SimpleNamespace(setup=SimpleNamespace(host_link=host_link), swap_space=SwapSpace(swap_bytes))
+def _replica_with(host_link, swap_bytes: float) -> Replica:
+    return replica(replace(ENGINE, swap_space_bytes=swap_bytes), host_link=host_link)
 
 
 def test_swap_keeps_kv_on_the_host_only_with_a_link_and_room():
@@ -137,25 +136,30 @@ def test_swap_space_limit_falls_back_to_recompute():
 # --- routing -------------------------------------------------------------------------------
 
 
-class _Replica:
-    def __init__(self, index: int, outstanding_tokens: int):
-        self.index, self.outstanding_tokens, self.queue = index, outstanding_tokens, []
-
-    def submit(self, seq) -> None:
-        self.queue.append(seq)
+def _pool(*outstanding_tokens: int) -> list[Replica]:
+    """Replicas on one environment, each with a waiting request of so many tokens (none for 0)."""
+    env = simpy.Environment()
+    setup = ReplicaSetup(ENGINE, ConstantSteps(), 64, 1.0)
+    pool = [Replica(env, i, setup) for i in range(len(outstanding_tokens))]
+    for i, (member, tokens) in enumerate(zip(pool, outstanding_tokens, strict=True)):
+        if tokens:
+            member.submit(Seq(100 + i, 0.0, prompt=tokens - 1, output=1))  # its prompt and one token out
+    return pool
 
 
 def test_round_robin_takes_each_replica_in_turn():
-    pool = [_Replica(i, 0) for i in range(3)]
+    pool = _pool(0, 0, 0)
     router = policies.ROUTERS["round_robin"](pool)
     assert [router.pick().index for _ in range(7)] == [0, 1, 2, 0, 1, 2, 0]
 
 
 def test_least_outstanding_picks_the_least_loaded_and_ties_to_the_lowest_index():
-    pool = [_Replica(0, 50), _Replica(1, 10), _Replica(2, 10)]
+    pool = _pool(50, 10, 10)
+    assert [member.outstanding_tokens for member in pool] == [50, 10, 10]
     router = policies.ROUTERS["least_outstanding"](pool)
-    router.route("a request")
-    assert pool[1].queue == ["a request"]
+    request = Seq(0, 0.0, prompt=5, output=5)
+    router.route(request)
+    assert list(pool[1].waiting)[-1] is request and len(pool[2].waiting) == 1
 
 
 def test_a_router_needs_a_replica():
