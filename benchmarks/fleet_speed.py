@@ -21,6 +21,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from hwsim.base import build
 from hwsim.loading import catalog
 from hwsim.serving.fleet import simulate_fleet
 from hwsim.serving.simulate import simulate
@@ -71,7 +72,7 @@ def main() -> int:
 
     scenario = fleet(args.requests, args.replicas)
     print(f"{args.requests:,} chat requests at {scenario.workload.rate_per_s:,.0f}/s on {args.replicas} replicas "
-          f"(Llama-3-8B, one H100 each, round robin)")
+          f"(Llama-3-8B, one H100 each, round robin); engine {build.describe()}")
     started = time.perf_counter()
     with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None,
                       silence_logs=logging.ERROR) as cluster, Client(cluster) as client:

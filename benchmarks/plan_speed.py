@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from hwsim.base import build
 from hwsim.loading import plan_yaml
 from hwsim.perf.step_model import forget_step_models
 from hwsim.specs.plan import PlanSpec
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = plan_yaml.load_plan(HERE / "plan-sweep.yaml")
     print(f"{len(spec.candidates)} candidates over {len({c.hardware for c in spec.candidates})} hardware types, "
           f"{spec.workload.count} requests each")
-    print("'on': early verdicts and shared step models; 'off': neither")
+    print(f"'on': early verdicts and shared step models; 'off': neither; engine {build.describe()}")
     print(f"{'mode':>5} {'workers':>7} {'time':>10} {'/ loop':>9} {'CPU':>10}  {'pruned':>6} {'simulated':>9} "
           f"{'stopped':>7} {'pass':>5}  winner")
     runs: dict[tuple[bool, int], Timing] = {}

@@ -17,6 +17,7 @@ import resource
 import time
 from dataclasses import replace
 
+from hwsim.base import build
 from hwsim.loading import catalog
 from hwsim.serving.simulate import simulate
 from hwsim.specs import deployment
@@ -57,7 +58,8 @@ def main() -> int:
     args = parser.parse_args()
     rate = args.load * saturation_rate_per_s()
     print(f"chat on Llama-3-8B / H100 at {args.load:.0%} of saturation: {rate:.2f} requests/s offered")
-    print(f"reference loop: {REFERENCE_ITERATIONS:,} iterations, timed before and after each run")
+    print(f"reference loop: {REFERENCE_ITERATIONS:,} iterations, timed before and after each run; "
+          f"engine {build.describe()}")
     for count in args.requests:
         before_s = reference_loop_s()
         started = time.perf_counter()

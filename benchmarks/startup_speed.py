@@ -72,6 +72,8 @@ def main() -> int:
                              "are compiled on every start)")
     args = parser.parse_args()
     hwsim = console_script()
+    version = subprocess.run([*hwsim, "--version"], check=True, capture_output=True, text=True).stdout.strip()
+    print(f"{version}, timed as `{' '.join(hwsim)}`")
     with tempfile.TemporaryDirectory() as folder:
         scenario = small_scenario(Path(folder))
         env = dict(os.environ)

@@ -55,12 +55,13 @@ class RequestLog:
         if self._rows:
             self._chunks.append(np.array(self._rows, dtype=float))
             self._rows = []
-        data = np.concatenate(self._chunks) if self._chunks else np.empty((0, len(REQUEST_COLUMNS)))
-        self._chunks = [data]  # one block now: the chunks go (a long run holds two copies at most)
-        data = data[np.argsort(data[:, 0], kind="stable")]
-        self._chunks = [data]
-        frame = pd.DataFrame({name: data[:, i].astype(np.int64) if name in COUNT_COLUMNS else data[:, i]
-                              for i, name in enumerate(REQUEST_COLUMNS)}, copy=False)  # columns of `data`, not copies
+        blocks = self._chunks or [np.empty((0, len(REQUEST_COLUMNS)))]
+        order = np.argsort(np.concatenate([block[:, 0] for block in blocks]), kind="stable")
+        columns = {}
+        for i, name in enumerate(REQUEST_COLUMNS):  # a column at a time: its records are held once more, not twice
+            column = np.concatenate([block[:, i] for block in blocks])[order]
+            columns[name] = column.astype(np.int64) if name in COUNT_COLUMNS else column
+        frame = pd.DataFrame(columns, copy=False)
         accounted = frame["api_s"] + frame[list(LATENCY_PARTS)].sum(axis=1)
         frame["stalled_s"] = ((frame["completion_s"] - frame["arrival_s"]) - accounted).clip(lower=0.0)
         ttft_accounted = frame["api_s"] + frame[list(TTFT_PARTS)].sum(axis=1)
