@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.metadata
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -429,10 +428,25 @@ COMMANDS: list[tuple[str, str, Callable[[argparse.Namespace], int], Callable[[ar
 
 def _version() -> str:
     """The installed package's version: the one number a bug report needs."""
+    import importlib.metadata  # ~20 ms, so only when asked for
+
     try:
         return importlib.metadata.version("hwsim")
     except importlib.metadata.PackageNotFoundError:
         return "unknown (not installed)"
+
+
+class _Version(argparse.Action):
+    """`--version`: the installed version and how its engine runs, looked up only when asked for
+    (argparse's own version action takes the text when the parser is built, on every command)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> NoReturn:
+        print(f"hwsim {_version()} (engine {build.describe()})")
+        parser.exit()
 
 
 def _overview() -> str:
@@ -444,7 +458,7 @@ def _overview() -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="hwsim", description="Performance simulator for LLM inference hardware.",
                      epilog=_overview(), formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"hwsim {_version()} (engine {build.describe()})",
+    parser.add_argument("--version", action=_Version,
                         help="print the installed version, and whether its engine is compiled, and exit")
     sub = parser.add_subparsers(dest="command")
     for name, help_text, run, arguments in COMMANDS:
