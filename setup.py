@@ -1,4 +1,4 @@
-"""Builds hwsim with its serving engine and step model compiled to C by mypyc (about twice as fast).
+"""Builds hwsim with its serving engine and step model compiled to C by mypyc (simulations 1.6-1.8x faster).
 
 The modules `hwsim/base/build.py` names are ordinary typed Python; mypyc turns each into an extension
 module that Python imports in place of the source. They are compiled when a wheel is built

@@ -36,6 +36,8 @@ Count = int | float  # tokens or sequences of a step: whole, unless a data-paral
 
 
 class RunTimer(Protocol):
+    """A run of decode steps, as `StepTimer.decode_run` gives it (`DecodeRun` for a `StepModel`)."""
+
     def busy(self, first: int, steps: int) -> list[Busy]:
         """(time, compute busy, memory busy) of a run's steps `first` .. `first + steps - 1`."""
         ...
