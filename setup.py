@@ -3,8 +3,8 @@
 The modules `hwsim/base/build.py` names are ordinary typed Python; mypyc turns each into an extension
 module that Python imports in place of the source. They are compiled when a wheel is built
 (`pip install .`), not for an editable install (`pip install -e .`), whose sources must take effect
-as they are edited, and not when HWSIM_PURE_PYTHON=1. Without a C compiler the build says so and
-installs the pure-Python modules, which give the same results more slowly;
+as they are edited, and not when HWSIM_PURE_PYTHON=1. Without a C compiler the build says so (in pip's
+verbose output) and installs the pure-Python modules, which give the same results more slowly;
 `hwsim.base.build.compiled_modules()` tells which ran.
 """
 from __future__ import annotations
