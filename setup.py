@@ -27,6 +27,14 @@ def _compiled_sources() -> list[str]:
     return [name.replace(".", "/") + ".py" for name in build.COMPILED_MODULES]
 
 
+def _compiling() -> bool:
+    """Whether setuptools runs for a build (a wheel, or setup.py build_ext): not for an editable install,
+    whose sources must take effect as they are edited, nor for metadata (which finalizes build_ext too)."""
+    if os.environ.get("HWSIM_PURE_PYTHON") == "1" or "editable_wheel" in sys.argv:
+        return False
+    return bool({"bdist_wheel", "build", "build_ext", "install"} & set(sys.argv[1:]))
+
+
 class CompiledDistribution(Distribution):
     """A distribution with extension modules, so that wheels are built per platform and `build_ext` runs."""
 
@@ -39,7 +47,7 @@ class MypycBuildExt(build_ext):
     with HWSIM_PURE_PYTHON=1, or when there is no compiler."""
 
     def finalize_options(self) -> None:
-        if not getattr(self, "editable_mode", False) and os.environ.get("HWSIM_PURE_PYTHON") != "1":
+        if _compiling() and not getattr(self, "editable_mode", False):
             try:
                 from mypyc.build import mypycify
 
