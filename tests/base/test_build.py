@@ -2,7 +2,10 @@
 import importlib
 import importlib.machinery
 import runpy
+import sys
 from pathlib import Path
+
+import pytest
 
 from hwsim.base import build
 
@@ -27,3 +30,21 @@ def test_a_module_counts_as_compiled_exactly_when_it_was_imported_from_an_extens
         assert (name in compiled) == origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)), origin
     assert compiled in ([], list(build.COMPILED_MODULES))  # a build compiles all of them or none
     assert build.describe() == ("compiled by mypyc" if compiled else "pure Python")
+
+
+@pytest.mark.parametrize("argv, pure, compiles", [
+    (["setup.py", "bdist_wheel", "--dist-dir", "d"], None, True),  # pip install .
+    (["setup.py", "build_ext", "--inplace"], None, True),
+    (["setup.py", "editable_wheel", "--dist-dir", "d"], None, False),  # pip install -e .: sources take effect as edited
+    (["setup.py", "egg_info"], None, False),  # metadata only
+    (["setup.py", "dist_info"], None, False),
+    (["setup.py", "bdist_wheel"], "1", False),  # HWSIM_PURE_PYTHON=1
+])
+def test_setup_compiles_for_a_wheel_or_an_extension_build_only(monkeypatch, argv, pure, compiles):
+    setup = runpy.run_path(str(ROOT / "setup.py"), run_name="setup")
+    monkeypatch.setattr(sys, "argv", argv)
+    if pure is None:
+        monkeypatch.delenv("HWSIM_PURE_PYTHON", raising=False)
+    else:
+        monkeypatch.setenv("HWSIM_PURE_PYTHON", pure)
+    assert setup["_compiling"]() is compiles
