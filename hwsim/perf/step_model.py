@@ -28,11 +28,10 @@ from hwsim.perf.ops import attention_dims, attention_scope, attention_work, mode
 from hwsim.perf.step import StepCost, operator_step, price_op
 from hwsim.perf.techniques import apply_to_cost, transform_ops
 from hwsim.specs.deployment import Deployment
-from hwsim.specs.shape import AttnGroup, StepShape
+from hwsim.specs.shape import AttnGroup, Count, StepShape, size
 from hwsim.specs.techniques import Speculative
 
 Busy = tuple[float, float, float]  # (time, compute busy, memory busy) of one device, seconds
-Count = int | float  # tokens or sequences of a step: whole, unless a data-parallel share splits sequences
 
 
 class RunTimer(Protocol):
@@ -127,7 +126,7 @@ class StepModel:
         return attention
 
     def _plain_step(self, groups: tuple[AttnGroup, ...]) -> Busy:
-        tokens, sequences = _size(groups)
+        tokens, sequences = size(groups)
         if self._flash is not None:
             attention_s, compute_s, memory_s = self._flash.busy(groups)
             layers = self._flash.layers
@@ -220,7 +219,7 @@ class DecodeRun:
         assert flash is not None
         _, first_compute_s, first_memory_s = flash.busy(self._shifted(origin))
         _, second_compute_s, second_memory_s = flash.busy(self._shifted(origin + 1))
-        return (origin, self.model._dense(*_size(groups)), first_compute_s, second_compute_s - first_compute_s,
+        return (origin, self.model._dense(*size(groups)), first_compute_s, second_compute_s - first_compute_s,
                 first_memory_s, second_memory_s - first_memory_s)
 
     def _shifted(self, step: int) -> tuple[AttnGroup, ...]:
@@ -289,16 +288,6 @@ def step_model_for(deployment: Deployment) -> StepModel:
 def forget_step_models() -> None:
     """Share no step model built so far (to time or test runs that each build their own)."""
     _shared.clear()
-
-
-def _size(groups: tuple[AttnGroup, ...]) -> tuple[Count, Count]:
-    """A step's tokens and sequences (ints, unless a data-parallel share splits sequences)."""
-    tokens: Count = 0
-    sequences: Count = 0
-    for g in groups:
-        tokens += g.sequences * g.q_len
-        sequences += g.sequences
-    return tokens, sequences
 
 
 def _dense_shape(tokens: Count, sequences: Count) -> StepShape:

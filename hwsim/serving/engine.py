@@ -631,8 +631,8 @@ class Replica:
         """The step's prefill chunks, then its decodes outside the cohort (the members `special` that
         finish or produce their first token, then the `extras` that are not members yet), processed as
         of now; each sequence's time in the step (or run) counted as `device_s` of prefill or decode and
-        `host_s` of host overhead. Those still running with one token to process decode with the cohort
-        from now on."""
+        `host_s` of host overhead. Special members still running rejoin the cohort; the others with one
+        token to process join it as the next round begins (`adopt_decodes`)."""
         end = self.env.now
         for seq, tokens in chunks:
             seq.prefill_s += device_s
@@ -642,7 +642,6 @@ class Replica:
             seq.decode_s += device_s
             seq.host_s += host_s
             self._advance(seq, steps, end, decode=True)
-        self.adopt_decodes()
         for seq in special:
             if seq.completion_s is None and self.role != "prefill":  # neither finished nor handed off
                 self.cohort.join(seq)

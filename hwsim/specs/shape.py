@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+Count = int | float  # tokens or sequences of a step: whole, unless a data-parallel share splits sequences
+
 
 class AttnGroup(NamedTuple):
     """Sequences that share a query length and a context (a named tuple: the serving engine makes
@@ -30,11 +32,11 @@ class StepShape:
 
     @property
     def tokens(self) -> float:
-        return sum(g.sequences * g.q_len for g in self.groups)
+        return size(self.groups)[0]
 
     @property
     def sequences(self) -> float:
-        return sum(g.sequences for g in self.groups)
+        return size(self.groups)[1]
 
     def share(self, devices: int) -> StepShape:
         """One of `devices` data-parallel devices' part: its share of every group's sequences."""
@@ -43,3 +45,14 @@ class StepShape:
     @property
     def is_decode_only(self) -> bool:
         return all(g.q_len == 1 for g in self.groups)
+
+
+def size(groups: tuple[AttnGroup, ...]) -> tuple[Count, Count]:
+    """The tokens and the sequences of a step over `groups`, in one pass (the serving engine asks at
+    every step it prices)."""
+    tokens: Count = 0
+    sequences: Count = 0
+    for g in groups:
+        tokens += g.sequences * g.q_len
+        sequences += g.sequences
+    return tokens, sequences
